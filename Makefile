@@ -1,0 +1,34 @@
+# Every target creates/uses .venv and installs what it needs.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+## make demo: start the sandbox, sync every stream into ./output, print row counts
+demo: $(STAMP)
+	$(BIN)/python -m tap_klaviyo.demo
+
+## make lint: ruff (lint + format) and mypy
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+## make test: lint, type check and the whole test suite (sandbox over HTTP, real Postgres)
+test: lint
+	$(BIN)/python -m pytest
+
+## make bench: the benchmark scenarios against the sandbox, one table
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks
+
+clean:
+	rm -rf $(VENV) output .pytest_cache .mypy_cache .ruff_cache dist

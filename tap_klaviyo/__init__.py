@@ -1,0 +1,1 @@
+"""tap-klaviyo: a Singer tap for Klaviyo."""

@@ -1,0 +1,3 @@
+from tap_klaviyo.cli import main
+
+main()

@@ -1,0 +1,62 @@
+"""The client-side rate-limit budget: one limiter per endpoint and tier, shared by all threads.
+
+Klaviyo counts requests per account, per endpoint, in a 1-second (burst) and a 1-minute
+(steady) window, some endpoints also per day. Staying inside those windows on our side means
+the API never has to throttle us; when it does anyway (another client on the same account),
+``Retry-After`` pauses the whole bucket, not just the request that saw it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from pyrate_limiter import Duration, InMemoryBucket, Limiter, Rate
+
+from tap_klaviyo.resources import Tier
+
+
+class Bucket:
+    """The budget of one endpoint at one tier."""
+
+    def __init__(self, tier: Tier) -> None:
+        rates = [Rate(tier.burst, Duration.SECOND), Rate(tier.steady, Duration.MINUTE)]
+        if tier.daily:
+            rates.append(Rate(tier.daily, Duration.DAY))
+        self.tier = tier
+        self._limiter = Limiter(InMemoryBucket(rates))
+        self._paused_until = 0.0
+        self._lock = threading.Lock()
+
+    def acquire(self) -> None:
+        """Block until one request may be sent."""
+        while (wait := self._paused_until - time.monotonic()) > 0:
+            time.sleep(wait)
+        self._limiter.try_acquire(self.tier.name, blocking=True)
+
+    def pause(self, seconds: float) -> None:
+        """Hold every request of this bucket for ``seconds`` (Retry-After, exhausted window)."""
+        with self._lock:
+            self._paused_until = max(self._paused_until, time.monotonic() + seconds)
+
+
+class Budget:
+    """All buckets of one account, keyed by endpoint and tier."""
+
+    def __init__(self, *, enabled: bool = True) -> None:
+        self.enabled = enabled
+        self._buckets: dict[tuple[str, str], Bucket] = {}
+        self._lock = threading.Lock()
+
+    def bucket(self, endpoint: str, tier: Tier) -> Bucket:
+        key = (endpoint, tier.name)
+        with self._lock:
+            if key not in self._buckets:
+                self._buckets[key] = Bucket(tier)
+            return self._buckets[key]
+
+    def acquire(self, endpoint: str, tier: Tier) -> Bucket:
+        bucket = self.bucket(endpoint, tier)
+        if self.enabled:
+            bucket.acquire()
+        return bucket

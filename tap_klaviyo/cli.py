@@ -1,0 +1,49 @@
+"""The ``tap-klaviyo`` command: singer-sdk's CLI, with user mistakes shown as one line.
+
+A bad key, a missing scope, a config file that is not JSON: these are the user's to fix,
+so they get one actionable line on stderr and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from tap_klaviyo.errors import InputFileError, TapKlaviyoError
+from tap_klaviyo.tap import TapKlaviyo
+
+FILE_OPTIONS = ("--config", "--state", "--catalog")
+
+
+def check_input_files(argv: list[str]) -> None:
+    """Fail early, naming the file, when a --config/--state/--catalog file is not JSON."""
+    for index, arg in enumerate(argv):
+        option, _, value = arg.partition("=")
+        if option not in FILE_OPTIONS:
+            continue
+        path = value or (argv[index + 1] if index + 1 < len(argv) else "")
+        if not path or path == "ENV":
+            continue
+        try:
+            parsed = json.loads(Path(path).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise InputFileError(f"The {option[2:]} file {path} does not exist.") from None
+        except (OSError, UnicodeDecodeError) as error:
+            raise InputFileError(f"The {option[2:]} file {path} cannot be read: {error}") from None
+        except json.JSONDecodeError as error:
+            raise InputFileError(
+                f"The {option[2:]} file {path} is not valid JSON (line {error.lineno}, "
+                f"column {error.colno}: {error.msg})."
+            ) from None
+        if not isinstance(parsed, dict):
+            raise InputFileError(f"The {option[2:]} file {path} must hold a JSON object.")
+
+
+def main() -> None:
+    try:
+        check_input_files(sys.argv[1:])
+        TapKlaviyo.cli()
+    except TapKlaviyoError as error:
+        print(f"tap-klaviyo: error: {error}", file=sys.stderr)  # noqa: T201
+        sys.exit(error.exit_code)

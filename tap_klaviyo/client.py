@@ -1,0 +1,274 @@
+"""The one HTTP path to Klaviyo: auth, revision, pagination, budget, retries, errors.
+
+Every request of every stream goes through ``KlaviyoClient.request``. The API key lives only
+in the session's ``Authorization`` header: never in a URL, a log line or an error message.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+import typing as t
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+import orjson
+import requests
+from requests.adapters import HTTPAdapter
+
+from tap_klaviyo.budget import Budget
+from tap_klaviyo.errors import (
+    AuthenticationError,
+    ConfigError,
+    KlaviyoAPIError,
+    PermissionDeniedError,
+)
+from tap_klaviyo.resources import Tier
+
+logger = logging.getLogger("tap_klaviyo.client")
+
+RETRIABLE_STATUS = frozenset({429, 500, 502, 503, 504, 520, 522, 524})
+MAX_RETRY_WAIT = 120.0
+AUTH_HELP = (
+    "Klaviyo rejected the API key (401): the API key is invalid or revoked. "
+    "Create a private key under Settings > API keys and set it as 'api_key'."
+)
+
+
+class TransientError(Exception):
+    """A failure worth retrying; ``retry_after`` is the server's wish, when it gave one."""
+
+    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.retry_after = retry_after
+
+
+@dataclass
+class RequestStats:
+    """What the client did, for logs, ``--test`` and benchmarks."""
+
+    requests: int = 0
+    retries: int = 0
+    throttled: int = 0
+    by_reason: dict[str, int] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def count_retry(self, reason: str) -> None:
+        with self.lock:
+            self.retries += 1
+            self.throttled += reason == "429"
+            self.by_reason[reason] = self.by_reason.get(reason, 0) + 1
+
+
+class KlaviyoClient:
+    """A thread-safe Klaviyo API client for one account."""
+
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        base_url: str,
+        revision: str,
+        user_agent: str,
+        timeout: float = 60,
+        max_retries: int = 8,
+        pool_size: int = 16,
+        budget: Budget | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self.budget = budget or Budget()
+        self.stats = RequestStats()
+        self._session = requests.Session()
+        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
+        self._session.mount("https://", adapter)
+        self._session.mount("http://", adapter)
+        self._session.headers.update(
+            {
+                "Authorization": f"Klaviyo-API-Key {api_key}",
+                "revision": revision,
+                "Accept": "application/vnd.api+json",
+                "User-Agent": user_agent,
+            }
+        )
+
+    # -- public API ------------------------------------------------------------------------
+
+    def get(
+        self, path_or_url: str, params: dict[str, str] | None = None, *, tier: Tier
+    ) -> dict[str, t.Any]:
+        return self.request("GET", path_or_url, params=params, tier=tier)
+
+    def post(self, path: str, body: dict[str, t.Any], *, tier: Tier) -> dict[str, t.Any]:
+        return self.request("POST", path, body=body, tier=tier)
+
+    def paginate(
+        self, path: str, params: dict[str, str] | None = None, *, tier: Tier
+    ) -> t.Iterator[dict[str, t.Any]]:
+        """Yield each page (the whole JSON:API document), following ``links.next``."""
+        document = self.get(path, params, tier=tier)
+        seen: set[str] = set()
+        while True:
+            yield document
+            next_url = (document.get("links") or {}).get("next")
+            if not next_url:
+                return
+            if next_url in seen:
+                raise KlaviyoAPIError(
+                    f"Klaviyo returned the same next page twice for {path}; stopping "
+                    "rather than looping. Re-run the sync; if it persists, report it to Klaviyo."
+                )
+            seen.add(next_url)
+            document = self.get(next_url, tier=tier)
+
+    def request(
+        self,
+        method: str,
+        path_or_url: str,
+        *,
+        params: dict[str, str] | None = None,
+        body: dict[str, t.Any] | None = None,
+        tier: Tier,
+    ) -> dict[str, t.Any]:
+        """Send one request with the budget and retries; return the parsed JSON body."""
+        url = self._absolute(path_or_url)
+        endpoint = _endpoint_of(url)
+        for attempt in range(1, self.max_retries + 1):
+            bucket = self.budget.acquire(endpoint, tier)
+            try:
+                return self._send(method, url, params, body)
+            except TransientError as error:
+                reason = str(error)
+                self.stats.count_retry(reason)
+                if attempt == self.max_retries:
+                    raise KlaviyoAPIError(
+                        f"{method} {endpoint} failed {attempt} times (last: {reason}); "
+                        "Klaviyo may be having trouble. Re-run later: the state saved so far "
+                        "resumes where this run stopped."
+                    ) from None
+                wait = self._wait_before_retry(attempt, error.retry_after)
+                if error.retry_after is not None:
+                    bucket.pause(wait)  # the whole endpoint waits, not only this thread
+                logger.info(
+                    "Retrying %s %s in %.1fs (attempt %d of %d): %s",
+                    method, endpoint, wait, attempt + 1, self.max_retries, reason,
+                )  # fmt: skip
+                time.sleep(wait)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _absolute(self, path_or_url: str) -> str:
+        if path_or_url.startswith(("http://", "https://")):
+            return path_or_url
+        return self.base_url + path_or_url
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        params: dict[str, str] | None,
+        body: dict[str, t.Any] | None,
+    ) -> dict[str, t.Any]:
+        with self.stats.lock:
+            self.stats.requests += 1
+        logger.debug("%s %s %s", method, _endpoint_of(url), params or "")
+        try:
+            response = self._session.request(
+                method,
+                url,
+                params=params,
+                data=orjson.dumps(body) if body is not None else None,
+                headers={"Content-Type": "application/vnd.api+json"} if body else None,
+                timeout=self.timeout,
+            )
+            content = response.content  # reading the body may fail too (cut-off responses)
+        except requests.Timeout:
+            raise TransientError("timeout") from None
+        except requests.ConnectionError as error:
+            raise TransientError(_connection_reason(error)) from None
+        except requests.RequestException as error:
+            raise TransientError(type(error).__name__) from None
+        return self._parse(response, content)
+
+    def _parse(self, response: requests.Response, content: bytes) -> dict[str, t.Any]:
+        status = response.status_code
+        if status in RETRIABLE_STATUS:
+            raise TransientError(str(status), _retry_after(response) if status == 429 else None)
+        if status == 401:
+            raise AuthenticationError(AUTH_HELP)
+        json_body = _json_or_none(content, response)
+        if status == 403:
+            if _error_code(json_body) == "permission_denied":
+                raise PermissionDeniedError(
+                    f"Klaviyo denied access to {_endpoint_of(response.url)} (403 "
+                    f"permission_denied): {_error_detail(json_body)}",
+                    scopes=(),
+                )
+            # An HTML 403 is the CDN's bot challenge, not a missing scope: try again.
+            raise TransientError("403 (not from the API: CDN challenge page)")
+        if status == 410:
+            raise ConfigError(
+                "Klaviyo no longer serves the requested API revision (410): set 'revision' "
+                "to a current one, e.g. 2026-07-15."
+            )
+        if status >= 400:
+            raise KlaviyoAPIError(
+                f"Klaviyo answered {status} for {_endpoint_of(response.url)}: "
+                f"{_error_detail(json_body) if json_body else 'no JSON error body'}"
+            )
+        if json_body is None:
+            raise TransientError(f"{status} with a body that is not JSON")
+        return json_body
+
+    def _wait_before_retry(self, attempt: int, retry_after: float | None) -> float:
+        if retry_after is not None:
+            return min(max(retry_after, 1.0), MAX_RETRY_WAIT)
+        # Exponential backoff with full jitter: 0.5 s, 1 s, 2 s... capped.
+        return random.uniform(0.25, min(0.5 * 2 ** (attempt - 1), 30.0))  # noqa: S311
+
+
+def _endpoint_of(url: str) -> str:
+    """The path without its query: what logs and errors may show (never the query's values)."""
+    return urlsplit(url).path
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _json_or_none(content: bytes, response: requests.Response) -> dict[str, t.Any] | None:
+    if "json" not in response.headers.get("Content-Type", ""):
+        return None
+    try:
+        parsed = orjson.loads(content)
+    except orjson.JSONDecodeError:
+        return None
+    return parsed if isinstance(parsed, dict) else None
+
+
+def _error_code(body: dict[str, t.Any] | None) -> str | None:
+    errors = (body or {}).get("errors") or [{}]
+    return errors[0].get("code")
+
+
+def _error_detail(body: dict[str, t.Any] | None) -> str:
+    errors = (body or {}).get("errors") or [{}]
+    first = errors[0]
+    return str(first.get("detail") or first.get("title") or "no detail given")
+
+
+def _connection_reason(error: requests.ConnectionError) -> str:
+    text = str(error).lower()
+    if "reset" in text or "aborted" in text:
+        return "connection reset"
+    if "refused" in text:
+        return "connection refused"
+    return "connection error"

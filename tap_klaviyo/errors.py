@@ -1,0 +1,37 @@
+"""Errors the tap reports to its user as one actionable line (never with a traceback)."""
+
+from __future__ import annotations
+
+
+class TapKlaviyoError(Exception):
+    """A problem the user can act on. ``str(error)`` is the whole message."""
+
+    exit_code = 1
+
+
+class ConfigError(TapKlaviyoError):
+    """A setting is missing or malformed."""
+
+    exit_code = 2
+
+
+class InputFileError(TapKlaviyoError):
+    """A config, catalog or state file cannot be read."""
+
+    exit_code = 2
+
+
+class AuthenticationError(TapKlaviyoError):
+    """Klaviyo answered 401: the key is wrong, revoked or was sent in the wrong form."""
+
+
+class PermissionDeniedError(TapKlaviyoError):
+    """Klaviyo answered 403 ``permission_denied``: the key lacks a scope."""
+
+    def __init__(self, message: str, scopes: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.scopes = scopes
+
+
+class KlaviyoAPIError(TapKlaviyoError):
+    """Any other answer the tap cannot recover from (after retries, where retrying helps)."""

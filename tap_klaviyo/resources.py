@@ -1,0 +1,328 @@
+"""One declarative table of the Klaviyo resources the tap reads.
+
+Streams differ mostly in data: the endpoint, the keys, the server-side filter that makes them
+incremental, the page size, the rate-limit tier and the scope. Adding a plain stream is adding
+a row here (and its schema in ``schemas/``); the README's streams table is rendered from it.
+"""
+
+from __future__ import annotations
+
+import typing as t
+from dataclasses import dataclass, field
+
+from tap_klaviyo import records
+
+
+@dataclass(frozen=True)
+class Tier:
+    """A Klaviyo rate-limit tier: requests per second (burst) and per minute (steady)."""
+
+    name: str
+    burst: int
+    steady: int
+    daily: int | None = None
+
+
+# From `x-klaviyo-ratelimit` in the OpenAPI spec (revision 2026-07-15).
+XS = Tier("XS", 1, 15)
+S = Tier("S", 3, 60)
+M = Tier("M", 10, 150)
+L = Tier("L", 75, 750)
+XL = Tier("XL", 350, 3500)
+REPORTS = Tier("reports", 1, 2, daily=225)
+
+
+@dataclass(frozen=True)
+class Resource:
+    """How one stream is read from Klaviyo."""
+
+    name: str
+    path: str
+    scopes: tuple[str, ...]
+    tier: Tier
+    primary_keys: tuple[str, ...] = ("id",)
+    # The record field that bookmarks the stream, and the filter that resumes from it.
+    replication_key: str | None = None
+    filter_field: str | None = None
+    lower_bound: str = "greater-than"
+    upper_bound: str | None = None
+    page_size: int | None = None
+    include: tuple[str, ...] = ()
+    # Each entry is one pass over the endpoint with an extra filter (Klaviyo hides archived
+    # campaigns and flows unless asked, and wants one campaign pass per channel).
+    partitions: tuple[dict[str, t.Any], ...] = field(default_factory=tuple)
+    # Rows taken from the page's ``included`` objects of this type instead of ``data``: one
+    # request per page of parents rather than one per parent.
+    emits: str | None = None
+    # A child read once per parent: ``path`` holds ``{id}``, the parent's id goes in
+    # ``parent_key`` (a partition of the state, and a column of every row).
+    parent: str | None = None
+    parent_key: str | None = None
+    params: tuple[tuple[str, str], ...] = ()
+    # Some filters cannot be left open (the suppression filter selects suppressed profiles).
+    earliest: str | None = None
+    shape: t.Callable[[dict[str, t.Any]], dict[str, t.Any]] = records.to_record
+    description: str = ""
+
+    @property
+    def is_incremental(self) -> bool:
+        return self.replication_key is not None
+
+
+CAMPAIGN_CHANNELS = ("email", "sms", "mobile_push")
+ARCHIVED = (False, True)
+
+PROFILES = Resource(
+    name="profiles",
+    path="/api/profiles",
+    scopes=("profiles:read",),
+    tier=L,
+    replication_key="updated",
+    filter_field="updated",
+    upper_bound="less-than",
+    page_size=100,
+    description="People, with consent (`subscriptions`) and predictions by default.",
+)
+LISTS = Resource(
+    name="lists",
+    path="/api/lists",
+    scopes=("lists:read",),
+    tier=L,
+    replication_key="updated",
+    filter_field="updated",
+    page_size=10,
+    include=("tags",),
+    description="Lists, with their tag ids.",
+)
+SEGMENTS = Resource(
+    name="segments",
+    path="/api/segments",
+    scopes=("segments:read",),
+    tier=L,
+    replication_key="updated",
+    filter_field="updated",
+    page_size=10,
+    include=("tags",),
+    description="Segments with their definition and tag ids.",
+)
+CAMPAIGNS = Resource(
+    name="campaigns",
+    path="/api/campaigns",
+    scopes=("campaigns:read",),
+    tier=M,
+    replication_key="updated_at",
+    filter_field="updated_at",
+    lower_bound="greater-or-equal",
+    upper_bound="less-than",
+    page_size=100,
+    include=("tags",),
+    partitions=tuple(
+        {"channel": channel, "archived": archived}
+        for channel in CAMPAIGN_CHANNELS
+        for archived in ARCHIVED
+    ),
+    description="Email, SMS and push campaigns, archived ones included.",
+)
+FLOWS = Resource(
+    name="flows",
+    path="/api/flows",
+    scopes=("flows:read",),
+    tier=S,
+    replication_key="updated",
+    filter_field="updated",
+    lower_bound="greater-or-equal",
+    upper_bound="less-than",
+    page_size=50,
+    include=("tags",),
+    partitions=tuple({"archived": archived} for archived in ARCHIVED),
+    description="Flows, archived ones included.",
+)
+METRICS = Resource(
+    name="metrics",
+    path="/api/metrics",
+    scopes=("metrics:read",),
+    tier=M,
+    description="Metric definitions (Opened Email, Placed Order...). Full table.",
+)
+EVENTS = Resource(
+    name="events",
+    path="/api/events",
+    scopes=("events:read",),
+    tier=XL,
+    replication_key="datetime",
+    filter_field="datetime",
+    lower_bound="greater-or-equal",
+    upper_bound="less-than",
+    page_size=1000,
+    include=("metric",),
+    description="Every event, with `metric_id`, `metric_name` and `profile_id`.",
+)
+TEMPLATES = Resource(
+    name="templates",
+    path="/api/templates",
+    scopes=("templates:read",),
+    tier=L,
+    replication_key="updated",
+    filter_field="updated",
+    lower_bound="greater-or-equal",
+    upper_bound="less-than",
+    page_size=10,
+    description="Email templates with their HTML and text.",
+)
+TAGS = Resource(
+    name="tags",
+    path="/api/tags",
+    scopes=("tags:read",),
+    tier=S,
+    page_size=50,
+    include=("tag-group",),
+    description="Tags with their tag group. Full table.",
+)
+
+CAMPAIGNS_DETAILED = Resource(
+    name="campaigns_detailed",
+    path="/api/campaigns",
+    scopes=("campaigns:read",),
+    tier=M,
+    replication_key="updated_at",
+    filter_field="updated_at",
+    lower_bound="greater-or-equal",
+    upper_bound="less-than",
+    page_size=100,
+    include=("tags", "campaign-messages"),
+    partitions=CAMPAIGNS.partitions,
+    description="Campaigns with their messages and A/B test shape in one row.",
+)
+CAMPAIGN_MESSAGES = Resource(
+    name="campaign_messages",
+    path="/api/campaigns",
+    scopes=("campaigns:read",),
+    tier=M,
+    page_size=100,
+    include=("campaign-messages",),
+    partitions=CAMPAIGNS.partitions,
+    emits="campaign-message",
+    shape=records.campaign_message_row,
+    description="One row per campaign message (subject, preview, sender, body, send times).",
+)
+FLOW_ACTIONS = Resource(
+    name="flow_actions",
+    path="/api/flows",
+    scopes=("flows:read",),
+    tier=S,
+    page_size=50,
+    include=("flow-actions",),
+    partitions=FLOWS.partitions,
+    emits="flow-action",
+    shape=records.flow_action_row,
+    description="Each step of each flow, with its definition.",
+)
+FLOW_MESSAGES = Resource(
+    name="flow_messages",
+    path="/api/flow-actions/{id}/flow-messages",
+    scopes=("flows:read",),
+    tier=S,
+    replication_key="updated",
+    filter_field="updated",
+    lower_bound="greater-or-equal",
+    upper_bound="less-than",
+    page_size=50,
+    parent="flow_actions",
+    parent_key="flow_action_id",
+    shape=records.flow_message_row,
+    description="The messages flow actions send. One request per flow action (S tier).",
+)
+LISTS_DETAILED = Resource(
+    name="lists_detailed",
+    path="/api/lists/{id}",
+    scopes=("lists:read",),
+    tier=XS,
+    primary_keys=("id", "snapshot_at"),
+    include=("tags",),
+    params=(("additional-fields[list]", "profile_count"),),
+    parent="lists",
+    parent_key="list_id",
+    description="Each list with its profile_count, one snapshot per run (XS tier: 15/min).",
+)
+SEGMENTS_DETAILED = Resource(
+    name="segments_detailed",
+    path="/api/segments/{id}",
+    scopes=("segments:read",),
+    tier=XS,
+    primary_keys=("id", "snapshot_at"),
+    include=("tags",),
+    params=(("additional-fields[segment]", "profile_count"),),
+    parent="segments",
+    parent_key="segment_id",
+    description="Each segment with its profile_count and definition, one snapshot per run.",
+)
+LIST_MEMBERS = Resource(
+    name="list_members",
+    path="/api/lists/{id}/profiles",
+    scopes=("lists:read", "profiles:read"),
+    tier=L,
+    primary_keys=("list_id", "profile_id"),
+    replication_key="joined_group_at",
+    filter_field="joined_group_at",
+    lower_bound="greater-or-equal",
+    upper_bound="less-than",
+    page_size=100,
+    parent="lists",
+    parent_key="list_id",
+    shape=records.member_row,
+    description="Who is on each list and since when; every list, every run.",
+)
+SEGMENT_MEMBERS = Resource(
+    name="segment_members",
+    path="/api/segments/{id}/profiles",
+    scopes=("segments:read", "profiles:read"),
+    tier=L,
+    primary_keys=("segment_id", "profile_id"),
+    replication_key="joined_group_at",
+    filter_field="joined_group_at",
+    lower_bound="greater-or-equal",
+    upper_bound="less-than",
+    page_size=100,
+    parent="segments",
+    parent_key="segment_id",
+    shape=records.member_row,
+    description="Who is in each segment and since when; every segment, every run.",
+)
+GLOBAL_EXCLUSIONS = Resource(
+    name="global_exclusions",
+    path="/api/profiles",
+    scopes=("profiles:read",),
+    tier=L,
+    primary_keys=("profile_id",),
+    replication_key="timestamp",
+    filter_field="subscriptions.email.marketing.suppression.timestamp",
+    lower_bound="greater-or-equal",
+    upper_bound="less-or-equal",
+    page_size=100,
+    params=(("additional-fields[profile]", "subscriptions"),),
+    earliest="2000-01-01T00:00:00Z",
+    shape=records.global_exclusion_row,
+    description="Suppressed profiles (reason, since when), read through the suppression filter.",
+)
+
+RESOURCES: tuple[Resource, ...] = (
+    PROFILES,
+    LISTS,
+    SEGMENTS,
+    CAMPAIGNS,
+    FLOWS,
+    METRICS,
+    EVENTS,
+    TEMPLATES,
+    TAGS,
+    CAMPAIGNS_DETAILED,
+    CAMPAIGN_MESSAGES,
+    FLOW_ACTIONS,
+    FLOW_MESSAGES,
+    LISTS_DETAILED,
+    SEGMENTS_DETAILED,
+    LIST_MEMBERS,
+    SEGMENT_MEMBERS,
+    GLOBAL_EXCLUSIONS,
+)
+RESOURCE_BY_NAME = {resource.name: resource for resource in RESOURCES}
