@@ -45,5 +45,5 @@ def main() -> None:
         check_input_files(sys.argv[1:])
         TapKlaviyo.cli()
     except TapKlaviyoError as error:
-        print(f"tap-klaviyo: error: {error}", file=sys.stderr)  # noqa: T201
+        print(f"tap-klaviyo: error: {error}", file=sys.stderr)
         sys.exit(error.exit_code)

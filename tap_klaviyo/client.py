@@ -228,7 +228,7 @@ class KlaviyoClient:
         if retry_after is not None:
             return min(max(retry_after, 1.0), MAX_RETRY_WAIT)
         # Exponential backoff with full jitter: 0.5 s, 1 s, 2 s... capped.
-        return random.uniform(0.25, min(0.5 * 2 ** (attempt - 1), 30.0))  # noqa: S311
+        return random.uniform(0.25, min(0.5 * 2 ** (attempt - 1), 30.0))
 
 
 def _endpoint_of(url: str) -> str:

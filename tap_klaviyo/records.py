@@ -84,9 +84,7 @@ def member_row(resource: dict[str, t.Any]) -> dict[str, t.Any]:
 def global_exclusion_row(resource: dict[str, t.Any]) -> dict[str, t.Any]:
     """A globally suppressed profile: why and since when it gets no email marketing."""
     attributes = resource.get("attributes") or {}
-    marketing = (
-        ((attributes.get("subscriptions") or {}).get("email") or {}).get("marketing") or {}
-    )
+    marketing = ((attributes.get("subscriptions") or {}).get("email") or {}).get("marketing") or {}
     suppressions = marketing.get("suppression") or [{}]
     latest = max(suppressions, key=lambda item: item.get("timestamp") or "")
     return {

@@ -58,6 +58,8 @@ class Resource:
     # ``parent_key`` (a partition of the state, and a column of every row).
     parent: str | None = None
     parent_key: str | None = None
+    # Columns of the parent's row that the child's rows inherit: (parent column, child column).
+    carry: tuple[tuple[str, str], ...] = ()
     params: tuple[tuple[str, str], ...] = ()
     # Some filters cannot be left open (the suppression filter selects suppressed profiles).
     earliest: str | None = None
@@ -229,6 +231,7 @@ FLOW_MESSAGES = Resource(
     page_size=50,
     parent="flow_actions",
     parent_key="flow_action_id",
+    carry=(("flow_id", "flow_id"),),
     shape=records.flow_message_row,
     description="The messages flow actions send. One request per flow action (S tier).",
 )
@@ -241,7 +244,7 @@ LISTS_DETAILED = Resource(
     include=("tags",),
     params=(("additional-fields[list]", "profile_count"),),
     parent="lists",
-    parent_key="list_id",
+    parent_key="id",
     description="Each list with its profile_count, one snapshot per run (XS tier: 15/min).",
 )
 SEGMENTS_DETAILED = Resource(
@@ -253,7 +256,7 @@ SEGMENTS_DETAILED = Resource(
     include=("tags",),
     params=(("additional-fields[segment]", "profile_count"),),
     parent="segments",
-    parent_key="segment_id",
+    parent_key="id",
     description="Each segment with its profile_count and definition, one snapshot per run.",
 )
 LIST_MEMBERS = Resource(
@@ -304,6 +307,38 @@ GLOBAL_EXCLUSIONS = Resource(
     shape=records.global_exclusion_row,
     description="Suppressed profiles (reason, since when), read through the suppression filter.",
 )
+REPORT_TIMEFRAME = ("timeframe_start", "timeframe_end")
+REPORT_TIMEFRAME = ("timeframe_start", "timeframe_end")
+CAMPAIGN_VALUES_REPORTS = Resource(
+    name="campaign_values_reports",
+    path="/api/campaign-values-reports",
+    scopes=("campaigns:read",),
+    tier=REPORTS,
+    primary_keys=("campaign_id", "campaign_message_id", "send_channel", *REPORT_TIMEFRAME),
+    description="Opens, clicks, conversions... per campaign message over the last N days. "
+    "1 request a run (reports: 1/s, 2/min, 225/day).",
+)
+FLOW_VALUES_REPORTS = Resource(
+    name="flow_values_reports",
+    path="/api/flow-values-reports",
+    scopes=("flows:read",),
+    tier=REPORTS,
+    primary_keys=("flow_id", "flow_message_id", "send_channel", *REPORT_TIMEFRAME),
+    description="The same statistics per flow message. 1 request a run.",
+)
+METRIC_AGGREGATES = Resource(
+    name="metric_aggregates",
+    path="/api/metric-aggregates",
+    scopes=("metrics:read",),
+    tier=S,
+    primary_keys=("metric_id", "date"),
+    replication_key="date",
+    parent="metrics",
+    parent_key="metric_id",
+    carry=(("name", "metric_name"),),
+    description="Daily count, unique profiles and value per metric: engagement trends. "
+    "1 request per metric per year of days.",
+)
 
 RESOURCES: tuple[Resource, ...] = (
     PROFILES,
@@ -324,5 +359,8 @@ RESOURCES: tuple[Resource, ...] = (
     LIST_MEMBERS,
     SEGMENT_MEMBERS,
     GLOBAL_EXCLUSIONS,
+    CAMPAIGN_VALUES_REPORTS,
+    FLOW_VALUES_REPORTS,
+    METRIC_AGGREGATES,
 )
 RESOURCE_BY_NAME = {resource.name: resource for resource in RESOURCES}

@@ -20,4 +20,4 @@ def schema_dir() -> t.Any:  # Traversable | Path
 
 
 def load_schema(stream_name: str) -> dict[str, t.Any]:
-    return orjson.loads((schema_dir() / f"{stream_name}.json").read_bytes())  # type: ignore[no-any-return]
+    return orjson.loads((schema_dir() / f"{stream_name}.json").read_bytes())

@@ -100,6 +100,36 @@ CONFIG_SCHEMA = th.PropertiesList(
         "(10/s, 150/min) instead of L for every profiles request.",
     ),
     th.Property(
+        "report_timeframe_days",
+        th.IntegerType,
+        default=30,
+        description="campaign/flow values reports cover the last N whole days (UTC), 1 to 365.",
+    ),
+    th.Property(
+        "report_statistics",
+        th.ArrayType(th.StringType),
+        description="Statistics the values reports ask for; default: all of them.",
+    ),
+    th.Property(
+        "conversion_metric_id",
+        th.StringType,
+        description="Metric whose events count as conversions in the values reports; "
+        "default: the account's metric named by `conversion_metric_name`.",
+    ),
+    th.Property(
+        "conversion_metric_name",
+        th.StringType,
+        default="Placed Order",
+        description="Name of the conversion metric, used when `conversion_metric_id` is unset.",
+    ),
+    th.Property(
+        "metric_aggregates_days",
+        th.IntegerType,
+        default=365,
+        description="Days of daily metric aggregates to read on the first run (later runs "
+        "resume from the bookmark).",
+    ),
+    th.Property(
         "fail_on_missing_scope",
         th.BooleanType,
         default=False,
@@ -191,7 +221,10 @@ def validate(config: t.Mapping[str, t.Any]) -> list[str]:
             f"e.g. {DEFAULT_REVISION}."
         )
     check_base_url(config.get("base_url", DEFAULT_BASE_URL))
-    for name in ("request_timeout", "max_retries"):
+    days = config.get("report_timeframe_days")
+    if days is not None and not (isinstance(days, int) and 1 <= days <= 365):
+        raise ConfigError("Setting 'report_timeframe_days' must be a whole number from 1 to 365.")
+    for name in ("request_timeout", "max_retries", "metric_aggregates_days"):
         value = config.get(name)
         if value is not None and (
             isinstance(value, bool) or not isinstance(value, int | float) or value <= 0

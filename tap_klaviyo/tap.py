@@ -11,15 +11,24 @@ from singer_sdk import Tap
 from tap_klaviyo import settings
 from tap_klaviyo.client import KlaviyoClient
 from tap_klaviyo.errors import PermissionDeniedError, TapKlaviyoError
+from tap_klaviyo.output import SingerOutput
 from tap_klaviyo.resources import RESOURCE_BY_NAME, RESOURCES, Resource
 from tap_klaviyo.streams.base import KlaviyoStream
+from tap_klaviyo.streams.detailed import CampaignsDetailedStream, SnapshotStream
 from tap_klaviyo.streams.events import EventsStream
 from tap_klaviyo.streams.profiles import ProfilesStream
+from tap_klaviyo.streams.reports import MetricAggregatesStream, ValuesReportStream
 
 # The few resources whose behaviour differs from the generic stream.
 STREAM_CLASSES: dict[str, type[KlaviyoStream]] = {
     "profiles": ProfilesStream,
     "events": EventsStream,
+    "campaigns_detailed": CampaignsDetailedStream,
+    "lists_detailed": SnapshotStream,
+    "segments_detailed": SnapshotStream,
+    "campaign_values_reports": ValuesReportStream,
+    "flow_values_reports": ValuesReportStream,
+    "metric_aggregates": MetricAggregatesStream,
 }
 
 
@@ -35,6 +44,11 @@ class TapKlaviyo(Tap):
 
     name = "tap-klaviyo"
     config_jsonschema = settings.CONFIG_SCHEMA
+    message_writer_class = SingerOutput
+
+    @property
+    def output(self) -> SingerOutput:
+        return t.cast("SingerOutput", self.message_writer)
 
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
         # Our own checks first: one line per problem, naming the setting, never the key.
@@ -69,7 +83,10 @@ class TapKlaviyo(Tap):
     def label(self) -> str:
         return self.config.get("account_name") or "Klaviyo account"
 
-    def sync_all(self) -> None:
+    # singer-sdk marks these two final; they are overridden on purpose (and pinned to the
+    # 0.54 line, and covered by the sync and --test tests): a failed sync must hand over its
+    # safe state, and --test reports each stream's scope rather than syncing a record.
+    def sync_all(self) -> None:  # type: ignore[misc]
         self.logger.info("Syncing %s", self.label)
         try:
             super().sync_all()
@@ -79,21 +96,21 @@ class TapKlaviyo(Tap):
             self.state_writer.write_state(self.state)
             raise
         finally:
+            self.output.flush()
             stats = self.client.stats
             self.logger.info(
                 "Requests: %d, retries: %d (429: %d)",
                 stats.requests, stats.retries, stats.throttled,
             )  # fmt: skip
 
-    def run_connection_test(self) -> bool:
+    def run_connection_test(self) -> bool:  # type: ignore[misc]
         """Check the key, then whether each stream's scope is granted."""
         self.logger.info("Testing the connection to %s", self.label)
         for stream in self.streams.values():
             assert isinstance(stream, KlaviyoStream)
             scopes = " + ".join(stream.resource.scopes)
-            partition = (stream.partitions or [None])[0]
             try:
-                next(iter(stream.read(partition)), None)
+                stream.probe()
             except PermissionDeniedError:
                 self.logger.warning("%-18s missing scope: %s", stream.name, scopes)
             else:

@@ -14,9 +14,10 @@ import datetime as dt
 import hashlib
 import hmac
 import re
+import threading
 import uuid
 from collections import Counter, deque
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import quote, urlencode
@@ -45,8 +46,8 @@ REVISION = "2026-07-15"
 # Private keys are "pk_" + 34 alphanumerics (API digest section 5).
 DEMO_API_KEY = "pk_sandbox2026demo0000000000000000000"
 """Full-access key every sandbox accepts (documented; it guards nothing real)."""
-REVOKED_API_KEY = "pk_sandbox2026revoked000000000000000"
-"""A key every sandbox knows as revoked: 401 ``authentication_failed``."""
+REVOKED_API_KEY = "pk_sandbox2026revoked0000000000000000"
+"""A well-formed key that was revoked: 401 ``authentication_failed``, like any unknown key."""
 
 ALL_SCOPES = frozenset(
     [f"{name}:{mode}" for name in (
@@ -66,21 +67,20 @@ class KeyRing:
 
     def __init__(self) -> None:
         self._scopes: dict[str, frozenset[str]] = {DEMO_API_KEY: ALL_SCOPES}
-        self._revoked: set[str] = {REVOKED_API_KEY}
 
-    def add(self, key: str, scopes: frozenset[str] | set[str] | list[str] | tuple[str, ...]) -> None:
+    def add(self, key: str, scopes: Iterable[str]) -> None:
         """Add a restricted (custom) key; raises ValueError on a malformed key or scope."""
         if not PRIVATE_KEY.fullmatch(key):
             raise ValueError("a private key is 'pk_' followed by 34 letters or digits")
-        unknown = set(scopes) - ALL_SCOPES
+        granted = frozenset(scopes)
+        unknown = granted - ALL_SCOPES
         if unknown:
             raise ValueError(f"unknown scopes: {', '.join(sorted(unknown))}")
-        self._scopes[key] = frozenset(scopes)
-        self._revoked.discard(key)
+        self._scopes[key] = granted
 
     def revoke(self, key: str) -> None:
+        """From now on the key gets 401 ``authentication_failed`` (revoked mid-run)."""
         self._scopes.pop(key, None)
-        self._revoked.add(key)
 
     def scopes(self, key: str) -> frozenset[str] | None:
         """The key's scopes, or None for an unknown or revoked key."""
@@ -127,7 +127,9 @@ TITLES = {
     503: "Service unavailable.",
     504: "Gateway timeout.",
 }
-RATE_LIMIT_DOCS = "https://developers.klaviyo.com/en/docs/rate_limits_and_error_handling#rate-limits"
+RATE_LIMIT_DOCS = (
+    "https://developers.klaviyo.com/en/docs/rate_limits_and_error_handling#rate-limits"
+)
 
 
 class ApiError(Exception):
@@ -228,7 +230,9 @@ class Cursors:
     def __init__(self, secret: bytes) -> None:
         self._secret = secret
 
-    def wrap(self, collection: str, parent_id: str | None, after: str | None, salt: str = "") -> str:
+    def wrap(
+        self, collection: str, parent_id: str | None, after: str | None, salt: str = ""
+    ) -> str:
         payload = orjson.dumps([collection, parent_id, after, salt])
         return f"{_b64(payload)}.{_b64(self._sign(payload))}"
 
@@ -242,7 +246,7 @@ class Cursors:
             valid = False
         if not valid or (scope, parent) != (collection, parent_id):
             raise _invalid("Invalid cursor provided.")
-        return after  # type: ignore[no-any-return]
+        return after
 
     def _sign(self, payload: bytes) -> bytes:
         return hmac.new(self._secret, payload, hashlib.sha256).digest()[:12]
@@ -261,7 +265,7 @@ def _unb64(text: str) -> bytes:
 
 @dataclass
 class RequestLog:
-    """Counts per (method, route, status) and a ring of the latest requests."""
+    """Counts per (method, route, status), their total, and a ring of the latest requests."""
 
     size: int = 10_000
     counts: Counter[tuple[str, str, int]] = field(default_factory=Counter)
@@ -269,27 +273,34 @@ class RequestLog:
 
     def __post_init__(self) -> None:
         self.ring = deque(maxlen=self.size)
+        self._lock = threading.Lock()  # tests read it from outside the server's thread
 
     def record(self, request: web.Request, status: int) -> None:
         route = _route_template(request)
-        self.counts[(request.method, route, status)] += 1
-        self.ring.append(
-            {
-                "method": request.method,
-                "route": route,
-                "path": request.path,
-                "query": request.query_string,
-                "status": status,
-                "key": request.get(KEY_FINGERPRINT, ""),
-            }
-        )
+        entry = {
+            "method": request.method,
+            "route": route,
+            "path": request.path,
+            "query": request.query_string,
+            "status": status,
+            "key": request.get(KEY_FINGERPRINT, ""),
+        }
+        with self._lock:
+            self.counts[(request.method, route, status)] += 1
+            self.ring.append(entry)
 
     def snapshot(self) -> dict[str, Any]:
-        counts = [
-            {"method": method, "route": route, "status": status, "count": count}
-            for (method, route, status), count in sorted(self.counts.items())
-        ]
-        return {"counts": counts, "requests": list(self.ring)}
+        with self._lock:
+            counts = sorted(self.counts.items())
+            requests = list(self.ring)
+        return {
+            "total": sum(count for _, count in counts),
+            "counts": [
+                {"method": method, "route": route, "status": status, "count": count}
+                for (method, route, status), count in counts
+            ],
+            "requests": requests,
+        }
 
 
 def _route_template(request: web.Request) -> str:
@@ -316,8 +327,8 @@ class SandboxState:
 
 
 STATE = web.AppKey("state", SandboxState)
-KEY_FINGERPRINT = "key_fingerprint"
-FAULT = "fault"
+KEY_FINGERPRINT = web.RequestKey("key_fingerprint", str)
+FAULT = web.RequestKey("fault", str)
 UNPAGINATED_SIZE = 1000  # campaign messages and accounts come in one response
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -332,7 +343,7 @@ def _authenticate(request: web.Request, state: SandboxState) -> frozenset[str]:
     key = key.strip()
     if scheme == "Bearer" and key.startswith("pk_") and state.quirks:
         # The CDN answers a private key sent as a Bearer token with an HTML 400.
-        raise _HtmlResponse(400, CDN_ERROR_PAGE.format(status=400, title="Bad request").encode())
+        raise _HtmlPage(400, CDN_ERROR_PAGE.format(status=400, title="Bad request").encode())
     if scheme != "Klaviyo-API-Key" or not key:
         raise ApiError(
             401,
@@ -377,7 +388,7 @@ def _check_scopes(op: Operation, scopes: frozenset[str]) -> None:
         )
 
 
-class _HtmlResponse(Exception):
+class _HtmlPage(Exception):
     """A response from the CDN rather than from the API: HTML, no JSON."""
 
     def __init__(self, status: int, body: bytes, headers: Mapping[str, str] | None = None) -> None:
@@ -418,7 +429,8 @@ def _single_values(request: web.Request) -> dict[str, str]:
     return values
 
 
-def _allowed_parameters(op: Operation) -> set[str]:
+def allowed_parameters(op: Operation) -> set[str]:
+    """The query parameters an operation takes; any other one is a 400."""
     allowed = {f"fields[{kind}]" for kind in op.fieldsets} | set(op.extra_parameters)
     allowed |= {f"additional-fields[{kind}]" for kind in op.additional_fields}
     if op.filters:
@@ -439,7 +451,7 @@ def _split(value: str) -> list[str]:
 
 
 def _parameters(op: Operation, values: Mapping[str, str]) -> Parameters:
-    allowed = _allowed_parameters(op)
+    allowed = allowed_parameters(op)
     for name in values:
         if name not in allowed:
             raise _invalid(f"'{name}' is not a valid query parameter for this endpoint.", name)
@@ -624,9 +636,7 @@ async def _serve(
     except NotFound as error:
         raise ApiError(404, "not_found", str(error) or "Not found.") from None
     except InvalidQuery as error:
-        raise ApiError(
-            400, "invalid", error.detail, parameter=_parameter_of(error)
-        ) from None
+        raise ApiError(400, "invalid", error.detail, parameter=_parameter_of(error)) from None
 
 
 def _parameter_of(error: InvalidQuery) -> str | None:
@@ -647,14 +657,6 @@ def _collection(
     )
     base = _base_url(request)
     links: dict[str, str | None] = {"self": str(request.url), "next": None, "prev": None}
-    if request.get(FAULT) == "emptynext" and op.page_size is not None:
-        # Legal but nasty: nothing on this page, yet the next one carries on from here.
-        state.faults.record("emptynext")  # type: ignore[union-attr]
-        salt = uuid.uuid4().hex[:8]
-        links["next"] = _next_url(
-            request, state.cursors.wrap(op.collection, parent_id, position, salt)
-        )
-        return _json({"data": [], "links": links})
     page = state.account.query(
         Query(
             collection=op.collection,
@@ -668,10 +670,14 @@ def _collection(
             include=parameters.include,
         )
     )
+    if request.get(FAULT) == "emptynext" and op.page_size is not None and state.faults:
+        # Legal but nasty: nothing on this page, yet the next one carries on from here
+        # (salted, so its URL differs from this one's even on a cursor page).
+        state.faults.record("emptynext")
+        onward = state.cursors.wrap(op.collection, parent_id, position, uuid.uuid4().hex[:8])
+        return _json({"data": [], "links": {**links, "next": _next_url(request, onward)}})
     if page.after is not None and op.page_size is not None:
-        links["next"] = _next_url(
-            request, state.cursors.wrap(op.collection, parent_id, page.after)
-        )
+        links["next"] = _next_url(request, state.cursors.wrap(op.collection, parent_id, page.after))
     body: dict[str, Any] = {"data": _present(page.data, base, parameters), "links": links}
     if parameters.include:
         body["included"] = _present(page.included, base, parameters)
@@ -711,7 +717,9 @@ async def _report(op: Operation, request: web.Request, state: SandboxState) -> w
     if not isinstance(attributes, dict):
         raise _invalid("'attributes' is required.")
     result = state.account.report(op.collection, attributes)
-    return _json({"data": _with_links(result, _base_url(request)), "links": {"self": str(request.url)}})
+    return _json(
+        {"data": _with_links(result, _base_url(request)), "links": {"self": str(request.url)}}
+    )
 
 
 # --- middleware: latency, faults, errors, the request log ---------------------------------
@@ -731,7 +739,8 @@ async def api_middleware(request: web.Request, handler: Handler) -> web.StreamRe
         state.faults.record(fault)
         response = await _inject(fault, request, state, handler)
     else:
-        request[FAULT] = fault
+        if fault is not None:
+            request[FAULT] = fault
         response = await _respond(request, handler)
         if fault in ("badjson", "truncate") and response.status == 200:
             assert state.faults is not None
@@ -746,7 +755,7 @@ async def _respond(request: web.Request, handler: Handler) -> web.StreamResponse
         return await handler(request)
     except ApiError as error:
         return error.response()
-    except _HtmlResponse as page:
+    except _HtmlPage as page:
         return page.response()
     except web.HTTPMethodNotAllowed as error:
         allow = ", ".join(sorted(error.allowed_methods))
@@ -772,10 +781,10 @@ async def _inject(
     if fault == "429":
         return throttled(1).response()
     if fault == "html403":
-        return _HtmlResponse(403, HTML_CHALLENGE, {"cf-mitigated": "challenge"}).response()
+        return _HtmlPage(403, HTML_CHALLENGE, {"cf-mitigated": "challenge"}).response()
     if fault in CDN_TITLES:
         page = CDN_ERROR_PAGE.format(status=fault, title=CDN_TITLES[fault]).encode()
-        return _HtmlResponse(int(fault), page).response()
+        return _HtmlPage(int(fault), page).response()
     status = int(fault)
     return ApiError(status, "error", f"Injected {status}: please try again later.").response()
 
@@ -787,9 +796,10 @@ async def _spoil(
     body = response.body if isinstance(response, web.Response) else None
     if not isinstance(body, bytes):
         return response
+    kept = {name: value for name, value in response.headers.items() if name.startswith("RateLimit")}
     if fault == "badjson":
-        return web.Response(body=NOT_JSON, status=200, content_type=JSONAPI)
-    truncated = web.StreamResponse(status=200, headers={"Content-Type": JSONAPI})
+        return web.Response(body=NOT_JSON, status=200, headers=kept, content_type=JSONAPI)
+    truncated = web.StreamResponse(status=200, headers={**kept, "Content-Type": JSONAPI})
     truncated.content_length = len(body)
     await truncated.prepare(request)
     await truncated.write(body[: max(len(body) // 2, 1)])

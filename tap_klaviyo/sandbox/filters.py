@@ -207,13 +207,13 @@ def parse_filter(text: str, fields: Mapping[str, FilterField]) -> tuple[Conditio
     A list-valued ``equals`` (``equals(name,["a","b"])``) means membership, so it
     reaches the data layer as ``any``: the data layer only sees lists under ``any``.
     """
-    checked = []
-    for condition in parse(text):
+    conditions = parse(text)
+    for condition in conditions:
         _check(condition, fields)
-        if condition.op == "equals" and isinstance(condition.value, list):
-            condition = Condition("any", condition.field, condition.value)
-        checked.append(condition)
-    return tuple(checked)
+    return tuple(
+        Condition("any", c.field, c.value) if c.op == "equals" and isinstance(c.value, list) else c
+        for c in conditions
+    )
 
 
 def _check(condition: Condition, fields: Mapping[str, FilterField]) -> None:

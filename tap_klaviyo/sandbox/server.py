@@ -33,7 +33,7 @@ class Sandbox:
         return self.app[STATE]
 
     def requests(self) -> dict[str, Any]:
-        """Counts per (method, route, status) and the latest requests."""
+        """``total``, counts per (method, route, status), and the latest requests."""
         return self.state.log.snapshot()
 
     def fault_counts(self) -> dict[str, int]:
@@ -55,14 +55,16 @@ def build_account(
     """A seeded data-layer account (``Sizes()`` defaults when ``sizes`` is None)."""
     from tap_klaviyo.sandbox.data import Account, Sizes
 
-    return Account(seed=seed, sizes=sizes or Sizes(), now=now, quirks=quirks)  # type: ignore[no-any-return]
+    return Account(seed=seed, sizes=sizes or Sizes(), now=now, quirks=quirks)
 
 
 async def start_site(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, str]:
     """Serve the app; returns the runner (to clean up) and the base URL."""
-    runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
+    runner = web.AppRunner(
+        app, handler_cancellation=True, access_log=None, shutdown_timeout=SHUTDOWN_SECONDS
+    )
     await runner.setup()
-    site = web.TCPSite(runner, host, port, shutdown_timeout=SHUTDOWN_SECONDS)
+    site = web.TCPSite(runner, host, port)
     await site.start()
     bound_port = runner.addresses[0][1]
     shown_host = "127.0.0.1" if host in ("", "0.0.0.0") else host

@@ -10,6 +10,7 @@ from singer_sdk.streams import Stream
 
 from tap_klaviyo.client import KlaviyoClient
 from tap_klaviyo.errors import PermissionDeniedError
+from tap_klaviyo.output import utc_now_iso
 from tap_klaviyo.resources import Resource, Tier
 from tap_klaviyo.schemas import load_schema
 
@@ -48,11 +49,9 @@ class KlaviyoStream(Stream):
         self.klaviyo_tap = tap
         super().__init__(tap, schema=load_schema(resource.name), name=resource.name)
         self.primary_keys = list(resource.primary_keys)
-        self.replication_key = resource.replication_key  # type: ignore[assignment]
-        if resource.parent_key:
-            self.state_partitioning_keys = [resource.parent_key]
-        elif resource.partitions:
-            self.state_partitioning_keys = list(resource.partitions[0])
+        # State is kept per partition (campaign channel, parent id...) by the SDK, each with
+        # its own resumable bookmark.
+        self.replication_key = resource.replication_key
 
     @property
     def client(self) -> KlaviyoClient:
@@ -67,30 +66,89 @@ class KlaviyoStream(Stream):
         return self.resource.is_incremental and self.resource.path != "/api/campaigns"
 
     @functools.cached_property
-    def partitions(self) -> list[dict] | None:  # type: ignore[override]
+    def partitions(self) -> list[dict] | None:
         if self.resource.parent:
-            return list(self.parent_partitions())
+            try:
+                return list(self.parent_partitions())
+            except PermissionDeniedError as denied:
+                self.skip_for_missing_scope(denied)
+                return []
         return [dict(partition) for partition in self.resource.partitions] or None
 
     def get_records(self, context: Context | None) -> t.Iterable[dict]:
+        if self.resource.parent and not (context or {}).get(self.resource.parent_key or ""):
+            return  # a child stream whose parents could not be listed
         try:
             yield from self.read(context)
         except PermissionDeniedError as denied:
-            if self.config.get("fail_on_missing_scope"):
-                raise
-            self.logger.warning(
-                "Skipping stream '%s': the API key lacks the scope %s (%s). Add the scope "
-                "to the key in Klaviyo, or deselect the stream.",
-                self.name, " + ".join(self.resource.scopes), denied,
-            )  # fmt: skip
+            self.skip_for_missing_scope(denied)
 
-    def _increment_stream_state(self, latest_record: dict, *, context: Context | None = None) -> None:
+    def skip_for_missing_scope(self, denied: PermissionDeniedError) -> None:
+        """A 403 skips this stream with a warning (others go on), unless told to stop."""
+        if self.config.get("fail_on_missing_scope"):
+            raise denied
+        self.logger.warning(
+            "Skipping stream '%s': the API key lacks the scope %s (%s). Add the scope "
+            "to the key in Klaviyo, or deselect the stream.",
+            self.name, " + ".join(self.resource.scopes), denied,
+        )  # fmt: skip
+
+    def probe(self) -> None:
+        """One request of this stream's kind, for ``--test``; raises PermissionDeniedError."""
+        if self.resource.parent:
+            partition = next(self.parent_partitions(), None)
+            if partition is None:
+                return
+        else:
+            partition = next(iter(self.partitions or ()), None)
+        next(iter(self.read(partition)), None)
+
+    def _increment_stream_state(
+        self, latest_record: dict, *, context: Context | None = None
+    ) -> None:
         # Never bookmark past the sync's start: Klaviyo accepts future-dated records, and a
         # bookmark in the future would hide everything that happens until then.
         value = latest_record.get(self.resource.replication_key or "")
         if isinstance(value, str) and value > self.signpost:
             return
         super()._increment_stream_state(latest_record, context=context)
+
+    # -- writing: the per-record hot path ---------------------------------------------------
+
+    @functools.cached_property
+    def record_plan(self) -> tuple[frozenset[str], frozenset[str]] | None:
+        """Known and deselected columns, worked out once per schema rather than per record.
+
+        None when stream maps or flattening are configured: those records take the SDK's path.
+        """
+        if self.config.get("stream_maps") or self.config.get("flattening_enabled"):
+            return None
+        properties = self.schema["properties"]
+        mask = self.mask
+        deselected = frozenset(p for p in properties if not mask.get(("properties", p), True))
+        return frozenset(properties), deselected
+
+    def _write_record_message(self, record: dict) -> None:
+        plan = self.record_plan
+        if plan is None:
+            super()._write_record_message(record)
+            return
+        known, deselected = plan
+        for name in record.keys() - known:
+            self.warn_unknown_field(name)
+            del record[name]
+        for name in deselected:
+            record.pop(name, None)
+        self.klaviyo_tap.output.write_record(self.name, record, utc_now_iso())
+        self.state_manager.is_flushed = False
+
+    @functools.cache  # noqa: B019 - one warning per field per stream is the point
+    def warn_unknown_field(self, name: str) -> None:
+        self.logger.warning(
+            "Stream '%s': Klaviyo sent a field '%s' that is not in the schema; it is left out "
+            "(this warning is shown once).",
+            self.name, name,
+        )  # fmt: skip
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -121,13 +179,10 @@ class KlaviyoStream(Stream):
         """Every parent (all of them, not only those changed since the last run)."""
         parent = self.klaviyo_tap.reader(self.resource.parent or "")
         key = self.resource.parent_key or ""
-        for partition in parent.partitions or [None]:
+        for partition in parent.partitions or [None]:  # type: ignore[list-item]
             for record in parent.read(partition, incremental=False):
-                yield {key: record["id"], **parent.carried_ids(record)}
-
-    def carried_ids(self, record: dict[str, t.Any]) -> dict[str, t.Any]:
-        """Ids a child's rows inherit from this stream's record (flow messages: flow_id)."""
-        return {"flow_id": record["flow_id"]} if record.get("flow_id") else {}
+                carried = {child: record.get(column) for column, child in self.resource.carry}
+                yield {key: record["id"], **carried}
 
     @property
     def tier(self) -> Tier:
@@ -143,7 +198,9 @@ class KlaviyoStream(Stream):
         end = self.config.get("end_date")
         return record_datetime(parse_datetime(end)) if end else None
 
-    def request_params(self, context: Context | None, *, incremental: bool = True) -> dict[str, str]:
+    def request_params(
+        self, context: Context | None, *, incremental: bool = True
+    ) -> dict[str, str]:
         resource = self.resource
         params: dict[str, str] = dict(resource.params)
         if resource.page_size:
@@ -180,7 +237,9 @@ class KlaviyoStream(Stream):
             filters.append(f"{resource.lower_bound}({field},{klaviyo_datetime(start)})")
         end = self.config.get("end_date")
         if end and resource.upper_bound:
-            filters.append(f"{resource.upper_bound}({field},{klaviyo_datetime(parse_datetime(end))})")
+            filters.append(
+                f"{resource.upper_bound}({field},{klaviyo_datetime(parse_datetime(end))})"
+            )
         return filters
 
     def extra_params(self) -> dict[str, str]:

@@ -38,7 +38,7 @@ class CampaignsDetailedStream(KlaviyoStream):
                 for (kind, object_id), item in index_included(document).items()
                 if kind == "campaign-message"
             }
-        return document["_messages"]  # type: ignore[no-any-return]
+        return document["_messages"]
 
 
 class SnapshotStream(KlaviyoStream):
@@ -46,7 +46,9 @@ class SnapshotStream(KlaviyoStream):
 
     @functools.cached_property
     def snapshot_at(self) -> str:
-        return record_datetime(dt.datetime.fromtimestamp(self._initialized_at / 1000, dt.timezone.utc))
+        return record_datetime(
+            dt.datetime.fromtimestamp(self._initialized_at / 1000, dt.timezone.utc)
+        )
 
     def shape(self, resource: dict[str, t.Any], document: dict[str, t.Any]) -> dict[str, t.Any]:
         record = to_record(resource)

@@ -59,14 +59,16 @@ CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _CROCKFORD_INDEX = {c: i for i, c in enumerate(CROCKFORD)}
 BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _BASE62_INDEX = {c: i for i, c in enumerate(BASE62)}
+# two characters per lookup: encoding ids is on the hot path of every page
+_PAIRS32 = [a + b for a in CROCKFORD for b in CROCKFORD]
+_PAIRS62 = [a + b for a in BASE62 for b in BASE62]
 
 
 def base32(value: int, width: int) -> str:
-    chars = []
-    for _ in range(width):
-        value, rest = divmod(value, 32)
-        chars.append(CROCKFORD[rest])
-    return "".join(reversed(chars))
+    """Crockford base32, most significant first, exactly ``width`` characters."""
+    even = width - width % 2
+    text = "".join([_PAIRS32[(value >> shift) & 1023] for shift in range(5 * even - 10, -1, -10)])
+    return CROCKFORD[(value >> (5 * even)) & 31] + text if width % 2 else text
 
 
 def unbase32(text: str) -> int | None:
@@ -81,9 +83,11 @@ def unbase32(text: str) -> int | None:
 
 def base62(value: int, width: int) -> str:
     chars = []
-    for _ in range(width):
-        value, rest = divmod(value, 62)
-        chars.append(BASE62[rest])
+    for _ in range(width // 2):
+        value, rest = divmod(value, 3844)
+        chars.append(_PAIRS62[rest])
+    if width % 2:
+        chars.append(BASE62[value % 62])
     return "".join(reversed(chars))
 
 
@@ -99,7 +103,7 @@ def unbase62(text: str) -> int | None:
 
 def ulid(ms: int, randomness: int) -> str:
     """A 26-character ULID: 48-bit milliseconds then 80 bits, Crockford base32."""
-    return base32(ms, 10) + base32(randomness & ((1 << 80) - 1), 16)
+    return base32((ms << 80) | (randomness & ((1 << 80) - 1)), 26)
 
 
 def short_id(h: int) -> str:
@@ -108,7 +112,7 @@ def short_id(h: int) -> str:
 
 
 def uuid_text(h1: int, h2: int) -> str:
-    text = f"{h1:016x}{h2:016x}"
+    text = f"{(h1 << 64) | h2:032x}"
     return f"{text[:8]}-{text[8:12]}-4{text[13:16]}-a{text[17:20]}-{text[20:32]}"
 
 
@@ -245,10 +249,11 @@ def satisfies(values: list[Any], condition: Condition) -> bool:
         return any(value.startswith(str(wanted)) for value in strings)
     if op == "ends-with":
         return any(value.endswith(str(wanted)) for value in strings)
+    options = wanted if isinstance(wanted, list) else [wanted]
     if op == "contains-any":
-        return any(option in values for option in (wanted or []))
+        return any(option in values for option in options)
     if op == "contains-all":
-        return all(option in values for option in (wanted or []))
+        return all(option in values for option in options)
     raise InvalidQuery(f"Unsupported operator {op}.", "filter")
 
 
@@ -261,12 +266,40 @@ def condition_number(value: Any) -> float:
     raise InvalidQuery("Invalid filter value.", "filter")
 
 
+class _Extreme:
+    """Below (or above) every value, numbers and strings alike: open window ends."""
+
+    def __init__(self, above: bool) -> None:
+        self.above = above
+
+    def __lt__(self, other: object) -> bool:
+        return not self.above and other is not self
+
+    def __gt__(self, other: object) -> bool:
+        return self.above and other is not self
+
+    def __le__(self, other: object) -> bool:
+        return not self.above or other is self
+
+    def __ge__(self, other: object) -> bool:
+        return self.above or other is self
+
+    def __eq__(self, other: object) -> bool:
+        return other is self
+
+    def __hash__(self) -> int:
+        return hash(self.above)
+
+
+BOTTOM, TOP = _Extreme(above=False), _Extreme(above=True)
+
+
 @dataclass
 class Window:
     """The open key interval ``(low, high)`` a query may still return."""
 
-    low: Key = (-INF, -INF)
-    high: Key = (INF, INF)
+    low: Key = (BOTTOM, BOTTOM)
+    high: Key = (TOP, TOP)
 
     def narrow(self, condition: Condition, as_number: bool = True) -> bool:
         """Fold a range condition on the sort field into the window; False if not one."""

@@ -1,0 +1,11 @@
+"""The sandbox's data layer: a deterministic, lazily generated Klaviyo account.
+
+``Account`` answers the HTTP layer's collection queries, single GETs, reports and
+ground-truth questions; ``Sizes`` says how big the account is. Large collections
+(profiles, events, list and segment members) are generated per index on demand, so
+memory does not grow with the dataset; small ones are materialised at construction.
+"""
+
+from ._account import Account, Sizes
+
+__all__ = ["Account", "Sizes"]

@@ -1,0 +1,709 @@
+"""``Account``: one simulated Klaviyo account, answering the HTTP layer's queries."""
+
+from __future__ import annotations
+
+import bisect
+import datetime as dt
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from ..model import Condition, InvalidQuery, NotFound, Page, Query
+from ._catalog import Catalog, Item, Table, _unique_short_ids
+from ._core import (
+    INF,
+    UTC,
+    Key,
+    Keys,
+    Stream,
+    Window,
+    condition_number,
+    decode_token,
+    encode_token,
+    epoch,
+    iso,
+    merged,
+    salt,
+    satisfies,
+    walk,
+)
+from ._events import Events, NewEvent, make_metrics
+from ._profiles import LIST_SUPPRESSION, SUPPRESSION, SUPPRESSION_REASONS, Groups, Profiles
+from ._reports import Reports
+
+TIMELINE: dict[str, str | None] = {
+    "profiles": "updated",
+    "events": "datetime",
+    "lists": "updated",
+    "segments": "updated",
+    "campaigns": "updated_at",
+    "campaign-messages": "updated_at",
+    "flows": "updated",
+    "flow-actions": "updated",
+    "flow-messages": "updated",
+    "metrics": "updated",
+    "templates": "updated",
+    "tags": None,
+    "list-profiles": "joined_group_at",
+    "segment-profiles": "joined_group_at",
+    "accounts": None,
+}
+CHANNEL_REQUIRED = (
+    "A channel filter is required to list campaigns. Please try adding either "
+    "\"equals(messages.channel,'email')\", \"equals(messages.channel,'sms')\" or "
+    "\"equals(messages.channel,'mobile_push')\" to your filter."
+)
+IDENTIFIERS = frozenset({"id", "email", "phone_number", "external_id", "profile_id"})
+ALL = 10**12  # page size for ground truth: everything in one page
+QUIRK_REPEATS = 3
+
+
+@dataclass(frozen=True)
+class Sizes:
+    profiles: int = 1000
+    events: int = 10000
+    lists: int = 12
+    segments: int = 8
+    campaigns: int = 30
+    flows: int = 8
+    metrics: int = 16
+    templates: int = 12
+    tags: int = 8
+
+
+def _resolve_object(obj: dict, name: str) -> list:
+    if name == "id":
+        return [obj["id"]]
+    return walk(obj["attributes"], name.split("."))
+
+
+def _unchanged(obj: dict) -> dict:
+    return obj
+
+
+@dataclass
+class Plan:
+    """How to page a lazy collection: key streams, a key window, per-index checks."""
+
+    sort: str
+    streams: list[Stream]
+    window: Window
+    window_fields: frozenset[str]
+    build: Callable[[int, Any], dict]
+    checks: list[Callable[[int], bool]] = field(default_factory=list)
+    residual: list[Condition] = field(default_factory=list)
+    resolve: Callable[[dict, str], list] = field(default=_resolve_object)
+    finish: Callable[[dict], dict] = field(default=_unchanged)
+
+
+def _values(item: Item, name: str) -> list:
+    if name in item.virtual:
+        return [item.virtual[name]]
+    return [item.id] if name == "id" else walk(item.attributes, name.split("."))
+
+
+def _archived_email(q: Query) -> bool:
+    conditions = {(c.op, c.field): c.value for c in q.conditions}
+    return (
+        q.collection == "campaigns"
+        and conditions.get(("equals", "archived")) is True
+        and conditions.get(("equals", "messages.channel")) == "email"
+    )
+
+
+def _sortable(values: list) -> Any:
+    value = values[0] if values else None
+    return "" if value is None else value
+
+
+class Account:
+    def __init__(
+        self,
+        seed: int = 1,
+        sizes: Sizes = Sizes(),
+        now: dt.datetime | None = None,
+        quirks: bool = True,
+    ) -> None:
+        self.seed, self.sizes, self.quirks = seed, sizes, quirks
+        moment = now if now is not None else dt.datetime.now(UTC).replace(second=0, microsecond=0)
+        self.anchor = int(epoch(moment))
+        list_ids = _unique_short_ids(seed, "list", sizes.lists)
+        self.metrics = make_metrics(seed, sizes.metrics, self.anchor)
+        self.profiles = Profiles(seed, sizes.profiles, self.anchor, list_ids)
+        self.events = Events(seed, sizes.events, self.anchor, self.metrics, self.profiles)
+        self.catalog = Catalog(seed, sizes, self.anchor, self.metrics, list_ids)
+        catalog = self.catalog
+        self.metric_table = Table()
+        for metric in self.metrics:
+            triggers = catalog.metric_triggers.get(metric.id, [])
+            self.metric_table.add(
+                Item(metric.index, metric.resource(), to_many={"flow-triggers": triggers})
+            )
+        self.list_groups = Groups(
+            seed,
+            list_ids,
+            [catalog.list_created(k) for k in range(len(list_ids))],
+            self.anchor,
+            sizes.profiles,
+        )
+        segment_ids = [item.id for item in catalog.segments.items]
+        self.segment_groups = Groups(
+            seed,
+            segment_ids,
+            [catalog.segment_created(k) for k in range(len(segment_ids))],
+            self.anchor,
+            sizes.profiles,
+        )
+        self.tables: dict[str, Table] = {
+            "lists": catalog.lists,
+            "segments": catalog.segments,
+            "campaigns": catalog.campaigns,
+            "campaign-messages": catalog.campaign_messages,
+            "flows": catalog.flows,
+            "flow-actions": catalog.flow_actions,
+            "flow-messages": catalog.flow_messages,
+            "metrics": self.metric_table,
+            "templates": catalog.templates,
+            "tags": catalog.tags,
+        }
+        self.by_type: dict[str, Table] = {
+            "list": catalog.lists,
+            "segment": catalog.segments,
+            "campaign": catalog.campaigns,
+            "campaign-message": catalog.campaign_messages,
+            "flow": catalog.flows,
+            "flow-action": catalog.flow_actions,
+            "flow-message": catalog.flow_messages,
+            "metric": self.metric_table,
+            "template": catalog.templates,
+            "tag": catalog.tags,
+            "tag-group": catalog.tag_groups,
+        }
+        self.reports = Reports(self)
+        self._advances = 0
+
+    # --- clock -----------------------------------------------------------------------
+
+    def now(self) -> dt.datetime:
+        """The sandbox clock: real wall time, so a tap and the sandbox agree on "now"."""
+        return dt.datetime.now(UTC)
+
+    # --- public API ------------------------------------------------------------------
+
+    def query(self, q: Query) -> Page:
+        return self._query(q, rules=True, quirks=self.quirks)
+
+    def get(
+        self,
+        collection: str,
+        id: str,
+        additional_fields: frozenset[str] = frozenset(),
+        include: frozenset[str] = frozenset(),
+    ) -> Page:
+        if collection == "profiles":
+            p = self.profiles.index_of_id(id)
+            if p is None:
+                raise NotFound(f"A profile with id {id} does not exist.")
+            obj = self._profile(p, additional_fields, include)
+        elif collection == "events":
+            e = self.events.index_of_id(id)
+            if e is None:
+                raise NotFound(f"An event with id {id} does not exist.")
+            obj = self._event(e, None, include)
+        elif collection in self.tables:
+            item = self.tables[collection].by_id.get(id)
+            if item is None:
+                raise NotFound(f"A resource with id {id} does not exist.")
+            obj = item.render(include, additional_fields)
+            if "profile_count" in additional_fields and collection in ("lists", "segments"):
+                groups = self._groups(collection)
+                obj["attributes"]["profile_count"] = groups.count(groups.position[id])
+        else:
+            raise NotFound(f"Unknown collection {collection}.")
+        return Page([obj], self._included([obj], include))
+
+    def report(self, report_type: str, attributes: dict) -> dict:
+        return self.reports.run(report_type, attributes)
+
+    def truth(
+        self,
+        collection: str,
+        parent_id: str | None = None,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+        field: str | None = None,
+    ) -> dict:
+        """Ids whose ``field`` (default: the timeline field) is in ``(since, until]``."""
+        name = field or TIMELINE.get(collection)
+        conditions = []
+        if name is not None and since is not None:
+            conditions.append(Condition("greater-than", name, since))
+        if name is not None and until is not None:
+            conditions.append(Condition("less-or-equal", name, until))
+        q = Query(collection, parent_id, tuple(conditions), sort=name, size=ALL)
+        ids = [obj["id"] for obj in self._query(q, rules=False, quirks=False).data]
+        return {"count": len(ids), "ids": ids}
+
+    def summary(self) -> dict:
+        catalog = self.catalog
+        return {
+            "profiles": self.profiles.total,
+            "events": self.events.total,
+            "lists": len(catalog.lists.items),
+            "segments": len(catalog.segments.items),
+            "campaigns": len(catalog.campaigns.items),
+            "campaign-messages": len(catalog.campaign_messages.items),
+            "flows": len(catalog.flows.items),
+            "flow-actions": len(catalog.flow_actions.items),
+            "flow-messages": len(catalog.flow_messages.items),
+            "metrics": len(self.metrics),
+            "templates": len(catalog.templates.items),
+            "tags": len(catalog.tags.items),
+            "list-profiles": sum(
+                self.list_groups.count(g) for g in range(len(self.list_groups.ids))
+            ),
+            "segment-profiles": sum(
+                self.segment_groups.count(g) for g in range(len(self.segment_groups.ids))
+            ),
+            "accounts": 1,
+            "clock": self.now().isoformat(),
+        }
+
+    def advance(self, seconds: float) -> dict:
+        """Simulate ``seconds`` of activity, all stamped with the current second."""
+        self._advances += 1
+        rng = random.Random(salt(self.seed, f"advance-{self._advances}"))
+        now = int(time.time())
+        changes: dict[str, Any] = {
+            "events": self._new_events(rng, now, max(1, min(10_000, int(seconds / 10)))),
+            "profiles_created": self._new_profiles(now, max(1, min(1_000, int(seconds / 120)))),
+        }
+        changes.update(self._touch_profiles(rng, now, max(1, self.profiles.base // 100)))
+        for collection, attribute in (
+            ("campaigns", "updated_at"),
+            ("flows", "updated"),
+            ("lists", "updated"),
+            ("segments", "updated"),
+        ):
+            changes[collection] = self._touch_items(rng, self.tables[collection], attribute, now)
+        changes["list-profiles"] = self._join(rng, self.list_groups, now)
+        changes["segment-profiles"] = self._join(rng, self.segment_groups, now)
+        changes["clock"] = iso(now)
+        return changes
+
+    # --- advance helpers -------------------------------------------------------------
+
+    def _new_events(self, rng: random.Random, now: int, count: int) -> int:
+        overlay = self.events.overlay
+        weights = [metric.share for metric in self.metrics]
+        for _ in range(count):
+            e = self.events.total
+            metric = rng.choices(self.metrics, weights)[0] if self.metrics else None
+            profile = rng.randrange(self.profiles.total) if self.profiles.total else 0
+            overlay.events[e] = NewEvent(now, metric.index if metric else 0, profile)
+            bisect.insort(overlay.keys, (now, e))
+        return count
+
+    def _new_profiles(self, now: int, count: int) -> int:
+        overlay = self.profiles.overlay
+        for _ in range(count):
+            p = self.profiles.total
+            overlay.created.append(now)
+            overlay.updated[p] = now
+            bisect.insort(overlay.updated_keys, (now, p))
+        return count
+
+    def _touch_profiles(self, rng: random.Random, now: int, count: int) -> dict:
+        profiles, overlay = self.profiles, self.profiles.overlay
+        touched = rng.sample(range(profiles.total), min(count, profiles.total))
+        suppressed = 0
+        for p in touched:
+            previous = overlay.updated.get(p)
+            if previous is not None:
+                overlay.updated_keys.remove((previous, p))
+            overlay.updated[p] = now
+            bisect.insort(overlay.updated_keys, (now, p))
+            if rng.random() < 0.1 and profiles.suppression(p) is None:
+                overlay.suppressed[p] = (now, rng.choice(SUPPRESSION_REASONS))
+                suppressed += 1
+        return {"profiles_updated": len(touched), "profiles_suppressed": suppressed}
+
+    @staticmethod
+    def _touch_items(rng: random.Random, table: Table, attribute: str, now: int) -> int:
+        if not table.items:
+            return 0
+        chosen = rng.sample(table.items, min(len(table.items), rng.randint(1, 2)))
+        for item in chosen:
+            item.attributes[attribute] = iso(now)
+        return len(chosen)
+
+    def _join(self, rng: random.Random, groups: Groups, now: int) -> int:
+        joined = 0
+        for g in range(len(groups.ids)):
+            for _ in range(rng.randint(1, 3)):
+                if self.profiles.total and groups.join(g, rng.randrange(self.profiles.total), now):
+                    joined += 1
+        return joined
+
+    # --- dispatch --------------------------------------------------------------------
+
+    def _query(self, q: Query, rules: bool, quirks: bool) -> Page:
+        collection = q.collection
+        if collection == "profiles":
+            return self._lazy_page(q, self._profile_plan(q), quirks)
+        if collection == "events":
+            return self._lazy_page(q, self._event_plan(q), quirks)
+        if collection in ("list-profiles", "segment-profiles"):
+            return self._lazy_page(q, self._member_plan(q), quirks)
+        if collection == "accounts":
+            return Page([self._account()])
+        if collection not in self.tables:
+            raise InvalidQuery(f"Unknown collection {collection}.")
+        items = self._items(q, rules)
+        if collection == "campaign-messages":  # not paginated in Klaviyo
+            q = replace(q, size=ALL, after=None)
+        return self._small_page(q, items, quirks)
+
+    def _items(self, q: Query, rules: bool) -> list[Item]:
+        table = self.tables[q.collection]
+        parents = {
+            "campaign-messages": "campaigns",
+            "flow-actions": "flows",
+            "flow-messages": "flow-actions",
+        }
+        if q.collection in parents and q.parent_id is not None:
+            if q.parent_id not in self.tables[parents[q.collection]].by_id:
+                raise NotFound(f"A resource with id {q.parent_id} does not exist.")
+            return table.children(q.parent_id)
+        if (
+            rules
+            and q.collection == "campaigns"
+            and not any(c.field == "messages.channel" and c.op == "equals" for c in q.conditions)
+        ):
+            raise InvalidQuery(CHANNEL_REQUIRED, "filter")
+        if (
+            rules
+            and q.collection in ("campaigns", "flows")
+            and not any(c.field == "archived" for c in q.conditions)
+        ):
+            # archived campaigns and flows are hidden unless asked for explicitly
+            return [item for item in table.items if not item.attributes["archived"]]
+        return table.items
+
+    # --- small collections -----------------------------------------------------------
+
+    def _small_page(self, q: Query, items: list[Item], quirks: bool) -> Page:
+        selected = [
+            item
+            for item in items
+            if all(satisfies(_values(item, c.field), c) for c in q.conditions)
+        ]
+        sort = q.sort or ""
+
+        def key(item: Item) -> Key:
+            return (_sortable(_values(item, sort)) if sort else item.order, item.order)
+
+        keyed = sorted(
+            ((key(item), item) for item in selected), key=lambda pair: pair[0], reverse=q.descending
+        )
+        if q.after is not None:
+            cursor = decode_token(q.after, sort, q.descending)
+            keyed = [(k, item) for k, item in keyed if (k < cursor if q.descending else k > cursor)]
+        repeats = self._small_repeats(q, items, sort) if quirks else []
+        room = q.size - len(repeats)
+        page_items = repeats + [item for _, item in keyed[:room]]
+        after = encode_token(sort, q.descending, keyed[room - 1][0]) if len(keyed) > room else None
+        if quirks and _archived_email(q) and len(page_items) >= 3:
+            # Klaviyo returns archived email campaigns slightly out of order despite sort
+            page_items[0], page_items[1] = page_items[1], page_items[0]
+        data = [item.render(q.include, q.additional_fields) for item in page_items]
+        return Page(data, self._included(data, q.include), after)
+
+    def _small_repeats(self, q: Query, items: list[Item], sort: str) -> list[Item]:
+        """Records exactly at a greater-than bound on the sort field, served again."""
+        bounds = [c for c in q.conditions if c.op == "greater-than" and c.field == sort]
+        if (
+            not bounds
+            or q.after is not None
+            or q.descending
+            or not self._repeat_equal(q.collection, bounds[0].value)
+        ):
+            return []
+        equal = Condition("equals", sort, bounds[0].value)
+        others = [c for c in q.conditions if c.field != sort]
+        repeats = [
+            item
+            for item in items
+            if satisfies(_values(item, sort), equal)
+            and all(satisfies(_values(item, c.field), c) for c in others)
+        ]
+        return repeats[: min(QUIRK_REPEATS, q.size - 1)]
+
+    def _repeat_equal(self, collection: str, bound: Any) -> bool:
+        """Deterministically, half the bounds get their equal records served again."""
+        return salt(self.seed, f"{collection}|{bound}") % 2 == 0
+
+    # --- lazy collections ------------------------------------------------------------
+
+    def _lazy_page(self, q: Query, plan: Plan, quirks: bool) -> Page:
+        window = Window(plan.window.low, plan.window.high)
+        if q.after is not None:
+            cursor = decode_token(q.after, plan.sort, q.descending)
+            if q.descending:
+                window.high = min(window.high, cursor)
+            else:
+                window.low = max(window.low, cursor)
+        repeats = (
+            self._lazy_repeats(q, plan) if quirks and q.after is None and not q.descending else []
+        )
+        room = q.size - len(repeats)
+        found = self._collect(plan, window, q.descending, room + 1)
+        after = (
+            encode_token(plan.sort, q.descending, found[room - 1][0]) if len(found) > room else None
+        )
+        data = repeats + [obj for _, obj in found[:room]]
+        return Page(data, self._included(data, q.include), after)
+
+    def _collect(
+        self, plan: Plan, window: Window, descending: bool, limit: int
+    ) -> list[tuple[Key, dict]]:
+        found: list[tuple[Key, dict]] = []
+        checks, residual = plan.checks, plan.residual
+        for key in merged(plan.streams, window, descending):
+            index = key[1]
+            if checks and not all(check(index) for check in checks):
+                continue
+            obj = plan.build(index, key[0])
+            if residual and not all(satisfies(plan.resolve(obj, c.field), c) for c in residual):
+                continue
+            found.append((key, plan.finish(obj)))
+            if len(found) >= limit:
+                break
+        return found
+
+    def _lazy_repeats(self, q: Query, plan: Plan) -> list[dict]:
+        bounds = [
+            c for c in q.conditions if c.op == "greater-than" and c.field in plan.window_fields
+        ]
+        if not bounds or not self._repeat_equal(q.collection, bounds[0].value):
+            return []
+        # records exactly at the greater-than bound come back again, as Klaviyo does
+        bound = condition_number(bounds[0].value)
+        repeats = self._collect(plan, Window((bound, -INF), (bound, INF)), False, QUIRK_REPEATS)
+        return [obj for _, obj in repeats][: max(0, q.size - 1)]
+
+    def _window(self, q: Query, fields: frozenset[str]) -> tuple[Window, list[Condition]]:
+        window, rest = Window(), []
+        for condition in q.conditions:
+            if not (condition.field in fields and window.narrow(condition)):
+                rest.append(condition)
+        return window, rest
+
+    # profiles
+
+    def _profile_plan(self, q: Query) -> Plan:
+        profiles = self.profiles
+        sort = q.sort or "id"
+        fields = frozenset({"id", "created"} if sort in ("id", "created") else {sort})
+        window, residual = self._window(q, fields - {"id"})
+        candidates = self._candidates(q.conditions)
+        streams: list[Stream] | None
+        if candidates is not None:
+            streams = [
+                self._keys(candidates, lambda p: profiles.value(sort, p), sort, lambda p: True)
+            ]
+        else:
+            streams = profiles.streams(sort)
+            if streams is None:  # e.g. sort=email: no arithmetic order, so it costs O(profiles)
+                streams = [self._keys(range(profiles.total), lambda p: None, sort, lambda p: True)]
+        needed = (
+            {"subscriptions"}
+            if any(c.field.startswith("subscriptions.") for c in residual)
+            else set()
+        )
+        extra = frozenset(needed) - q.additional_fields
+        checks = []
+        if any(c.field.startswith("subscriptions.email.marketing.suppression.") for c in residual):
+            checks.append(lambda p: profiles.suppression(p) is not None)
+        if any(
+            c.field.startswith("subscriptions.email.marketing.list_suppressions.") for c in residual
+        ):
+            checks.append(lambda p: profiles.list_suppression(p) is not None)
+
+        def build(p: int, _: Any) -> dict:
+            return self._profile(p, q.additional_fields | extra, q.include)
+
+        def finish(obj: dict) -> dict:
+            for name in extra:
+                obj["attributes"].pop(name, None)
+            return obj
+
+        return Plan(sort, streams, window, fields, build, checks, residual, finish=finish)
+
+    def _keys(
+        self, indices: Any, value: Callable[[int], Any], sort: str, keep: Callable[[int], bool]
+    ) -> Keys:
+        """Explicit keys for candidate sets and for sorts without a monotone layout."""
+        keys = []
+        for p in indices:
+            if not keep(p):
+                continue
+            found = value(p)
+            if found is None and sort not in (SUPPRESSION, LIST_SUPPRESSION, "joined_group_at"):
+                found = _sortable(_resolve_object(self.profiles.build(p), sort))
+            if found is not None:
+                keys.append((found, p))
+        return Keys(keys)
+
+    def _candidates(self, conditions: tuple[Condition, ...]) -> set[int] | None:
+        """Profiles named by an identifier filter, decoded from the ids themselves."""
+        result: set[int] | None = None
+        for condition in conditions:
+            if condition.field not in IDENTIFIERS or condition.op not in ("equals", "any"):
+                continue
+            values = condition.value if isinstance(condition.value, list) else [condition.value]
+            found = {
+                p
+                for value in values
+                for p in self.profiles.indices_for(condition.field, str(value))
+            }
+            result = found if result is None else result & found
+        return result
+
+    def _profile(self, p: int, additional_fields: frozenset[str], include: frozenset[str]) -> dict:
+        obj = self.profiles.build(p, additional_fields)
+        relationships = obj["relationships"]
+        for name in include & {"push-tokens", "conversations"}:
+            relationships[name] = {"data": []}
+        if "lists" in include:
+            relationships["lists"] = {
+                "data": [{"type": "list", "id": i} for i in self.list_groups.memberships(p)]
+            }
+        if "segments" in include:
+            segments = self.segment_groups.memberships(p)
+            relationships["segments"] = {"data": [{"type": "segment", "id": i} for i in segments]}
+        return obj
+
+    # events
+
+    def _event_plan(self, q: Query) -> Plan:
+        events = self.events
+        fields = frozenset({"datetime", "timestamp"})
+        window, rest = self._window(q, fields)
+        metric = None
+        checks: list[Callable[[int], bool]] = []
+        residual = []
+        for condition in rest:
+            if condition.field == "metric_id" and condition.op == "equals":
+                metric = next((m for m in self.metrics if m.id == condition.value), None)
+                if metric is None:
+                    checks.append(lambda e: False)
+            elif condition.field == "profile_id" and condition.op == "equals":
+                wanted = self.profiles.index_of_id(str(condition.value))
+                checks.append(lambda e, wanted=wanted: events.profile_of(e) == wanted)  # type: ignore[misc]
+            elif condition.op == "has" and condition.field in ("profile", "metric"):
+                continue  # every sandbox event has both
+            else:
+                residual.append(condition)
+
+        def build(e: int, ts: Any) -> dict:
+            return self._event(e, ts, q.include)
+
+        return Plan("datetime", events.streams(metric), window, fields, build, checks, residual)
+
+    def _event(self, e: int, ts: int | None, include: frozenset[str]) -> dict:
+        obj = self.events.build(e, ts)
+        if "attributions" in include:
+            obj["relationships"]["attributions"] = {"data": []}
+        return obj
+
+    # list and segment members
+
+    def _groups(self, collection: str) -> Groups:
+        return self.list_groups if collection.startswith("list") else self.segment_groups
+
+    def _member_plan(self, q: Query) -> Plan:
+        groups = self._groups(q.collection)
+        g = groups.position.get(q.parent_id or "")
+        if g is None:
+            raise NotFound(f"A resource with id {q.parent_id} does not exist.")
+        fields = frozenset({"joined_group_at"})
+        window, residual = self._window(q, fields)
+        candidates = self._candidates(q.conditions)
+        if candidates is not None:
+            streams: list[Stream] = [
+                self._keys(
+                    candidates, lambda p: groups.joined_at(g, p), "joined_group_at", lambda p: True
+                )
+            ]
+        else:
+            streams = groups.streams(g)
+
+        def resolve(obj: dict, name: str) -> list:
+            return _resolve_object(obj, "id" if name == "profile_id" else name)
+
+        def build(p: int, joined: Any) -> dict:
+            obj = self.profiles.build(p, q.additional_fields)
+            obj["attributes"]["joined_group_at"] = iso(joined)
+            obj["relationships"] = {name: {} for name in ("lists", "segments", "push-tokens")}
+            return obj
+
+        return Plan(
+            "joined_group_at", streams, window, fields, build, residual=residual, resolve=resolve
+        )
+
+    # --- related objects -------------------------------------------------------------
+
+    def _included(self, data: list[dict], include: frozenset[str]) -> list[dict]:
+        included: list[dict] = []
+        seen: set[tuple[str, str]] = set()
+        for obj in data:
+            for name in sorted(include):
+                related = obj.get("relationships", {}).get(name, {}).get("data")
+                for ref in related if isinstance(related, list) else [related] if related else []:
+                    marker = (ref["type"], ref["id"])
+                    if marker not in seen:
+                        seen.add(marker)
+                        found = self._object(*marker)
+                        if found is not None:
+                            included.append(found)
+        return included
+
+    def _object(self, kind: str, ident: str) -> dict | None:
+        if kind == "profile":
+            p = self.profiles.index_of_id(ident)
+            return None if p is None else self.profiles.build(p)
+        table = self.by_type.get(kind)
+        item = table.by_id.get(ident) if table else None
+        return None if item is None else item.render(frozenset())
+
+    def _account(self) -> dict:
+        public_key = _unique_short_ids(self.seed, "account", 1)[0]
+        return {
+            "type": "account",
+            "id": public_key,
+            "attributes": {
+                "test_account": False,
+                "contact_information": {
+                    "default_sender_name": "Example Shop",
+                    "default_sender_email": "hello@shop.example.com",
+                    "website_url": "https://shop.example.com",
+                    "organization_name": "Example Shop Inc.",
+                    "street_address": {
+                        "address1": "125 Summer St",
+                        "address2": "Floor 6",
+                        "city": "Boston",
+                        "region": "MA",
+                        "country": "US",
+                        "zip": "02110",
+                    },
+                },
+                "industry": "Apparel & Accessories",
+                "timezone": "UTC",
+                "preferred_currency": "USD",
+                "public_api_key": public_key,
+                "locale": "en-US",
+            },
+        }

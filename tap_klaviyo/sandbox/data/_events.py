@@ -1,0 +1,340 @@
+"""Metrics and events: events generated lazily by index, one monotone stream per metric.
+
+Event ``e`` belongs to the metric whose index range contains it; inside that range the
+``datetime`` is non-decreasing (groups of 3-10 events share a second, and the last ~0.1%
+are future-dated, as Klaviyo accepts). Sorting all events by datetime is a k-way merge
+of the metric streams by ``(datetime, e)``; filtering by metric is one stream.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass, field
+
+from ._core import (
+    DAY,
+    Keys,
+    Run,
+    Stream,
+    Timeline,
+    base62,
+    iso,
+    mix,
+    salt,
+    short_id,
+    unbase62,
+    uuid_text,
+)
+from ._profiles import Profiles
+from ._words import METRICS, PRODUCTS, SMS_BODIES, SUBJECTS
+
+EMAIL_KIND, ORDER_KIND, PRODUCT_KIND, SITE_KIND, SMS_KIND, LIST_KIND, CUSTOM_KIND = range(7)
+_ORDER_METRICS = {
+    "Placed Order",
+    "Started Checkout",
+    "Fulfilled Order",
+    "Cancelled Order",
+    "Refunded Order",
+}
+_ID_SPACE = 2**62
+
+
+def metric_kind(name: str) -> int:
+    if name in _ORDER_METRICS:
+        return ORDER_KIND
+    if name in ("Ordered Product", "Viewed Product"):
+        return PRODUCT_KIND
+    if name == "Active on Site":
+        return SITE_KIND
+    if "Text Message" in name:
+        return SMS_KIND
+    if name.endswith("List"):
+        return LIST_KIND
+    return EMAIL_KIND if "Email" in name else CUSTOM_KIND
+
+
+@dataclass(frozen=True)
+class Metric:
+    index: int
+    id: str
+    name: str
+    integration: dict
+    created: int
+    updated: int
+    share: float
+    kind: int
+
+    def resource(self) -> dict:
+        return {
+            "type": "metric",
+            "id": self.id,
+            "attributes": {
+                "name": self.name,
+                "created": iso(self.created),
+                "updated": iso(self.updated),
+                "integration": self.integration,
+            },
+            "relationships": {"flow-triggers": {}},
+        }
+
+
+def make_metrics(seed: int, count: int, anchor: int) -> list[Metric]:
+    metrics, used = [], set()
+    for index in range(count):
+        if index < len(METRICS):
+            name, (key, label, category), share = METRICS[index]
+        else:
+            name, key, label, category, share = f"Custom Metric {index}", "api", "API", "API", 0.5
+        h = mix(salt(seed, "metric") ^ index)
+        metric_id = short_id(h)
+        while metric_id in used:
+            h = mix(h)
+            metric_id = short_id(h)
+        used.add(metric_id)
+        integration = {
+            "object": "integration",
+            "id": short_id(mix(salt(seed, f"integration-{key}"))),
+            "key": key,
+            "name": label,
+            "category": category,
+        }
+        created = anchor - (760 - index) * DAY
+        metric = Metric(
+            index, metric_id, name, integration, created, created + 3600, share, metric_kind(name)
+        )
+        metrics.append(metric)
+    return metrics
+
+
+@dataclass(frozen=True)
+class MetricStream:
+    """Events ``[lo, hi)`` of one metric; the last ``future`` ones are future-dated."""
+
+    metric: Metric
+    lo: int
+    hi: int
+    past: Timeline
+    ahead: Timeline
+
+    def at(self, e: int) -> int:
+        j = e - self.lo
+        if j < self.past.n:
+            return self.past.at(j)
+        return self.ahead.at(j - self.past.n)
+
+
+@dataclass
+class NewEvent:
+    ts: int
+    metric: int
+    profile: int
+
+
+@dataclass
+class EventOverlay:
+    events: dict[int, NewEvent] = field(default_factory=dict)
+    keys: list[tuple[int, int]] = field(default_factory=list)
+
+
+class Events:
+    def __init__(
+        self, seed: int, count: int, anchor: int, metrics: list[Metric], profiles: Profiles
+    ) -> None:
+        self.base = count
+        self.metrics = metrics
+        self.profiles = profiles
+        self.overlay = EventOverlay()
+        self._profiles = max(1, profiles.base)  # events only point at base profiles
+        self._salt = salt(seed, "event")
+        self._multiplier = mix(salt(seed, "event-id")) | 1
+        self._inverse = pow(self._multiplier, -1, _ID_SPACE)
+        self._offset = mix(salt(seed, "event-offset")) % _ID_SPACE
+        self.streams_by_metric = self._layout(seed, count, anchor, metrics)
+        self._starts = [s.lo for s in self.streams_by_metric]
+
+    @staticmethod
+    def _layout(seed: int, count: int, anchor: int, metrics: list[Metric]) -> list[MetricStream]:
+        total_share = sum(m.share for m in metrics) or 1.0
+        sizes = [int(count * m.share / total_share) for m in metrics]
+        if sizes:
+            sizes[0] += count - sum(sizes)
+        streams, lo = [], 0
+        for metric, n in zip(metrics, sizes, strict=True):
+            future = max(1 if n >= 200 else 0, n // 1000)
+            group_salt = mix(salt(seed, "event-groups") ^ metric.index)
+            pattern = tuple(3 + (group_salt >> (4 * k)) % 8 for k in range(10))
+            past = Timeline(
+                anchor - (730 - metric.index) * DAY,
+                anchor - 60,
+                n - future,
+                pattern,
+                salt(seed, f"events-{metric.index}"),
+            )
+            ahead = Timeline(anchor + DAY, anchor + 30 * DAY, future, (1,), group_salt)
+            streams.append(MetricStream(metric, lo, lo + n, past, ahead))
+            lo += n
+        return streams
+
+    @property
+    def total(self) -> int:
+        return self.base + len(self.overlay.events)
+
+    # --- orderings -------------------------------------------------------------------
+
+    def streams(self, metric: Metric | None = None) -> list[Stream]:
+        chosen = (
+            self.streams_by_metric if metric is None else [self.streams_by_metric[metric.index]]
+        )
+        runs: list[Stream] = [Run(s.lo, s.hi, s.at) for s in chosen if s.hi > s.lo]
+        keys = self.overlay.keys
+        if metric is not None:
+            events = self.overlay.events
+            keys = [key for key in keys if events[key[1]].metric == metric.index]
+        return [*runs, Keys(keys)]
+
+    def metric_of(self, e: int) -> Metric:
+        if e >= self.base:
+            return self.metrics[self.overlay.events[e].metric]
+        return self.streams_by_metric[bisect.bisect_right(self._starts, e) - 1].metric
+
+    def datetime_of(self, e: int) -> int:
+        if e >= self.base:
+            return self.overlay.events[e].ts
+        return self.streams_by_metric[bisect.bisect_right(self._starts, e) - 1].at(e)
+
+    def profile_of(self, e: int) -> int:
+        if e >= self.base:
+            return self.overlay.events[e].profile
+        return mix(self._salt ^ e) % self._profiles
+
+    # --- identity --------------------------------------------------------------------
+
+    def id(self, e: int) -> str:
+        return base62((e * self._multiplier + self._offset) % _ID_SPACE, 11)
+
+    def index_of_id(self, text: str) -> int | None:
+        number = unbase62(text) if len(text) == 11 else None
+        if number is None:
+            return None
+        e = ((number - self._offset) * self._inverse) % _ID_SPACE
+        return e if e < self.total else None
+
+    # --- records ---------------------------------------------------------------------
+
+    def value(self, e: int) -> float | None:
+        """``$value`` of the event (None when it has none), without building it."""
+        kind = self.metric_of(e).kind
+        h = mix(self._salt ^ e ^ 0x5A5A)
+        return _value(kind, h)
+
+    def build(self, e: int, ts: int | None = None) -> dict:
+        metric = self.metric_of(e)
+        if ts is None:
+            ts = self.datetime_of(e)
+        h = mix(self._salt ^ e ^ 0x5A5A)
+        profile = (
+            self.overlay.events[e].profile
+            if e >= self.base
+            else mix(self._salt ^ e) % self._profiles
+        )
+        return {
+            "type": "event",
+            "id": base62((e * self._multiplier + self._offset) % _ID_SPACE, 11),
+            "attributes": {
+                "timestamp": ts,
+                "event_properties": _properties(metric.kind, h, e, ts),
+                "datetime": iso(ts),
+                "uuid": uuid_text(h, h * 0x9E3779B97F4A7C15 & 0xFFFFFFFFFFFFFFFF),
+            },
+            "relationships": {
+                "profile": {"data": {"type": "profile", "id": self.profiles.id(profile)}},
+                "metric": {"data": {"type": "metric", "id": metric.id}},
+                "attributions": {},
+            },
+        }
+
+
+def _items(h: int) -> list[tuple[int, int]]:
+    """(product, quantity) lines of an order, from the event hash."""
+    return [((h >> (8 * k)) % len(PRODUCTS), 1 + (h >> (8 * k + 5)) % 3) for k in range(1 + h % 3)]
+
+
+def _value(kind: int, h: int) -> float | None:
+    if kind == ORDER_KIND:
+        if (h >> 40) % 20 == 0:  # some integrations send orders without $value
+            return None
+        return round(sum(PRODUCTS[p][1] * q for p, q in _items(h)), 2)
+    if kind == PRODUCT_KIND and (h >> 44) % 2:
+        product, quantity = _items(h)[0]
+        return round(PRODUCTS[product][1] * quantity, 2)
+    return None
+
+
+def _properties(kind: int, h: int, e: int, ts: int) -> dict:
+    value = _value(kind, h)
+    if kind == EMAIL_KIND:
+        properties: dict = {
+            "Subject": SUBJECTS[h % len(SUBJECTS)],
+            "Campaign Name": f"Campaign {(h >> 8) % 40}",
+            "$message": base62(h >> 16, 6),
+            "Email Domain": ("gmail.com", "yahoo.com", "outlook.com")[(h >> 24) % 3],
+            "$event_id": f"{ts}:{e}",
+        }
+        if (h >> 30) % 4 == 0:
+            properties["$flow"] = base62(h >> 34, 6)
+        return properties
+    if kind == ORDER_KIND:
+        lines = _items(h)
+        properties = {
+            "$event_id": str(1000 + e),
+            "ItemNames": [PRODUCTS[p][0] for p, _ in lines],
+            "Items": [
+                {
+                    "ProductID": 7_000 + p,
+                    "SKU": f"SKU-{p:04d}",
+                    "ProductName": PRODUCTS[p][0],
+                    "Quantity": q,
+                    "ItemPrice": PRODUCTS[p][1],
+                    "RowTotal": round(PRODUCTS[p][1] * q, 2),
+                }
+                for p, q in lines
+            ],
+            "Discount Codes": ["WELCOME10"] if (h >> 50) % 5 == 0 else [],
+            "$currency_code": "USD",
+        }
+        if value is not None:
+            properties["$value"] = value
+        return properties
+    if kind == PRODUCT_KIND:
+        product, quantity = _items(h)[0]
+        name, price = PRODUCTS[product]
+        properties = {
+            "ProductName": name,
+            # the same key is an int for some events and a string for others
+            "ProductID": 7_000 + product if (h >> 45) % 2 else f"{7_000 + product}",
+            "Price": int(price) if price.is_integer() else price,
+            "Quantity": quantity,
+            "URL": f"https://shop.example.com/products/{product}",
+            "$event_id": f"{ts}:{e}",
+        }
+        if value is not None:
+            properties["$value"] = value
+        return properties
+    if kind == SITE_KIND:
+        return {
+            "page": f"https://shop.example.com/{('', 'collections/all', 'cart', 'blog')[h % 4]}",
+            "os": ("iOS", "Android", "Windows", "Mac OS X")[(h >> 4) % 4],
+            "$is_session_activity": (h >> 8) % 2 == 0,
+            "$use_ip": True,
+        }
+    if kind == SMS_KIND:
+        return {
+            "Message Body": SMS_BODIES[h % len(SMS_BODIES)].format(link="https://kvo.io/x"),
+            "$message": base62(h >> 16, 6),
+            "From Number": "+15555550100",
+            "Message Format": ("SMS", "MMS")[(h >> 12) % 2],
+            "$event_id": f"{ts}:{e}",
+        }
+    if kind == LIST_KIND:
+        return {"List": f"List {(h >> 4) % 12}", "$source": -9, "$event_id": f"{ts}:{e}"}
+    return {"note": "custom event", "score": (h % 1000) / 10, "$event_id": f"{ts}:{e}"}

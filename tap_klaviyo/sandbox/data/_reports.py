@@ -1,0 +1,475 @@
+"""Reporting endpoints: campaign/flow values reports and metric aggregates.
+
+Values reports derive every number from the message's hash, so results are stable and
+consistent (uniques <= totals, rates are the ratios). Metric aggregates count the real
+sandbox events: counts by binary search over each metric's monotone stream (exact at any
+size); ``sum_value`` and ``unique`` walk the events when the window holds at most
+``WALK_LIMIT`` of them and are estimated from the count beyond that.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import orjson
+
+from ..model import InvalidQuery
+from ._core import DAY, INF, UTC, Run, epoch, mix, salt, unit, uuid_text
+from ._events import PRODUCT_KIND
+
+STATISTICS = frozenset(
+    {
+        "average_order_value", "bounce_rate", "bounced", "bounced_or_failed",
+        "bounced_or_failed_rate", "click_rate", "click_to_open_rate", "clicks", "clicks_unique",
+        "conversion_rate", "conversion_uniques", "conversion_value", "conversions", "delivered",
+        "delivery_rate", "failed", "failed_rate", "message_segment_count_sum", "open_rate", "opens",
+        "opens_unique", "recipients", "revenue_per_recipient", "spam_complaint_rate",
+        "spam_complaints", "text_message_credit_usage_amount", "text_message_roi",
+        "text_message_spend", "unsubscribe_rate", "unsubscribe_uniques", "unsubscribes",
+    }
+)  # fmt: skip
+CAMPAIGN_GROUPS = (
+    "campaign_id", "campaign_message_id", "campaign_message_name", "group", "group_name",
+    "send_channel", "tag_id", "tag_name", "text_message_format", "variation", "variation_name",
+)  # fmt: skip
+FLOW_GROUPS = (
+    "flow_id", "flow_message_id", "flow_message_name", "flow_name", "send_channel", "tag_id",
+    "tag_name", "text_message_format", "variation", "variation_name",
+)  # fmt: skip
+SEND_CHANNEL = {
+    "email": "email",
+    "sms": "sms",
+    "mobile_push": "push-notification",
+    "push": "push-notification",
+}
+MEASUREMENTS = frozenset({"count", "sum_value", "unique"})
+INTERVALS = frozenset({"hour", "day", "week", "month"})
+WALK_LIMIT = 200_000
+_TERM = re.compile(r"(equals|contains-any|contains-all)\(\s*([\w$]+)\s*,\s*(.+?)\s*\)$")
+_RANGE = re.compile(
+    r"(greater-or-equal|greater-than|less-than|less-or-equal)\(\s*datetime\s*,\s*([^)]+?)\s*\)$"
+)
+
+
+class Reports:
+    def __init__(self, account: Any) -> None:
+        self.account = account
+
+    def run(self, report_type: str, attributes: dict) -> dict:
+        if report_type == "campaign-values-report":
+            return self._values(
+                report_type, attributes, CAMPAIGN_GROUPS, ("campaign_id", "campaign_message_id")
+            )
+        if report_type == "flow-values-report":
+            return self._values(
+                report_type, attributes, FLOW_GROUPS, ("flow_id", "flow_message_id")
+            )
+        if report_type == "metric-aggregate":
+            return self._aggregate(attributes)
+        raise InvalidQuery(f"Unknown report type {report_type}.", "type")
+
+    # --- values reports --------------------------------------------------------------
+
+    def _values(
+        self,
+        report_type: str,
+        attributes: dict,
+        allowed: tuple[str, ...],
+        required: tuple[str, ...],
+    ) -> dict:
+        statistics = attributes.get("statistics")
+        if not isinstance(statistics, list) or not statistics:
+            raise InvalidQuery("'statistics' is a required field.", "statistics")
+        unknown = [name for name in statistics if name not in STATISTICS]
+        if unknown:
+            raise InvalidQuery(
+                f"'{unknown[0]}' is not a valid choice for 'statistics'.", "statistics"
+            )
+        metric_id = attributes.get("conversion_metric_id")
+        if not metric_id:
+            raise InvalidQuery(
+                "'conversion_metric_id' is a required field.", "conversion_metric_id"
+            )
+        if metric_id not in self.account.metric_table.by_id:
+            raise InvalidQuery(f"Metric {metric_id} does not exist.", "conversion_metric_id")
+        start, end = self._timeframe(attributes.get("timeframe"))
+        group_by = attributes.get("group_by") or [*required, "send_channel"]
+        bad = [name for name in group_by if name not in allowed]
+        if bad or not set(required) <= set(group_by):
+            raise InvalidQuery(
+                f"group_by must include {' and '.join(required)}; allowed: {', '.join(allowed)}.",
+                "group_by",
+            )
+        terms = _filter_terms(attributes.get("filter"), allowed)
+        rows = (
+            self._campaign_rows(start, end)
+            if report_type.startswith("campaign")
+            else self._flow_rows(start, end)
+        )
+        results = []
+        for dimensions, h, recipients, channel in rows:
+            if all(_term_matches(dimensions, term) for term in terms):
+                numbers = _statistics(h, recipients, channel, metric_id)
+                results.append(
+                    {
+                        "groupings": {name: dimensions.get(name) for name in group_by},
+                        "statistics": {name: numbers[name] for name in statistics},
+                    }
+                )
+        return {
+            "type": report_type,
+            "attributes": {"results": results},
+            "relationships": _report_links(report_type, results),
+        }
+
+    def _timeframe(self, timeframe: Any) -> tuple[int, int]:
+        if not isinstance(timeframe, dict):
+            raise InvalidQuery("'timeframe' is a required field.", "timeframe")
+        if "key" in timeframe:
+            start, end = _named_timeframe(str(timeframe["key"]), self.account.now())
+        else:
+            try:  # offsets are ignored: the account timezone (UTC) applies
+                start = dt.datetime.fromisoformat(str(timeframe["start"])).replace(tzinfo=UTC)
+                end = dt.datetime.fromisoformat(str(timeframe["end"])).replace(tzinfo=UTC)
+            except (KeyError, ValueError) as error:
+                raise InvalidQuery("Invalid timeframe.", "timeframe") from error
+        if end <= start:
+            raise InvalidQuery("The timeframe end must be after its start.", "timeframe")
+        if end > _add_years(start, 1):
+            raise InvalidQuery("The timeframe cannot be longer than 1 year.", "timeframe")
+        return int(epoch(start)), int(epoch(end))
+
+    def _campaign_rows(self, start: int, end: int) -> list[tuple[dict, int, int, str]]:
+        catalog = self.account.catalog
+        rows = []
+        for campaign in catalog.campaigns.items:
+            sent_at = campaign.attributes["send_time"]
+            if campaign.attributes["status"] not in ("Sent", "Variations Sent") or sent_at is None:
+                continue
+            if not start <= epoch(dt.datetime.fromisoformat(sent_at)) < end:
+                continue
+            channel = campaign.virtual["messages.channel"]
+            tags = campaign.to_many.get("tags", [])
+            for message_ref in campaign.to_many["campaign-messages"]:
+                message = catalog.campaign_messages.by_id[message_ref[1]]
+                label = message.attributes["definition"].get("label") or campaign.attributes["name"]
+                dimensions = {
+                    "campaign_id": campaign.id,
+                    "campaign_message_id": message.id,
+                    "campaign_message_name": label,
+                    "group": campaign.attributes["audiences"]["included"][0],
+                    "group_name": None,
+                    "send_channel": SEND_CHANNEL[channel],
+                    "tag_id": tags[0][1] if tags else None,
+                    "tag_name": catalog.tags.by_id[tags[0][1]].attributes["name"] if tags else None,
+                    "text_message_format": "SMS" if channel == "sms" else None,
+                    "variation": message.id,
+                    "variation_name": label,
+                }
+                h = mix(salt(self.account.seed, message.id))
+                recipients = 200 + int(unit(h) * (40_000 if channel == "email" else 8_000))
+                rows.append((dimensions, h, recipients, channel))
+        return rows
+
+    def _flow_rows(self, start: int, end: int) -> list[tuple[dict, int, int, str]]:
+        catalog = self.account.catalog
+        rows = []
+        for flow in catalog.flows.items:
+            if flow.attributes["status"] != "live":
+                continue
+            live_from = max(
+                start, int(epoch(dt.datetime.fromisoformat(flow.attributes["created"])))
+            )
+            days = (end - live_from) / DAY
+            if days <= 0:
+                continue
+            tags = flow.to_many.get("tags", [])
+            for action_ref in flow.to_many["flow-actions"]:
+                action = catalog.flow_actions.by_id[action_ref[1]]
+                for message_ref in action.to_many.get("flow-messages", []):
+                    message = catalog.flow_messages.by_id[message_ref[1]]
+                    channel = message.attributes["channel"]
+                    dimensions = {
+                        "flow_id": flow.id,
+                        "flow_message_id": message.id,
+                        "flow_message_name": message.virtual["name"],
+                        "flow_name": flow.attributes["name"],
+                        "send_channel": SEND_CHANNEL[channel],
+                        "tag_id": tags[0][1] if tags else None,
+                        "tag_name": catalog.tags.by_id[tags[0][1]].attributes["name"]
+                        if tags
+                        else None,
+                        "text_message_format": "SMS" if channel == "sms" else None,
+                        "variation": message.id,
+                        "variation_name": message.virtual["name"],
+                    }
+                    h = mix(salt(self.account.seed, message.id))
+                    daily = 5 + unit(h) * 120
+                    rows.append((dimensions, h, int(daily * days), channel))
+        return rows
+
+    # --- metric aggregates -----------------------------------------------------------
+
+    def _aggregate(self, attributes: dict) -> dict:
+        account = self.account
+        metric = next((m for m in account.metrics if m.id == attributes.get("metric_id")), None)
+        if metric is None:
+            raise InvalidQuery("'metric_id' must be an existing metric.", "metric_id")
+        measurements = attributes.get("measurements")
+        if (
+            not isinstance(measurements, list)
+            or not measurements
+            or not set(measurements) <= MEASUREMENTS
+        ):
+            raise InvalidQuery(
+                "'measurements' must be a non-empty subset of count, sum_value, unique.",
+                "measurements",
+            )
+        interval = attributes.get("interval") or "day"
+        if interval not in INTERVALS:
+            raise InvalidQuery(f"'{interval}' is not a valid interval.", "interval")
+        try:
+            zone = ZoneInfo(attributes.get("timezone") or "UTC")
+        except (ZoneInfoNotFoundError, ValueError) as error:
+            raise InvalidQuery("Invalid timezone.", "timezone") from error
+        start, end = _aggregate_range(attributes.get("filter"), zone)
+        buckets = _buckets(start, end, interval)
+        stream = account.events.streams_by_metric[metric.index]
+        run = Run(stream.lo, stream.hi, stream.at)
+        fresh = [
+            (ts, e)
+            for ts, e in account.events.overlay.keys
+            if account.events.overlay.events[e].metric == metric.index
+        ]
+        bounds = [int(epoch(moment)) for moment in buckets] + [int(epoch(end))]
+        bounds[0] = int(epoch(start))
+        series: dict[str, list[float]] = {name: [] for name in measurements}
+        positions = [run.position((bound, -INF)) for bound in bounds]
+        total = positions[-1] - positions[0]
+        for k in range(len(buckets)):
+            lo, hi = positions[k], positions[k + 1]
+            extra = [e for ts, e in fresh if bounds[k] <= ts < bounds[k + 1]]
+            indices = range(lo, hi)
+            if "count" in series:
+                series["count"].append(float(hi - lo + len(extra)))
+            if "sum_value" in series:
+                series["sum_value"].append(self._sum(metric.kind, indices, extra, total))
+            if "unique" in series:
+                series["unique"].append(self._unique(indices, extra, total))
+        h = mix(salt(account.seed, f"aggregate-{metric.id}-{bounds[0]}-{bounds[-1]}"))
+        return {
+            "type": "metric-aggregate",
+            "id": uuid_text(h, mix(h)),
+            "attributes": {
+                "dates": [moment.isoformat() for moment in buckets],
+                "data": [{"dimensions": [], "measurements": series}],
+            },
+        }
+
+    def _sum(self, kind: int, indices: range, extra: list[int], total: int) -> float:
+        events = self.account.events
+        if total > WALK_LIMIT:  # estimate: count x the mean order value
+            return round(len(indices) * (90.0 if kind != PRODUCT_KIND else 40.0), 2)
+        values = [events.value(e) for e in [*indices, *extra]]
+        return round(sum(v for v in values if v is not None), 2)
+
+    def _unique(self, indices: range, extra: list[int], total: int) -> float:
+        events = self.account.events
+        if total > WALK_LIMIT:  # estimate: most profiles appear once per bucket
+            return float(int(len(indices) * 0.9) + len(extra))
+        return float(len({events.profile_of(e) for e in [*indices, *extra]}))
+
+
+def _report_links(report_type: str, results: list[dict]) -> dict:
+    if report_type.startswith("campaign"):
+        ids = dict.fromkeys(r["groupings"]["campaign_id"] for r in results)
+        return {"campaigns": {"data": [{"type": "campaign", "id": i} for i in ids]}}
+    flows = dict.fromkeys(r["groupings"]["flow_id"] for r in results)
+    messages = dict.fromkeys(r["groupings"]["flow_message_id"] for r in results)
+    return {
+        "flows": {"data": [{"type": "flow", "id": i} for i in flows]},
+        "flow-messages": {"data": [{"type": "flow-message", "id": i} for i in messages]},
+    }
+
+
+def _statistics(h: int, recipients: int, channel: str, metric_id: str) -> dict[str, float]:
+    """All 31 statistics of one message, mutually consistent."""
+    r = [unit(mix(h ^ salt(0, f"{metric_id}-{k}"))) for k in range(10)]
+    bounced = int(recipients * 0.03 * r[0])
+    failed = int(recipients * 0.01 * r[1])
+    delivered = recipients - bounced - failed
+    opens_unique = int(delivered * (0.15 + 0.35 * r[2])) if channel == "email" else 0
+    opens = opens_unique + int(opens_unique * 0.8 * r[3])
+    clicks_unique = int((opens_unique if channel == "email" else delivered) * (0.03 + 0.15 * r[4]))
+    clicks = clicks_unique + int(clicks_unique * 0.5 * r[5])
+    conversion_uniques = int(clicks_unique * (0.05 + 0.2 * r[6]))
+    conversions = conversion_uniques + int(conversion_uniques * 0.3 * r[7])
+    conversion_value = round(conversions * (30 + 120 * r[8]), 2)
+    unsubscribe_uniques = int(delivered * 0.004 * r[9])
+    unsubscribes = unsubscribe_uniques + (1 if unsubscribe_uniques > 3 else 0)
+    spam = int(delivered * 0.0005 * r[0])
+    texts = channel == "sms"
+    segments = delivered + int(delivered * 0.4 * r[3]) if texts else 0
+    spend = round(segments * 0.0107, 2)
+
+    def ratio(a: float, b: float) -> float:
+        return round(a / b, 6) if b else 0.0
+
+    return {
+        "recipients": recipients,
+        "delivered": delivered,
+        "delivery_rate": ratio(delivered, recipients),
+        "bounced": bounced,
+        "bounce_rate": ratio(bounced, recipients),
+        "failed": failed,
+        "failed_rate": ratio(failed, recipients),
+        "bounced_or_failed": bounced + failed,
+        "bounced_or_failed_rate": ratio(bounced + failed, recipients),
+        "opens": opens,
+        "opens_unique": opens_unique,
+        "open_rate": ratio(opens_unique, delivered),
+        "clicks": clicks,
+        "clicks_unique": clicks_unique,
+        "click_rate": ratio(clicks_unique, delivered),
+        "click_to_open_rate": ratio(clicks_unique, opens_unique),
+        "conversions": conversions,
+        "conversion_uniques": conversion_uniques,
+        "conversion_rate": ratio(conversion_uniques, delivered),
+        "conversion_value": conversion_value,
+        "revenue_per_recipient": ratio(conversion_value, delivered),
+        "average_order_value": ratio(conversion_value, conversions),
+        "unsubscribes": unsubscribes,
+        "unsubscribe_uniques": unsubscribe_uniques,
+        "unsubscribe_rate": ratio(unsubscribe_uniques, delivered),
+        "spam_complaints": spam,
+        "spam_complaint_rate": ratio(spam, delivered),
+        "message_segment_count_sum": segments,
+        "text_message_credit_usage_amount": segments,
+        "text_message_spend": spend,
+        "text_message_roi": ratio(conversion_value - spend, spend),
+    }
+
+
+def _filter_terms(text: Any, allowed: tuple[str, ...]) -> list[tuple[str, str, list[str]]]:
+    """Parse ``and(equals(campaign_id,"x"),contains-any(send_channel,["email"]))``."""
+    if not text:
+        return []
+    body = str(text).strip()
+    if body.startswith("and(") and body.endswith(")"):
+        body = body[4:-1]
+    terms = []
+    for raw in re.split(r",(?=\s*(?:equals|contains-any|contains-all)\()", body):
+        match = _TERM.match(raw.strip())
+        if match is None or match.group(2) not in allowed:
+            raise InvalidQuery(f"Invalid filter: {raw.strip()}", "filter")
+        op, name, value = match.groups()
+        try:
+            parsed = orjson.loads(value.replace("'", '"'))
+        except orjson.JSONDecodeError as error:
+            raise InvalidQuery(f"Invalid filter value: {value}", "filter") from error
+        terms.append((op, name, parsed if isinstance(parsed, list) else [parsed]))
+    return terms
+
+
+def _term_matches(dimensions: dict, term: tuple[str, str, list[str]]) -> bool:
+    op, name, values = term
+    actual = dimensions.get(name)
+    if op == "contains-all":
+        return all(value == actual for value in values)
+    return actual in values
+
+
+def _add_years(moment: dt.datetime, years: int) -> dt.datetime:
+    try:
+        return moment.replace(year=moment.year + years)
+    except ValueError:  # 29 February
+        return moment.replace(year=moment.year + years, day=28)
+
+
+def _add_months(moment: dt.datetime, months: int) -> dt.datetime:
+    month = moment.month - 1 + months
+    year, month = moment.year + month // 12, month % 12 + 1
+    return moment.replace(year=year, month=month, day=min(moment.day, 28))
+
+
+def _named_timeframe(key: str, now: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
+    """Klaviyo's timeframe keys in the account timezone (UTC); whole days end at midnight."""
+    today = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    week = today - dt.timedelta(days=today.weekday())
+    month = today.replace(day=1)
+    year = month.replace(month=1)
+    days = {"last_7_days": 7, "last_30_days": 30, "last_90_days": 90, "last_365_days": 365}
+    frames = {
+        "today": (today, now),
+        "yesterday": (today - dt.timedelta(days=1), today),
+        "this_week": (week, now),
+        "last_week": (week - dt.timedelta(days=7), week),
+        "this_month": (month, now),
+        "last_month": (_add_months(month, -1), month),
+        "this_year": (year, now),
+        "last_year": (_add_years(year, -1), year),
+        "last_3_months": (_add_months(today, -3), today),
+        "last_12_months": (_add_months(today, -12), today),
+    }
+    if key in days:
+        return today - dt.timedelta(days=days[key]), today
+    if key not in frames:
+        raise InvalidQuery(f"'{key}' is not a valid timeframe key.", "timeframe")
+    start, end = frames[key]
+    return start, max(end, start + dt.timedelta(seconds=1))
+
+
+def _aggregate_range(filters: Any, zone: ZoneInfo) -> tuple[dt.datetime, dt.datetime]:
+    if not isinstance(filters, list) or not filters:
+        raise InvalidQuery("'filter' must be a list including a datetime range.", "filter")
+    start = end = None
+    for text in filters:
+        match = _RANGE.match(str(text).strip())
+        if match is None:
+            continue  # other metric-aggregate filters do not narrow the sandbox's events
+        try:
+            moment = dt.datetime.fromisoformat(match.group(2).replace("Z", "+00:00"))
+        except ValueError as error:
+            raise InvalidQuery(f"Invalid datetime in filter: {text}", "filter") from error
+        moment = moment.replace(tzinfo=zone) if moment.tzinfo is None else moment.astimezone(zone)
+        if match.group(1).startswith("greater"):
+            start = moment
+        else:
+            end = moment
+    if start is None or end is None:
+        raise InvalidQuery(
+            "The filter must include greater-or-equal(datetime,...) and less-than(datetime,...).",
+            "filter",
+        )
+    if end <= start:
+        raise InvalidQuery("The datetime range is empty.", "filter")
+    if end > _add_years(start, 1):
+        raise InvalidQuery("The datetime range cannot be longer than 1 year.", "filter")
+    return start, end
+
+
+def _buckets(start: dt.datetime, end: dt.datetime, interval: str) -> list[dt.datetime]:
+    """Bucket starts in the query's timezone, aligned to the interval."""
+    first = start.replace(minute=0, second=0, microsecond=0)
+    if interval != "hour":
+        first = first.replace(hour=0)
+    if interval == "week":
+        first -= dt.timedelta(days=first.weekday())
+    if interval == "month":
+        first = first.replace(day=1)
+    buckets = []
+    moment = first
+    while moment < end:
+        buckets.append(moment)
+        if interval == "hour":
+            moment = (moment.astimezone(UTC) + dt.timedelta(hours=1)).astimezone(moment.tzinfo)
+        elif interval == "day":
+            moment = (moment + dt.timedelta(days=1)).replace(hour=0)
+        elif interval == "week":
+            moment = (moment + dt.timedelta(days=7)).replace(hour=0)
+        else:
+            moment = _add_months(moment, 1)
+    return buckets

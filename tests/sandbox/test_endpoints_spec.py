@@ -1,0 +1,322 @@
+"""The sandbox against Klaviyo's OpenAPI spec: the operation table, then every response.
+
+The spec lives beside the repository (``../shared/klaviyo-openapi/``), never inside
+it; without it these tests skip and say where they looked.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+import requests
+from jsonschema import Draft202012Validator, ValidationError
+from jsonschema.exceptions import best_match
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
+
+from tap_klaviyo.sandbox.app import DEMO_API_KEY, allowed_parameters
+from tap_klaviyo.sandbox.endpoints import OPERATIONS, Operation, Tier
+from tap_klaviyo.sandbox.server import Sandbox
+
+SPEC_PATH = (
+    Path(__file__).resolve().parents[2].parent / "shared/klaviyo-openapi/stable-2026-07-15.json"
+)
+SPEC_URI = "urn:klaviyo:openapi:2026-07-15"
+
+
+@pytest.fixture(scope="module")
+def spec() -> dict[str, Any]:
+    if not SPEC_PATH.is_file():
+        pytest.skip(f"Klaviyo OpenAPI spec not found at {SPEC_PATH}")
+    return orjson.loads(SPEC_PATH.read_bytes())
+
+
+def _spec_op(spec: dict[str, Any], op: Operation) -> dict[str, Any]:
+    return spec["paths"][op.path][op.method.lower()]
+
+
+def _parameters(spec_op: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {p["name"]: p for p in spec_op["parameters"] if p["in"] == "query"}
+
+
+def _enum(parameter: dict[str, Any]) -> set[str]:
+    schema = parameter["schema"]
+    return set(schema.get("items", schema).get("enum", []))
+
+
+def _rate(tier: Tier) -> dict[str, str]:
+    rate = {"burst": f"{tier.burst}/s", "steady": f"{tier.steady}/m"}
+    if tier.daily is not None:
+        rate["daily"] = f"{tier.daily}/d"
+    return rate
+
+
+OPS = pytest.mark.parametrize("op", OPERATIONS, ids=[op.operation_id for op in OPERATIONS])
+
+
+@OPS
+def test_identity_scopes_and_tier(spec: dict[str, Any], op: Operation) -> None:
+    spec_op = _spec_op(spec, op)
+    assert spec_op["operationId"] == op.operation_id
+    assert set(spec_op["x-klaviyo-scopes"]) == set(op.scopes)
+    assert spec_op["x-klaviyo-ratelimit"] == _rate(op.tier)
+
+
+@OPS
+def test_query_parameters(spec: dict[str, Any], op: Operation) -> None:
+    """The sandbox takes exactly the spec's query parameters (others are 400s)."""
+    assert set(_parameters(_spec_op(spec, op))) == allowed_parameters(op)
+
+
+@OPS
+def test_page_sizes(spec: dict[str, Any], op: Operation) -> None:
+    spec_op = _spec_op(spec, op)
+    parameters = _parameters(spec_op)
+    assert ("page[cursor]" in parameters) == (op.page_size is not None)
+    if "page[size]" in parameters:
+        schema = parameters["page[size]"]["schema"]
+        assert op.page_size is not None
+        assert op.page_size.adjustable
+        assert (op.page_size.default, op.page_size.maximum) == (
+            schema["default"],
+            schema["maximum"],
+        )
+        assert schema["minimum"] == 1
+    elif op.page_size is not None:
+        assert not op.page_size.adjustable
+        fixed = re.search(r"maximum of (\d+) results per page", spec_op["description"])
+        assert fixed is not None, "a fixed page size must be documented"
+        assert op.page_size.default == op.page_size.maximum == int(fixed.group(1))
+
+
+@OPS
+def test_sorts_includes_additional_fields_fieldsets(spec: dict[str, Any], op: Operation) -> None:
+    parameters = _parameters(_spec_op(spec, op))
+    sorts = _enum(parameters["sort"]) if "sort" in parameters else set()
+    assert sorts == {s for name in op.sorts for s in (name, f"-{name}")}
+    includes = _enum(parameters["include"]) if "include" in parameters else set()
+    assert includes == set(op.includes)
+    additional = {
+        name[len("additional-fields[") : -1]: _enum(p)
+        for name, p in parameters.items()
+        if name.startswith("additional-fields[")
+    }
+    assert additional == {kind: set(values) for kind, values in op.additional_fields.items()}
+    fieldsets = {name[len("fields[") : -1] for name in parameters if name.startswith("fields[")}
+    assert fieldsets == set(op.fieldsets)
+
+
+KINDS = {"string": "string", "date-time": "datetime", "number": "number", "boolean": "boolean"}
+
+
+@OPS
+def test_filters(spec: dict[str, Any], op: Operation) -> None:
+    spec_filters = _spec_op(spec, op).get("x-klaviyo-filters", {})
+    assert set(spec_filters) == set(op.filters)
+    for name, rule in spec_filters.items():
+        mine = op.filters[name]
+        operators = rule["operators"]
+        value = rule.get("value", {})
+        kind = KINDS[value.get("format", value.get("type", ""))] if value else "none"
+        assert mine.kind == kind, name
+        if kind == "none":
+            assert mine.single == set(operators["none"]), name
+            continue
+        assert mine.single == set(operators.get("single", [])), name
+        assert mine.list == set(operators.get("list", [])), name
+        assert mine.enum == set(value.get("enum", [])), name
+
+
+TIER_DROP = re.compile(
+    r"Rate limits when using the `([^=`]+)=([^`]+)` parameter in your API request:"
+    r"<br>Burst: `(\d+)/s`<br>Steady: `(\d+)/m`"
+)
+
+
+@OPS
+def test_tier_drops(spec: dict[str, Any], op: Operation) -> None:
+    """The lower tiers that the operation's description documents."""
+    documented = set()
+    for parameter, value, burst, steady in TIER_DROP.findall(_spec_op(spec, op)["description"]):
+        # The description says include=list for the `lists` include value.
+        plural = value if parameter != "include" or value in op.includes else f"{value}s"
+        documented.add((parameter, plural, int(burst), int(steady)))
+    mine = {(d.parameter, d.value, d.tier.burst, d.tier.steady) for d in op.tier_drops}
+    assert mine == documented
+
+
+# --- conformance: every response body validates against the operation's schema --------------
+
+
+def _openapi_to_json_schema(node: Any) -> Any:
+    """OpenAPI 3.0 to JSON Schema: ``nullable: true`` becomes a null alternative, and
+    ``oneOf`` reads as ``anyOf``: Klaviyo's ``oneOf``s have no discriminator and some
+    alternatives coincide (email, SMS and push ``send_options`` are all
+    ``{use_smart_sending}``), so a real response may match several of them."""
+    if isinstance(node, list):
+        return [_openapi_to_json_schema(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    converted = {
+        "anyOf" if key == "oneOf" else key: _openapi_to_json_schema(value)
+        for key, value in node.items()
+    }
+    if converted.pop("nullable", False) is True:
+        if isinstance(converted.get("type"), str):
+            converted["type"] = [converted["type"], "null"]
+            if "enum" in converted:
+                converted["enum"] = [*converted["enum"], None]
+        else:
+            return {"anyOf": [converted, {"type": "null"}]}
+    return converted
+
+
+@pytest.fixture(scope="module")
+def registry(spec: dict[str, Any]) -> Registry:
+    contents = {"components": _openapi_to_json_schema(copy.deepcopy(spec["components"]))}
+    resource = Resource.from_contents(contents, default_specification=DRAFT202012)
+    return Registry().with_resource(SPEC_URI, resource)
+
+
+def _validator(spec: dict[str, Any], registry: Registry, op: Operation) -> Draft202012Validator:
+    response = _spec_op(spec, op)["responses"]["200"]
+    ref = response["content"]["application/vnd.api+json"]["schema"]["$ref"]
+    return Draft202012Validator({"$ref": f"{SPEC_URI}{ref}"}, registry=registry)
+
+
+def _without_null_links(body: dict[str, Any]) -> dict[str, Any]:
+    """The spec types ``links.next``/``prev`` as optional strings; real responses (and the
+    sandbox, API digest section 9) send ``null`` on the edges, which means "absent"."""
+    links = body.get("links")
+    if isinstance(links, dict):
+        body = {**body, "links": {k: v for k, v in links.items() if v is not None}}
+    return body
+
+
+def _requests_for(op: Operation, ids: dict[str, str]) -> Iterator[tuple[str, str, Any]]:
+    """(method, path and query, JSON body) examples exercising each operation."""
+    path = op.path.replace("{id}", ids.get(op.operation_id, ""))
+    if op.kind == "report":
+        yield "POST", path, REPORT_BODIES[op.collection](ids)
+        return
+    if op.operation_id == "get_campaigns":
+        for channel in ("email", "sms", "mobile_push"):
+            yield "GET", f"{path}?filter=equals(messages.channel,'{channel}')", None
+        yield (
+            "GET",
+            f"{path}?filter=equals(messages.channel,'email')&include=campaign-messages,tags",
+            None,
+        )
+        return
+    yield "GET", path, None
+    extras = [
+        f"additional-fields[{kind}]={','.join(sorted(v))}"
+        for kind, v in op.additional_fields.items()
+    ]
+    if op.includes:
+        extras.append(f"include={','.join(sorted(op.includes))}")
+    if extras:
+        yield "GET", f"{path}?{'&'.join(extras)}", None
+
+
+REPORT_BODIES = {
+    "campaign-values-report": lambda ids: {
+        "data": {
+            "type": "campaign-values-report",
+            "attributes": {
+                "statistics": ["opens", "open_rate", "recipients"],
+                "timeframe": {"key": "last_30_days"},
+                "conversion_metric_id": ids["placed_order"],
+            },
+        }
+    },
+    "flow-values-report": lambda ids: {
+        "data": {
+            "type": "flow-values-report",
+            "attributes": {
+                "statistics": ["opens", "clicks"],
+                "timeframe": {"key": "last_30_days"},
+                "conversion_metric_id": ids["placed_order"],
+            },
+        }
+    },
+    "metric-aggregate": lambda ids: {
+        "data": {
+            "type": "metric-aggregate",
+            "attributes": {
+                "metric_id": ids["placed_order"],
+                "measurements": ["count", "sum_value"],
+                "interval": "day",
+                "filter": [
+                    "greater-or-equal(datetime,2026-06-01T00:00:00)",
+                    "less-than(datetime,2026-06-08T00:00:00)",
+                ],
+            },
+        }
+    },
+}
+
+
+HEADERS = {"Authorization": f"Klaviyo-API-Key {DEMO_API_KEY}", "revision": "2026-07-15"}
+
+
+def _first(sandbox: Sandbox, path: str) -> list[dict[str, Any]]:
+    response = requests.get(sandbox.url + path, headers=HEADERS)
+    assert response.status_code == 200, response.text
+    return response.json()["data"]
+
+
+@pytest.fixture(scope="module")
+def ids(sandbox: Sandbox) -> dict[str, str]:
+    """An existing id for every operation that takes one, found through the API."""
+    profile = _first(sandbox, "/api/profiles")[0]["id"]
+    list_id = _first(sandbox, "/api/lists")[0]["id"]
+    segment = _first(sandbox, "/api/segments")[0]["id"]
+    campaign = _first(sandbox, "/api/campaigns?filter=equals(messages.channel,'email')")[0]["id"]
+    flow = _first(sandbox, "/api/flows")[0]["id"]
+    action = _first(sandbox, f"/api/flows/{flow}/flow-actions")[0]["id"]
+    metrics = _first(sandbox, "/api/metrics")
+    return {
+        "get_profile": profile,
+        "get_list": list_id,
+        "get_profiles_for_list": list_id,
+        "get_segment": segment,
+        "get_profiles_for_segment": segment,
+        "get_campaign": campaign,
+        "get_messages_for_campaign": campaign,
+        "get_flow": flow,
+        "get_actions_for_flow": flow,
+        "get_flow_action_messages": action,
+        "placed_order": next(m["id"] for m in metrics if m["attributes"]["name"] == "Placed Order"),
+    }
+
+
+def _explain(error: ValidationError) -> str:
+    """The deepest reason, not "is not valid under any of the given schemas"."""
+    reasons = [error, best_match(error.context)] if error.context else [error]
+    return " / ".join(
+        f"{'/'.join(map(str, reason.absolute_path))}: {reason.message[:200]}" for reason in reasons
+    )
+
+
+@OPS
+def test_responses_conform_to_the_spec(
+    spec: dict[str, Any], registry: Registry, sandbox: Sandbox, ids: dict[str, str], op: Operation
+) -> None:
+    """Every response body of the operation validates against its 200 schema in the spec."""
+    validator = _validator(spec, registry, op)
+    for method, path, body in _requests_for(op, ids):
+        response = requests.request(method, sandbox.url + path, headers=HEADERS, json=body)
+        assert response.status_code == 200, f"{method} {path}: {response.text[:500]}"
+        document = response.json()
+        assert document["data"], f"{method} {path}: nothing to check"
+        problems = [
+            _explain(error) for error in validator.iter_errors(_without_null_links(document))
+        ]
+        assert not problems, f"{method} {path}:\n" + "\n".join(problems[:20])

@@ -1,0 +1,73 @@
+"""The sandbox's ground truth for each stream, in the tap's terms (stream name, row keys)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from tap_klaviyo.sandbox.server import Sandbox
+
+SUPPRESSION = "subscriptions.email.marketing.suppression.timestamp"
+EPOCH = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
+
+# Stream -> the sandbox collection its rows are.
+PLAIN = {
+    "profiles": "profiles",
+    "lists": "lists",
+    "segments": "segments",
+    "campaigns": "campaigns",
+    "campaigns_detailed": "campaigns",
+    "flows": "flows",
+    "metrics": "metrics",
+    "events": "events",
+    "templates": "templates",
+    "tags": "tags",
+    "lists_detailed": "lists",
+    "segments_detailed": "segments",
+}
+# Stream -> (parent collection, child collection).
+CHILDREN = {
+    "campaign_messages": ("campaigns", "campaign-messages"),
+    "flow_actions": ("flows", "flow-actions"),
+}
+
+
+def ids(sandbox: Sandbox, collection: str, **query: Any) -> set[str]:
+    return set(sandbox.account.truth(collection, **query)["ids"])
+
+
+def child_ids(sandbox: Sandbox, parent: str, child: str) -> set[str]:
+    return {i for p in ids(sandbox, parent) for i in ids(sandbox, child, parent_id=p)}
+
+
+def memberships(sandbox: Sandbox, group: str) -> set[tuple[str, str]]:
+    collection = "list-profiles" if group == "lists" else "segment-profiles"
+    return {(g, p) for g in ids(sandbox, group) for p in ids(sandbox, collection, parent_id=g)}
+
+
+def expected_keys(sandbox: Sandbox, stream: str) -> set[Any]:
+    """Every key the stream must emit in a full sync of the sandbox's current state."""
+    if stream in PLAIN:
+        return ids(sandbox, PLAIN[stream])
+    if stream in CHILDREN:
+        return child_ids(sandbox, *CHILDREN[stream])
+    if stream == "flow_messages":
+        actions = child_ids(sandbox, "flows", "flow-actions")
+        return {m for a in actions for m in ids(sandbox, "flow-messages", parent_id=a)}
+    if stream == "list_members":
+        return memberships(sandbox, "lists")
+    if stream == "segment_members":
+        return memberships(sandbox, "segments")
+    if stream == "global_exclusions":
+        return ids(sandbox, "profiles", field=SUPPRESSION, since=EPOCH)
+    raise KeyError(stream)
+
+
+def emitted_keys(stream: str, records: list[dict[str, Any]]) -> set[Any]:
+    if stream == "list_members":
+        return {(r["list_id"], r["profile_id"]) for r in records}
+    if stream == "segment_members":
+        return {(r["segment_id"], r["profile_id"]) for r in records}
+    if stream == "global_exclusions":
+        return {r["profile_id"] for r in records}
+    return {r["id"] for r in records}
