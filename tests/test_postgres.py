@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -87,8 +88,18 @@ def test_every_stream_lands_in_postgres(sandbox: Any, postgres: Any, tmp_path: P
                 WHERE (predictive_analytics->>'churn_probability')::float BETWEEN 0 AND 1"""
         ).fetchone()[0]
         assert churn > 0
+        for query in readme_sql(schema):
+            assert postgres.execute(query).fetchall(), query
     finally:
         postgres.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+def readme_sql(schema: str) -> list[str]:
+    """The README's example queries, pointed at the test's schema."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```sql\n(.*?)```", readme, re.DOTALL)
+    assert len(blocks) >= 2
+    return [block.replace("klaviyo.", f'"{schema}".') for block in blocks]
 
 
 _REPORTS = {"campaign_values_reports", "flow_values_reports", "metric_aggregates"}

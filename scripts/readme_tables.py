@@ -1,0 +1,76 @@
+"""Render the README's streams and settings tables from the code, so they cannot drift.
+
+``python scripts/readme_tables.py`` rewrites the tables in README.md in place;
+``tests/test_readme.py`` fails when they are out of date.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tap_klaviyo.resources import RESOURCES, Resource  # noqa: E402
+from tap_klaviyo.settings import CONFIG_SCHEMA  # noqa: E402
+
+README = ROOT / "README.md"
+
+
+def replication(resource: Resource) -> str:
+    if resource.replication_key:
+        return f"incremental on `{resource.replication_key}`"
+    return "full table"
+
+
+def endpoint(resource: Resource) -> str:
+    method = "POST" if "report" in resource.path or "aggregates" in resource.path else "GET"
+    via = f" (`include={','.join(resource.include)}`)" if resource.emits else ""
+    return f"{method} `{resource.path}`{via}"
+
+
+def streams_table() -> str:
+    rows = [
+        "| stream | endpoint | primary key | replication | scope | tier | what it holds |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in sorted(RESOURCES, key=lambda r: r.name):
+        keys = ", ".join(f"`{k}`" for k in r.primary_keys)
+        scopes = " + ".join(f"`{s}`" for s in r.scopes)
+        tier = f"{r.tier.name} ({r.tier.burst}/s, {r.tier.steady}/min)"
+        rows.append(
+            f"| `{r.name}` | {endpoint(r)} | {keys} | {replication(r)} | {scopes} | {tier} "
+            f"| {r.description} |"
+        )
+    return "\n".join(rows)
+
+
+def settings_table() -> str:
+    rows = ["| setting | type | default | meaning |", "|---|---|---|---|"]
+    for name, spec in CONFIG_SCHEMA["properties"].items():
+        kinds = spec.get("type", "")
+        kind = next((k for k in kinds if k != "null"), "") if isinstance(kinds, list) else kinds
+        default = spec.get("default")
+        shown = (
+            ""
+            if default is None
+            else f"`{str(default).lower() if isinstance(default, bool) else default}`"
+        )
+        rows.append(f"| `{name}` | {kind} | {shown} | {spec.get('description', '')} |")
+    return "\n".join(rows)
+
+
+TABLES = {"streams": streams_table, "settings": settings_table}
+
+
+def render(text: str) -> str:
+    for name, table in TABLES.items():
+        pattern = re.compile(rf"(<!-- {name}:start -->\n).*?(<!-- {name}:end -->)", re.DOTALL)
+        text = pattern.sub(lambda m, t=table: m.group(1) + t() + "\n" + m.group(2), text)
+    return text
+
+
+if __name__ == "__main__":
+    README.write_text(render(README.read_text(encoding="utf-8")), encoding="utf-8")
