@@ -139,7 +139,7 @@ class KlaviyoClient:
         for attempt in range(1, self.max_retries + 1):
             bucket = self.budget.acquire(endpoint, tier)
             try:
-                return self._send(method, url, params, body)
+                document, remaining, reset = self._send(method, url, params, body)
             except TransientError as error:
                 reason = str(error)
                 self.stats.count_retry(reason)
@@ -157,6 +157,11 @@ class KlaviyoClient:
                     method, endpoint, wait, attempt + 1, self.max_retries, reason,
                 )  # fmt: skip
                 time.sleep(wait)
+            else:
+                if remaining == 0 and reset:
+                    # Another client spent this window: wait for it rather than get a 429.
+                    bucket.pause(reset)
+                return document
         raise AssertionError("unreachable")  # pragma: no cover
 
     # -- internals -------------------------------------------------------------------------
@@ -172,7 +177,8 @@ class KlaviyoClient:
         url: str,
         params: dict[str, str] | None,
         body: dict[str, t.Any] | None,
-    ) -> dict[str, t.Any]:
+    ) -> tuple[dict[str, t.Any], int | None, float | None]:
+        """One attempt: the parsed body and the steady window's ``RateLimit-*`` reading."""
         with self.stats.lock:
             self.stats.requests += 1
         logger.debug("%s %s %s", method, _endpoint_of(url), params or "")
@@ -192,7 +198,12 @@ class KlaviyoClient:
             raise TransientError(_connection_reason(error)) from None
         except requests.RequestException as error:
             raise TransientError(type(error).__name__) from None
-        return self._parse(response, content)
+        headers = response.headers
+        return (
+            self._parse(response, content),
+            _number(headers.get("RateLimit-Remaining")),
+            _number(headers.get("RateLimit-Reset")),
+        )
 
     def _parse(self, response: requests.Response, content: bytes) -> dict[str, t.Any]:
         status = response.status_code
@@ -236,12 +247,15 @@ def _endpoint_of(url: str) -> str:
     return urlsplit(url).path
 
 
-def _retry_after(response: requests.Response) -> float | None:
-    value = response.headers.get("Retry-After")
+def _number(value: str | None) -> t.Any:
     try:
-        return float(value) if value is not None else None
+        return int(value) if value is not None else None
     except ValueError:
         return None
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    return _number(response.headers.get("Retry-After"))
 
 
 def _json_or_none(content: bytes, response: requests.Response) -> dict[str, t.Any] | None:

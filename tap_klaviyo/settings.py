@@ -86,6 +86,20 @@ CONFIG_SCHEMA = th.PropertiesList(
         description="User-Agent header; defaults to tap-klaviyo/<version>.",
     ),
     th.Property(
+        "max_workers",
+        th.IntegerType,
+        default=8,
+        description="Requests in flight at once: time windows of events and profiles, and "
+        "the children of lists, segments, flows and metrics, are fetched in parallel within "
+        "each endpoint's rate-limit tier.",
+    ),
+    th.Property(
+        "max_buffered_pages",
+        th.IntegerType,
+        default=16,
+        description="Pages fetched ahead and held in memory at most (bounds memory use).",
+    ),
+    th.Property(
         "profile_subscriptions",
         th.BooleanType,
         default=True,
@@ -224,7 +238,13 @@ def validate(config: t.Mapping[str, t.Any]) -> list[str]:
     days = config.get("report_timeframe_days")
     if days is not None and not (isinstance(days, int) and 1 <= days <= 365):
         raise ConfigError("Setting 'report_timeframe_days' must be a whole number from 1 to 365.")
-    for name in ("request_timeout", "max_retries", "metric_aggregates_days"):
+    for name in (
+        "request_timeout",
+        "max_retries",
+        "metric_aggregates_days",
+        "max_workers",
+        "max_buffered_pages",
+    ):
         value = config.get(name)
         if value is not None and (
             isinstance(value, bool) or not isinstance(value, int | float) or value <= 0

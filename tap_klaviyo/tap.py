@@ -15,14 +15,13 @@ from tap_klaviyo.output import SingerOutput
 from tap_klaviyo.resources import RESOURCE_BY_NAME, RESOURCES, Resource
 from tap_klaviyo.streams.base import KlaviyoStream
 from tap_klaviyo.streams.detailed import CampaignsDetailedStream, SnapshotStream
-from tap_klaviyo.streams.events import EventsStream
-from tap_klaviyo.streams.profiles import ProfilesStream
 from tap_klaviyo.streams.reports import MetricAggregatesStream, ValuesReportStream
+from tap_klaviyo.streams.windows import WindowedEventsStream, WindowedProfilesStream
 
 # The few resources whose behaviour differs from the generic stream.
 STREAM_CLASSES: dict[str, type[KlaviyoStream]] = {
-    "profiles": ProfilesStream,
-    "events": EventsStream,
+    "profiles": WindowedProfilesStream,
+    "events": WindowedEventsStream,
     "campaigns_detailed": CampaignsDetailedStream,
     "lists_detailed": SnapshotStream,
     "segments_detailed": SnapshotStream,
@@ -67,6 +66,7 @@ class TapKlaviyo(Tap):
             user_agent=config.get("user_agent") or f"tap-klaviyo/{package_version()}",
             timeout=float(config.get("request_timeout", 60)),
             max_retries=int(config.get("max_retries", 8)),
+            pool_size=int(config.get("max_workers", 8)) + 4,
         )
 
     def discover_streams(self) -> list[KlaviyoStream]:

@@ -11,6 +11,7 @@ from singer_sdk.streams import Stream
 from tap_klaviyo.client import KlaviyoClient
 from tap_klaviyo.errors import PermissionDeniedError
 from tap_klaviyo.output import utc_now_iso
+from tap_klaviyo.prefetch import OrderedPrefetch
 from tap_klaviyo.resources import Resource, Tier
 from tap_klaviyo.schemas import load_schema
 
@@ -22,6 +23,7 @@ Context = t.Mapping[str, t.Any]
 # Klaviyo timestamps have whole seconds; a ``greater-than`` bound one second early is the same
 # as ``greater-or-equal``, so records sharing the bookmark's second are read again, not lost.
 ONE_SECOND = dt.timedelta(seconds=1)
+CHUNK_SIZE = 500  # records handed from a worker to the writer at a time
 
 
 def parse_datetime(value: str) -> dt.datetime:
@@ -79,7 +81,7 @@ class KlaviyoStream(Stream):
         if self.resource.parent and not (context or {}).get(self.resource.parent_key or ""):
             return  # a child stream whose parents could not be listed
         try:
-            yield from self.read(context)
+            yield from self.fanout_records(context) if self.resource.parent else self.read(context)
         except PermissionDeniedError as denied:
             self.skip_for_missing_scope(denied)
 
@@ -154,16 +156,103 @@ class KlaviyoStream(Stream):
 
     def read(self, context: Context | None, *, incremental: bool = True) -> t.Iterator[dict]:
         """The rows of one partition, in the endpoint's order."""
+        if not incremental:
+            return self.read_window(context, None, None, incremental=False)
+        return self.read_from(context, self.lower_bound(context))
+
+    def read_from(self, context: Context | None, start: dt.datetime | None) -> t.Iterator[dict]:
+        """The rows of one partition from ``start`` (a bookmark, start_date or None)."""
+        return self.read_window(context, start, self.upper_bound())
+
+    # -- child streams: every parent's children, read ahead in parallel ---------------------
+
+    @functools.cached_property
+    def fanout(self) -> t.Iterator[tuple[Context, list[dict] | None]]:
+        """(partition, records) chunks of every parent in order; ``None`` ends a parent."""
+        tasks = []
+        for partition in self.partitions or ():
+            # Bookmarks are read here, on the main thread, before workers start.
+            self._write_starting_replication_value(partition)
+            tasks.append(
+                functools.partial(self.partition_chunks, partition, self.lower_bound(partition))
+            )
+        return iter(
+            OrderedPrefetch(
+                tasks,
+                max_workers=int(self.config.get("max_workers", 8)),
+                max_buffered=int(self.config.get("max_buffered_pages", 16)),
+            )
+        )
+
+    def partition_chunks(
+        self, partition: Context, start: dt.datetime | None
+    ) -> t.Iterator[tuple[Context, list[dict] | None]]:
+        chunk: list[dict] = []
+        for record in self.read_from(partition, start):
+            chunk.append(record)
+            if len(chunk) >= CHUNK_SIZE:
+                yield partition, chunk
+                chunk = []
+        yield partition, chunk
+        yield partition, None
+
+    def fanout_records(self, context: Context | None) -> t.Iterator[dict]:
+        """The SDK asks for partitions in the order they were listed: so do the chunks come."""
+        for partition, chunk in self.fanout:
+            if chunk is None:
+                assert partition == context, "partitions are read in the order listed"
+                return
+            yield from chunk
+
+    def read_window(
+        self,
+        context: Context | None,
+        start: dt.datetime | None,
+        end: dt.datetime | None,
+        *,
+        incremental: bool = True,
+    ) -> t.Iterator[dict]:
+        """The rows whose replication key is in [start, end), either bound optional."""
+        for document in self.pages(context, start, end, incremental=incremental):
+            yield from self.records_of(document, start, end)
+
+    def pages(
+        self,
+        context: Context | None,
+        start: dt.datetime | None,
+        end: dt.datetime | None,
+        *,
+        incremental: bool = True,
+    ) -> t.Iterator[dict[str, t.Any]]:
         path = self.resource.path.format(id=(context or {}).get(self.resource.parent_key or ""))
-        params = self.request_params(context, incremental=incremental)
-        end, key = self.end_bound, self.resource.replication_key
-        for document in self.client.paginate(path, params, tier=self.tier):
-            for resource in self.rows_of(document):
-                record = self.shape(resource, document)
-                # Endpoints without an upper-bound filter still honour end_date.
-                if end and key and (record.get(key) or "") >= end:
+        params = self.request_params(context, start, end, incremental=incremental)
+        return self.client.paginate(path, params, tier=self.tier)
+
+    def records_of(
+        self, document: dict[str, t.Any], start: dt.datetime | None, end: dt.datetime | None
+    ) -> t.Iterator[dict]:
+        key = self.resource.replication_key
+        low = record_datetime(start) if start and key else ""
+        high = record_datetime(end) if end and key else None
+        for resource in self.rows_of(document):
+            record = self.shape(resource, document)
+            if key:
+                value = record.get(key) or ""
+                # Outside the window: a record equal to a greater-than bound that Klaviyo
+                # sometimes returns again, or past an end the endpoint cannot filter on.
+                if value < low or (high is not None and value >= high):
                     continue
-                yield record
+            yield record
+
+    def lower_bound(self, context: Context | None) -> dt.datetime | None:
+        start = self.get_starting_timestamp(context)
+        if start is None and self.resource.earliest:
+            start = parse_datetime(self.resource.earliest)
+        return start
+
+    def upper_bound(self) -> dt.datetime | None:
+        end = self.config.get("end_date")
+        return parse_datetime(end) if end else None
 
     def rows_of(self, document: dict[str, t.Any]) -> list[dict[str, t.Any]]:
         if self.resource.emits:
@@ -193,13 +282,13 @@ class KlaviyoStream(Stream):
         signpost = self.get_replication_key_signpost(None)
         return record_datetime(signpost) if isinstance(signpost, dt.datetime) else "~"
 
-    @functools.cached_property
-    def end_bound(self) -> str | None:
-        end = self.config.get("end_date")
-        return record_datetime(parse_datetime(end)) if end else None
-
     def request_params(
-        self, context: Context | None, *, incremental: bool = True
+        self,
+        context: Context | None,
+        start: dt.datetime | None = None,
+        end: dt.datetime | None = None,
+        *,
+        incremental: bool = True,
     ) -> dict[str, str]:
         resource = self.resource
         params: dict[str, str] = dict(resource.params)
@@ -210,7 +299,7 @@ class KlaviyoStream(Stream):
         filters = self.partition_filters(context or {})
         if resource.filter_field and incremental:
             params["sort"] = resource.filter_field
-            filters.extend(self.time_filters(context))
+            filters.extend(self.time_filters(start, end))
         if filters:
             params["filter"] = ",".join(filters)
         params.update(self.extra_params())
@@ -225,21 +314,15 @@ class KlaviyoStream(Stream):
             filters.append(f"equals(archived,{str(partition['archived']).lower()})")
         return filters
 
-    def time_filters(self, context: Context | None) -> list[str]:
+    def time_filters(self, start: dt.datetime | None, end: dt.datetime | None) -> list[str]:
         field, resource = self.resource.filter_field, self.resource
         filters = []
-        start = self.get_starting_timestamp(context)
-        if start is None and resource.earliest:
-            start = parse_datetime(resource.earliest)
         if start is not None:
             if resource.lower_bound == "greater-than":
                 start -= ONE_SECOND
             filters.append(f"{resource.lower_bound}({field},{klaviyo_datetime(start)})")
-        end = self.config.get("end_date")
-        if end and resource.upper_bound:
-            filters.append(
-                f"{resource.upper_bound}({field},{klaviyo_datetime(parse_datetime(end))})"
-            )
+        if end is not None and resource.upper_bound:
+            filters.append(f"{resource.upper_bound}({field},{klaviyo_datetime(end)})")
         return filters
 
     def extra_params(self) -> dict[str, str]:

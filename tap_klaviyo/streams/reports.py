@@ -97,20 +97,18 @@ class ValuesReportStream(ReportStream):
 class MetricAggregatesStream(ReportStream):
     """Daily count, unique and sum_value of every metric, incremental by day per metric."""
 
-    def read(self, context: Context | None, *, incremental: bool = True) -> t.Iterator[dict]:
+    def read_from(self, context: Context | None, start: dt.datetime | None) -> t.Iterator[dict]:
         context = context or {}
-        start = start_of_day(self.first_day(context))
+        assert start is not None
+        start = start_of_day(start)  # the bookmark's day again: it may have been partial
         while start < self.started_at:
             end = min(start + MAX_AGGREGATE_SPAN, self.started_at)
             yield from self.aggregate(context, start, end)
             start = end
 
-    def first_day(self, context: Context) -> dt.datetime:
-        bookmark = self.get_starting_timestamp(context)
-        if bookmark is not None:
-            return bookmark  # its day is fetched again: it may have been partial
+    def lower_bound(self, context: Context | None) -> dt.datetime | None:
         days = int(self.config.get("metric_aggregates_days", 365))
-        return self.started_at - days * DAY
+        return self.get_starting_timestamp(context) or self.started_at - days * DAY
 
     def aggregate(self, context: Context, start: dt.datetime, end: dt.datetime) -> t.Iterator[dict]:
         body = {

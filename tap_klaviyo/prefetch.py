@@ -1,0 +1,140 @@
+"""Fetch many tasks' pages concurrently, hand them over strictly in task order.
+
+A task is a function that yields pages (the pages of one time window, or of one parent's
+children). Workers run tasks ahead of the consumer, so request latency overlaps; the consumer
+still sees task 0's pages, then task 1's, and so on, so records come out in the same order as
+a sequential read and a bookmark taken from them only ever covers what was emitted.
+
+Memory stays flat: at most ``max_buffered`` pages wait in the buffer (plus one page in the
+hands of each worker). The task the consumer is reading (the head) may always add its pages,
+so the buffer filling up with later tasks' pages can slow the read but never deadlock it.
+A new task starts whenever a worker is free and fewer than ``4 * max_workers`` tasks are
+started but not yet consumed.
+"""
+
+from __future__ import annotations
+
+import threading
+import typing as t
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+
+Page = t.TypeVar("Page")
+Task = t.Callable[[], t.Iterator[Page]]
+
+_DONE = object()
+
+
+class OrderedPrefetch(t.Generic[Page]):
+    """Run tasks on ``max_workers`` threads; iterate their pages in task order."""
+
+    def __init__(
+        self, tasks: t.Iterable[Task[Page]], *, max_workers: int, max_buffered: int
+    ) -> None:
+        self._tasks = iter(tasks)
+        self._max_workers = max(1, max_workers)
+        self._max_buffered = max(1, max_buffered)
+        self._lookahead = 4 * self._max_workers
+        self._cond = threading.Condition()
+        self._task_lock = threading.Lock()  # next(tasks) may send requests: one at a time
+        self._executor: ThreadPoolExecutor | None = None
+        self._running = 0
+        # Pages of each started task, in order; ``_DONE`` closes a task's lane.
+        self._lanes: dict[int, deque[t.Any]] = {}
+        self._buffered = 0
+        self._head = 0
+        self._submitted = 0
+        self._exhausted = False
+        self._closed = False
+        self._error: BaseException | None = None
+
+    def __iter__(self) -> t.Iterator[Page]:
+        self._executor = ThreadPoolExecutor(self._max_workers, thread_name_prefix="klaviyo-fetch")
+        try:
+            self._start_tasks()
+            while True:
+                page = self._next_page()
+                if page is _DONE:
+                    return
+                yield t.cast("Page", page)
+        finally:
+            with self._cond:
+                self._closed = True
+                self._cond.notify_all()
+            self._executor.shutdown(wait=True, cancel_futures=True)
+
+    # -- consumer side ---------------------------------------------------------------------
+
+    def _next_page(self) -> object:
+        while True:
+            with self._cond:
+                while True:
+                    if self._error is not None:
+                        raise self._error
+                    lane = self._lanes.get(self._head)
+                    if lane:
+                        break
+                    if self._exhausted and self._head >= self._submitted:
+                        return _DONE
+                    self._cond.wait()
+                page = lane.popleft()
+                if page is not _DONE:
+                    self._buffered -= 1
+                    self._cond.notify_all()
+                    return page
+                # The head task is complete: the next one becomes the head.
+                del self._lanes[self._head]
+                self._head += 1
+                self._cond.notify_all()
+            self._start_tasks()
+
+    def _start_tasks(self) -> None:
+        """Start tasks while workers are free and the lookahead allows."""
+        with self._task_lock:
+            while True:
+                with self._cond:
+                    busy = self._running >= self._max_workers
+                    ahead = self._submitted - self._head >= self._lookahead
+                    if self._closed or self._exhausted or busy or ahead:
+                        return
+                task = next(self._tasks, None)
+                with self._cond:
+                    if task is None:
+                        self._exhausted = True
+                        self._cond.notify_all()
+                        return
+                    index = self._submitted
+                    self._submitted += 1
+                    self._running += 1
+                    self._lanes[index] = deque()
+                assert self._executor is not None
+                self._executor.submit(self._run, index, task)
+
+    # -- worker side -----------------------------------------------------------------------
+
+    def _run(self, index: int, task: Task[Page]) -> None:
+        try:
+            for page in task():
+                with self._cond:
+                    # Wait for room unless this task is the one being read.
+                    while (
+                        not self._closed
+                        and index != self._head
+                        and self._buffered >= self._max_buffered
+                    ):
+                        self._cond.wait()
+                    if self._closed:
+                        return
+                    self._lanes[index].append(page)
+                    self._buffered += 1
+                    self._cond.notify_all()
+            with self._cond:
+                self._lanes[index].append(_DONE)
+        except BaseException as error:  # handed to the consumer, raised there
+            with self._cond:
+                self._error = self._error or error
+        finally:
+            with self._cond:
+                self._running -= 1
+                self._cond.notify_all()
+        self._start_tasks()
