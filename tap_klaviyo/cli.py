@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from tap_klaviyo.errors import InputFileError, TapKlaviyoError
+from tap_klaviyo.resources import RESOURCE_BY_NAME
 from tap_klaviyo.tap import TapKlaviyo
 
 FILE_OPTIONS = ("--config", "--state", "--catalog")
@@ -38,6 +39,27 @@ def check_input_files(argv: list[str]) -> None:
             ) from None
         if not isinstance(parsed, dict):
             raise InputFileError(f"The {option[2:]} file {path} must hold a JSON object.")
+        if option == "--catalog":
+            check_catalog(path, parsed)
+
+
+def check_catalog(path: str, catalog: dict) -> None:
+    """A catalog must list streams; streams this tap does not have are named and ignored."""
+    entries = catalog.get("streams")
+    if not isinstance(entries, list) or not all(
+        isinstance(entry, dict) and isinstance(entry.get("tap_stream_id"), str) for entry in entries
+    ):
+        raise InputFileError(
+            f'The catalog file {path} must hold {{"streams": [...]}} with a '
+            "'tap_stream_id' in each entry; regenerate it with --discover."
+        )
+    unknown = sorted({entry["tap_stream_id"] for entry in entries} - set(RESOURCE_BY_NAME))
+    if unknown:
+        print(
+            f"tap-klaviyo: warning: the catalog names streams this tap does not have, "
+            f"ignored: {', '.join(unknown)}",
+            file=sys.stderr,
+        )
 
 
 def main() -> None:

@@ -29,6 +29,10 @@ from tap_klaviyo.resources import Tier
 
 logger = logging.getLogger("tap_klaviyo.client")
 
+# The tap is read-only by construction: these reporting POSTs read, every other call is a GET.
+READ_ONLY_POSTS = frozenset(
+    {"/api/campaign-values-reports", "/api/flow-values-reports", "/api/metric-aggregates"}
+)
 RETRIABLE_STATUS = frozenset({429, 500, 502, 503, 504, 520, 522, 524})
 MAX_RETRY_WAIT = 120.0
 AUTH_HELP = (
@@ -103,6 +107,8 @@ class KlaviyoClient:
         return self.request("GET", path_or_url, params=params, tier=tier)
 
     def post(self, path: str, body: dict[str, t.Any], *, tier: Tier) -> dict[str, t.Any]:
+        if path not in READ_ONLY_POSTS:
+            raise ValueError(f"POST {path} would write to the account; the tap only reads")
         return self.request("POST", path, body=body, tier=tier)
 
     def paginate(

@@ -29,7 +29,9 @@ class SingerOutput(GenericSingerWriter[bytes, Message]):
     """The tap's message writer (singer-sdk's ``message_writer_class`` extension point)."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        # Re-entrant: a SIGTERM handler writes the final STATE from the main thread, maybe
+        # while that thread is inside write_record.
+        self._lock = threading.RLock()
 
     def serialize_message(self, message: Message) -> bytes:
         return orjson.dumps(message.to_dict(), default=_default) + b"\n"

@@ -17,7 +17,6 @@ from __future__ import annotations
 import threading
 import typing as t
 from collections import deque
-from concurrent.futures import ThreadPoolExecutor
 
 Page = t.TypeVar("Page")
 Task = t.Callable[[], t.Iterator[Page]]
@@ -37,7 +36,6 @@ class OrderedPrefetch(t.Generic[Page]):
         self._lookahead = 4 * self._max_workers
         self._cond = threading.Condition()
         self._task_lock = threading.Lock()  # next(tasks) may send requests: one at a time
-        self._executor: ThreadPoolExecutor | None = None
         self._running = 0
         # Pages of each started task, in order; ``_DONE`` closes a task's lane.
         self._lanes: dict[int, deque[t.Any]] = {}
@@ -49,7 +47,6 @@ class OrderedPrefetch(t.Generic[Page]):
         self._error: BaseException | None = None
 
     def __iter__(self) -> t.Iterator[Page]:
-        self._executor = ThreadPoolExecutor(self._max_workers, thread_name_prefix="klaviyo-fetch")
         try:
             self._start_tasks()
             while True:
@@ -58,10 +55,11 @@ class OrderedPrefetch(t.Generic[Page]):
                     return
                 yield t.cast("Page", page)
         finally:
+            # Workers see this and stop; a request in flight is abandoned (daemon threads), so
+            # a reader that stops early never keeps the process from exiting.
             with self._cond:
                 self._closed = True
                 self._cond.notify_all()
-            self._executor.shutdown(wait=True, cancel_futures=True)
 
     # -- consumer side ---------------------------------------------------------------------
 
@@ -107,8 +105,9 @@ class OrderedPrefetch(t.Generic[Page]):
                     self._submitted += 1
                     self._running += 1
                     self._lanes[index] = deque()
-                assert self._executor is not None
-                self._executor.submit(self._run, index, task)
+                threading.Thread(
+                    target=self._run, args=(index, task), name="klaviyo-fetch", daemon=True
+                ).start()
 
     # -- worker side -----------------------------------------------------------------------
 

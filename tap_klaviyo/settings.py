@@ -86,6 +86,13 @@ CONFIG_SCHEMA = th.PropertiesList(
         description="User-Agent header; defaults to tap-klaviyo/<version>.",
     ),
     th.Property(
+        "lookback_window",
+        th.IntegerType,
+        default=0,
+        description="Seconds of events to read again behind the bookmark on each run, for "
+        "events that reach Klaviyo late with an earlier timestamp (e.g. 3600).",
+    ),
+    th.Property(
         "max_workers",
         th.IntegerType,
         default=8,
@@ -244,12 +251,14 @@ def validate(config: t.Mapping[str, t.Any]) -> list[str]:
         "metric_aggregates_days",
         "max_workers",
         "max_buffered_pages",
+        "lookback_window",
     ):
         value = config.get(name)
+        minimum = 0 if name == "lookback_window" else 1
         if value is not None and (
-            isinstance(value, bool) or not isinstance(value, int | float) or value <= 0
+            isinstance(value, bool) or not isinstance(value, int | float) or value < minimum
         ):
-            raise ConfigError(f"Setting '{name}' must be a positive number.")
+            raise ConfigError(f"Setting '{name}' must be a number of at least {minimum}.")
     unknown = sorted(set(config) - KNOWN_SETTINGS - _SDK_SETTINGS)
     return [f"Unknown setting '{name}' is ignored." for name in unknown]
 

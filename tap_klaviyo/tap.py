@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import functools
+import sys
 import typing as t
 from importlib.metadata import PackageNotFoundError, version
+from types import FrameType
 
 from singer_sdk import Tap
 
-from tap_klaviyo import settings
+from tap_klaviyo import settings, state
 from tap_klaviyo.client import KlaviyoClient
 from tap_klaviyo.errors import PermissionDeniedError, TapKlaviyoError
 from tap_klaviyo.output import SingerOutput
@@ -86,6 +88,21 @@ class TapKlaviyo(Tap):
     # singer-sdk marks these two final; they are overridden on purpose (and pinned to the
     # 0.54 line, and covered by the sync and --test tests): a failed sync must hand over its
     # safe state, and --test reports each stream's scope rather than syncing a record.
+    def load_state(self, state_dict: dict[str, t.Any]) -> None:
+        """Read older state formats too (see ``tap_klaviyo.state``)."""
+        keys = {resource.name: resource.replication_key for resource in RESOURCES}
+        migrated, warnings = state.migrate(state_dict, keys)
+        for warning in warnings:
+            self.logger.warning(warning)
+        super().load_state(migrated)
+
+    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
+        """SIGTERM/SIGINT: hand the target the last safe state, then stop non-zero."""
+        self.logger.warning("Stopping on signal %d; the last safe state follows.", signum)
+        self.state_writer.write_state(self.state)
+        self.output.flush()
+        sys.exit(128 + signum)
+
     def sync_all(self) -> None:  # type: ignore[misc]
         self.logger.info("Syncing %s", self.label)
         try:

@@ -1,0 +1,333 @@
+"""Processes and measurements: a sandbox process, a tap subprocess, what they did.
+
+The sandbox runs as its own process so that the tap's CPU time is the tap's alone; the tap
+runs as a child of this process and is reaped with ``os.wait4``, which hands back its user
+and system CPU time and its peak RSS (``ru_maxrss``, KiB on Linux). Records are counted
+either from the SDK's ``record_count`` METRIC lines on the tap's stderr (stdout going to
+/dev/null), or by counting the RECORD lines of stdout through a pipe (when the rate over
+time matters, or the run is stopped before the end).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import typing as t
+import urllib.request
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tap_klaviyo.sandbox.app import DEMO_API_KEY
+
+REPO = Path(__file__).resolve().parents[1]
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+RECORD_PREFIXES = (b'{"type":"RECORD"', b'{"type": "RECORD"')
+
+
+def log_dir() -> Path:
+    """One directory per benchmark run for the processes' stderr (kept for inspection)."""
+    global _LOG_DIR
+    if _LOG_DIR is None:
+        _LOG_DIR = Path(tempfile.mkdtemp(prefix="tap-klaviyo-bench-"))
+    return _LOG_DIR
+
+
+_LOG_DIR: Path | None = None
+
+
+# -- the sandbox -----------------------------------------------------------------------------
+
+
+@dataclass
+class SandboxOptions:
+    sizes: dict[str, int] = field(default_factory=dict)
+    latency_ms: float = 0
+    rate_limits: bool = True
+    quirks: bool = True
+    seed: int = 1
+
+    def argv(self) -> list[str]:
+        argv = ["--port", "0", "--seed", str(self.seed), "--latency-ms", f"{self.latency_ms:g}"]
+        argv += ["--rate-limits", "klaviyo" if self.rate_limits else "off"]
+        argv += ["--quirks", "on" if self.quirks else "off"]
+        for name, value in self.sizes.items():
+            argv += [f"--{name}", str(value)]
+        return argv
+
+    def describe(self) -> str:
+        limits = "klaviyo" if self.rate_limits else "off"
+        return f"latency {self.latency_ms:g} ms, limits {limits}"
+
+
+class SandboxProcess:
+    """``tap-klaviyo-sandbox`` in a process of its own; the first stdout line is its URL."""
+
+    def __init__(self, options: SandboxOptions, name: str = "sandbox") -> None:
+        self.options = options
+        self.name = name
+        self.url = ""
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> SandboxProcess:
+        script = Path(sys.executable).with_name("tap-klaviyo-sandbox")
+        command = [str(script)] if script.exists() else [sys.executable, "-m", "tap_klaviyo.sandbox.cli"]
+        stderr = (log_dir() / f"{self.name}.stderr").open("wb")
+        self.proc = subprocess.Popen(
+            [*command, *self.options.argv()], stdout=subprocess.PIPE, stderr=stderr, cwd=REPO
+        )
+        stderr.close()
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline().decode().strip()
+        if not line.startswith("http"):
+            self.__exit__(None, None, None)
+            raise RuntimeError(f"the sandbox did not start (see {log_dir()}/{self.name}.stderr)")
+        self.url = line
+        threading.Thread(target=self.proc.stdout.read, daemon=True).start()  # drain
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.terminate()  # SIGTERM: the sandbox stops cleanly
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    # -- admin endpoints -----------------------------------------------------------------
+
+    def admin(self, path: str, method: str = "GET") -> t.Any:
+        request = urllib.request.Request(f"{self.url}/__sandbox/{path}", method=method)
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.loads(response.read())
+
+    def request_counts(self) -> Counter[int]:
+        """API requests answered so far, by status."""
+        counts: Counter[int] = Counter()
+        for entry in self.admin("requests")["counts"]:
+            counts[entry["status"]] += entry["count"]
+        return counts
+
+    def summary(self) -> dict[str, t.Any]:
+        return t.cast("dict[str, t.Any]", self.admin("summary"))
+
+    def reset_limits(self) -> None:
+        self.admin("reset-limits", method="POST")
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU the sandbox process has used so far."""
+        assert self.proc is not None
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+    def tap_config(self, **settings: t.Any) -> dict[str, t.Any]:
+        return {"api_key": DEMO_API_KEY, "base_url": self.url, **settings}
+
+
+# -- a tap run -------------------------------------------------------------------------------
+
+
+@dataclass
+class TapRun:
+    """What one tap process did."""
+
+    wall: float
+    user: float
+    system: float
+    max_rss_kib: int
+    exit_code: int
+    stopped: bool  # ended by us (SIGTERM) after a fixed time
+    metric_records: dict[str, int]
+    piped_records: int | None
+    # (seconds since start, RECORD lines so far), one sample per chunk read from stdout
+    timeline: list[tuple[float, int]]
+    stderr_path: Path
+    requests: Counter[int] = field(default_factory=Counter)
+    sandbox_cpu: float = 0.0
+
+    @property
+    def cpu(self) -> float:
+        return self.user + self.system
+
+    @property
+    def records(self) -> int:
+        if self.piped_records is not None:
+            return self.piped_records
+        return sum(self.metric_records.values())
+
+    @property
+    def total_requests(self) -> int:
+        return sum(self.requests.values())
+
+    @property
+    def throttled(self) -> int:
+        return self.requests.get(429, 0)
+
+    def records_between(self, start: float, end: float) -> int:
+        return self.count_at(end) - self.count_at(start)
+
+    def count_at(self, moment: float) -> int:
+        count = 0
+        for when, seen in self.timeline:
+            if when > moment:
+                break
+            count = seen
+        return count
+
+    def stderr_tail(self, lines: int = 15) -> str:
+        text = self.stderr_path.read_text(errors="replace").splitlines()
+        return "\n".join(text[-lines:])
+
+
+def write_json(name: str, document: t.Any) -> Path:
+    path = log_dir() / name
+    path.write_text(json.dumps(document))
+    return path
+
+
+def run_tap(
+    argv: list[str],
+    *,
+    name: str,
+    sandbox: SandboxProcess,
+    pipe_stdout: bool = False,
+    stop_after: float | None = None,
+) -> TapRun:
+    """Run a tap to completion (or for ``stop_after`` seconds) and measure it."""
+    stderr_path = log_dir() / f"{name}.stderr"
+    before = sandbox.request_counts()
+    sandbox_cpu = sandbox.cpu_seconds()
+    timeline: list[tuple[float, int]] = []
+    piped: list[int] = []
+    with stderr_path.open("wb") as stderr:
+        started = time.monotonic()
+        proc = subprocess.Popen(
+            argv,
+            stdout=subprocess.PIPE if pipe_stdout else subprocess.DEVNULL,
+            stderr=stderr,
+            cwd=REPO,
+        )
+        reader = None
+        if pipe_stdout:
+            assert proc.stdout is not None
+            reader = threading.Thread(
+                target=_count_records, args=(proc.stdout, started, timeline, piped), daemon=True
+            )
+            reader.start()
+        timer = None
+        stopped = threading.Event()
+        if stop_after is not None:
+
+            def stop() -> None:
+                stopped.set()
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(proc.pid, signal.SIGTERM)
+
+            timer = threading.Timer(stop_after, stop)
+            timer.start()
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.monotonic() - started
+        proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
+        if timer is not None:
+            timer.cancel()
+        if reader is not None:
+            reader.join()
+    after = sandbox.request_counts()
+    return TapRun(
+        wall=wall,
+        user=usage.ru_utime,
+        system=usage.ru_stime,
+        max_rss_kib=usage.ru_maxrss,
+        exit_code=proc.returncode,
+        stopped=stopped.is_set(),
+        metric_records=record_counts_from_metrics(stderr_path),
+        piped_records=piped[0] if piped else None,
+        timeline=timeline,
+        stderr_path=stderr_path,
+        requests=after - before,
+        sandbox_cpu=sandbox.cpu_seconds() - sandbox_cpu,
+    )
+
+
+def _count_records(
+    stream: t.IO[bytes], started: float, timeline: list[tuple[float, int]], result: list[int]
+) -> None:
+    """Count RECORD lines cheaply: whole lines only, prefix match, no JSON parsing."""
+    count = 0
+    rest = b""
+    read = stream.read1 if hasattr(stream, "read1") else stream.read
+    while chunk := read(1 << 20):
+        data = rest + chunk
+        cut = data.rfind(b"\n") + 1
+        lines, rest = data[:cut], data[cut:]
+        if lines:
+            framed = b"\n" + lines
+            count += sum(framed.count(b"\n" + prefix) for prefix in RECORD_PREFIXES)
+            timeline.append((time.monotonic() - started, count))
+    if rest.startswith(RECORD_PREFIXES):
+        count += 1
+    timeline.append((time.monotonic() - started, count))
+    result.append(count)
+
+
+def record_counts_from_metrics(stderr_path: Path) -> dict[str, int]:
+    """Records per stream from the SDK's ``record_count`` counters (they add up)."""
+    counts: Counter[str] = Counter()
+    with stderr_path.open("rb") as lines:
+        for line in lines:
+            marker = line.find(b"METRIC: ")
+            if marker < 0 or b'"record_count"' not in line:
+                continue
+            try:
+                metric = json.loads(line[marker + 8 :])
+            except ValueError:
+                continue
+            if metric.get("type") == "counter" and metric.get("metric") == "record_count":
+                counts[metric["tags"]["stream"]] += int(metric["value"])
+    return dict(counts)
+
+
+# -- catalogs --------------------------------------------------------------------------------
+
+_CATALOG: dict[str, t.Any] | None = None
+
+
+def discovered_catalog(sandbox: SandboxProcess) -> dict[str, t.Any]:
+    """The tap's catalog (``--discover``), once per benchmark run."""
+    global _CATALOG
+    if _CATALOG is None:
+        config = write_json("discover-config.json", sandbox.tap_config())
+        output = subprocess.run(
+            [sys.executable, "-m", "tap_klaviyo", "--config", str(config), "--discover"],
+            capture_output=True,
+            check=True,
+            cwd=REPO,
+        )
+        _CATALOG = json.loads(output.stdout)
+    return _CATALOG
+
+
+def select(catalog: dict[str, t.Any], streams: t.Collection[str]) -> dict[str, t.Any]:
+    """A copy of the catalog with exactly ``streams`` selected (root breadcrumb)."""
+    chosen = json.loads(json.dumps(catalog))
+    found = set()
+    for stream in chosen["streams"]:
+        for entry in stream["metadata"]:
+            if entry["breadcrumb"] == []:
+                entry["metadata"]["selected"] = stream["tap_stream_id"] in streams
+                found.add(stream["tap_stream_id"])
+    missing = set(streams) - found
+    if missing:
+        raise ValueError(f"not in the catalog: {sorted(missing)}")
+    return chosen

@@ -1,0 +1,160 @@
+"""Table rows, the markdown table, and the issue's targets checked against the rows."""
+
+from __future__ import annotations
+
+import typing as t
+from dataclasses import dataclass, field
+
+COLUMNS = (
+    "scenario",
+    "stream",
+    "records",
+    "wall s",
+    "records/s",
+    "% of ceiling",
+    "CPU µs/record",
+    "peak RSS MB",
+    "429s",
+    "requests",
+    "notes",
+)
+RSS_TARGET_MB = 150
+CPU_TARGET_US = 30
+LATENCY_RATIO_TARGET = 1.3
+THROTTLED_TARGET = 0.01
+CEILING_TARGET = 0.9
+
+
+@dataclass
+class Row:
+    scenario: str
+    stream: str
+    records: int | None = None
+    wall: float | None = None
+    rate: float | None = None  # records/s (the steady-state rate where that is measured)
+    ceiling: float | None = None  # the tier's records/s
+    cpu_us: float | None = None
+    rss_mb: float | None = None
+    throttled: int | None = None
+    requests: int | None = None
+    notes: list[str] = field(default_factory=list)
+    is_tap: bool = True  # tap-klaviyo itself (the RSS target applies), not the baseline
+    failed: bool = False
+    per_stream: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def share(self) -> float | None:
+        if self.rate is None or not self.ceiling:
+            return None
+        return self.rate / self.ceiling
+
+    def cells(self) -> list[str]:
+        return [
+            self.scenario,
+            self.stream,
+            _int(self.records),
+            _num(self.wall, 1),
+            _int(self.rate),
+            "" if self.share is None else f"{self.share:.0%}",
+            _num(self.cpu_us, 1),
+            _num(self.rss_mb, 0),
+            _int(self.throttled),
+            _int(self.requests),
+            "; ".join(self.notes),
+        ]
+
+
+def _int(value: float | None) -> str:
+    return "" if value is None else f"{round(value):,}"
+
+
+def _num(value: float | None, digits: int) -> str:
+    return "" if value is None else f"{value:,.{digits}f}"
+
+
+def markdown(header: t.Sequence[str], rows: t.Iterable[t.Sequence[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(cell.replace("|", "/") for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def results_table(rows: t.Sequence[Row]) -> str:
+    return markdown(COLUMNS, (row.cells() for row in rows))
+
+
+@dataclass
+class Verdict:
+    target: str
+    met: bool | None  # None: not measured in this run
+    detail: str
+
+    def line(self) -> str:
+        mark = {True: "met", False: "MISSED", None: "not run"}[self.met]
+        return f"- **{mark}**: {self.target} ({self.detail})"
+
+
+def verdicts(rows: t.Sequence[Row]) -> list[Verdict]:
+    by_scenario: dict[str, list[Row]] = {}
+    for row in rows:
+        by_scenario.setdefault(row.scenario.split()[0], []).append(row)
+    out: list[Verdict] = []
+
+    s1 = (by_scenario.get("1") or [None])[0]
+    s2 = (by_scenario.get("2") or [None])[0]
+    if s1 is not None and s1.cpu_us is not None:
+        out.append(
+            Verdict(
+                f"scenario 1: at most {CPU_TARGET_US} µs of tap CPU per event record",
+                s1.cpu_us <= CPU_TARGET_US,
+                f"{s1.cpu_us:.1f} µs",
+            )
+        )
+    else:
+        out.append(Verdict(f"scenario 1: at most {CPU_TARGET_US} µs/record", None, "-"))
+    if s1 is not None and s2 is not None and s1.wall and s2.wall:
+        ratio = s2.wall / s1.wall
+        out.append(
+            Verdict(
+                f"scenario 2: wall time at most {LATENCY_RATIO_TARGET}× scenario 1",
+                ratio <= LATENCY_RATIO_TARGET,
+                f"{ratio:.2f}×: {s2.wall:.1f} s vs {s1.wall:.1f} s",
+            )
+        )
+    else:
+        out.append(Verdict(f"scenario 2: at most {LATENCY_RATIO_TARGET}× scenario 1", None, "-"))
+    if s2 is not None and s2.requests:
+        share = (s2.throttled or 0) / s2.requests
+        out.append(
+            Verdict(
+                "scenario 2: fewer than 1% of requests answered 429",
+                share < THROTTLED_TARGET,
+                f"{s2.throttled} of {s2.requests} ({share:.2%})",
+            )
+        )
+    else:
+        out.append(Verdict("scenario 2: fewer than 1% of requests answered 429", None, "-"))
+    s3 = by_scenario.get("3") or []
+    for row in s3:
+        share = row.share
+        out.append(
+            Verdict(
+                f"scenario 3 ({row.stream}): at least {CEILING_TARGET:.0%} of the tier ceiling",
+                None if share is None else share >= CEILING_TARGET,
+                "-" if share is None else f"{share:.0%} = {row.rate:,.0f} of {row.ceiling:,.0f}/s",
+            )
+        )
+    if not s3:
+        out.append(Verdict("scenario 3: at least 90% of the tier ceiling", None, "-"))
+    tap_rows = [row for row in rows if row.is_tap and row.rss_mb is not None]
+    if tap_rows:
+        worst = max(tap_rows, key=lambda row: row.rss_mb or 0)
+        over = [f"{row.scenario} {row.stream}" for row in tap_rows if row.rss_mb >= RSS_TARGET_MB]
+        out.append(
+            Verdict(
+                f"peak RSS of the tap under {RSS_TARGET_MB} MB in every scenario",
+                not over,
+                f"highest {worst.rss_mb:.0f} MB ({worst.scenario} {worst.stream})"
+                + (f"; over in: {', '.join(over)}" if over else ""),
+            )
+        )
+    return out

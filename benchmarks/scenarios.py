@@ -1,0 +1,268 @@
+"""The issue's scenarios, each a function of the plan (sizes) returning its table rows.
+
+1. CPU: events at latency 0 and no rate limits, output to /dev/null.
+2. Latency hidden: the same events at 250 ms latency and Klaviyo's tiers.
+3. Profiles at the real tiers, with and without predictive analytics, in steady state.
+4. A full default sync of a mid-size account (every stream), and the same account's core
+   streams (those the baseline has).
+5. The baseline (``benchmarks.baseline_tap``: SDK defaults) on the same core streams.
+"""
+
+from __future__ import annotations
+
+import sys
+import typing as t
+from dataclasses import dataclass, field
+
+from benchmarks.baseline_tap import STREAM_NAMES as CORE_STREAMS
+from benchmarks.harness import (
+    SandboxOptions,
+    SandboxProcess,
+    TapRun,
+    discovered_catalog,
+    run_tap,
+    select,
+    write_json,
+)
+from benchmarks.report import Row
+from tap_klaviyo.resources import EVENTS, L, M, Tier
+
+# A mid-size account (the issue's example); scenario 4/5 scale it by ``Plan.mid_scale``.
+MID_SIZE = {
+    "profiles": 200_000,
+    "events": 2_000_000,
+    "campaigns": 200,
+    "flows": 50,
+    "lists": 100,
+    "segments": 20,
+}
+# Not scaled: an account has about this many metrics, templates and tags whatever its size.
+MID_FIXED = {"metrics": 30, "templates": 50, "tags": 30}
+
+
+@dataclass
+class Plan:
+    """Sizes of every scenario; ``FULL`` is ``make bench``, ``QUICK`` the smoke run."""
+
+    name: str
+    events_cpu: int  # scenario 1
+    events_latency: int  # scenario 2
+    latency_ms: float = 250
+    steady_warmup: float = 15  # scenario 3: seconds before the measured span
+    steady_span: float = 120  # scenario 3: the measured span (whole minutes: fixed windows)
+    mid_scale: float = 0.1  # scenario 4/5
+    max_workers: int = 8
+    max_buffered_pages: int = 16
+    speed_seconds: float = 10  # sandbox speed: seconds of paging per concurrency
+    scenarios: tuple[str, ...] = ("1", "2", "3", "4", "5", "sandbox")
+    extra_notes: list[str] = field(default_factory=list)
+
+    def tap_settings(self, **more: t.Any) -> dict[str, t.Any]:
+        return {
+            "max_workers": self.max_workers,
+            "max_buffered_pages": self.max_buffered_pages,
+            **more,
+        }
+
+    def mid_sizes(self) -> dict[str, int]:
+        sizes = {name: max(1, round(value * self.mid_scale)) for name, value in MID_SIZE.items()}
+        return {**sizes, **MID_FIXED}
+
+
+FULL = Plan(name="full", events_cpu=1_000_000, events_latency=1_000_000)
+QUICK = Plan(
+    name="quick",
+    events_cpu=100_000,
+    events_latency=100_000,
+    steady_warmup=5,
+    steady_span=20,
+    mid_scale=0.01,
+    speed_seconds=3,
+)
+
+
+def per_second(tier: Tier, page_size: int) -> float:
+    """The tier's steady ceiling in records per second."""
+    return tier.steady * page_size / 60
+
+
+def tap_argv(config: str, catalog: str | None = None) -> list[str]:
+    argv = [sys.executable, "-m", "tap_klaviyo", "--config", config]
+    return argv + ["--catalog", catalog] if catalog else argv
+
+
+def row_from(run: TapRun, scenario: str, stream: str, **fields: t.Any) -> Row:
+    records = run.records
+    row = Row(
+        scenario=scenario,
+        stream=stream,
+        records=records,
+        wall=run.wall,
+        rate=records / run.wall if run.wall else None,
+        cpu_us=run.cpu / records * 1e6 if records else None,
+        rss_mb=run.max_rss_kib / 1024,
+        throttled=run.throttled,
+        requests=run.total_requests,
+        per_stream=dict(run.metric_records),
+        **fields,
+    )
+    if run.exit_code != 0 and not run.stopped:
+        row.failed = True
+        row.notes.append(f"FAILED (exit {run.exit_code}; log {run.stderr_path})")
+    return row
+
+
+def sandbox_note(run: TapRun) -> str:
+    return f"sandbox CPU {run.sandbox_cpu:.0f} s ({run.sandbox_cpu / run.wall:.0%} of a core)"
+
+
+# -- 1 and 2: events ---------------------------------------------------------------------------
+
+
+def events_run(plan: Plan, scenario: str, events: int, options: SandboxOptions) -> Row:
+    options.sizes = {"events": events}
+    with SandboxProcess(options, name=f"s{scenario}-sandbox") as sandbox:
+        catalog = write_json("events-catalog.json", select(discovered_catalog(sandbox), ["events"]))
+        config = write_json(f"s{scenario}-config.json", sandbox.tap_config(**plan.tap_settings()))
+        run = run_tap(tap_argv(str(config), str(catalog)), name=f"s{scenario}-tap", sandbox=sandbox)
+        expected = sandbox.summary()["events"]
+    row = row_from(run, scenario, "events", ceiling=per_second(EVENTS.tier, EVENTS.page_size or 0))
+    row.notes.append(f"{events:,} events, {options.describe()}, stdout to /dev/null")
+    row.notes.append(sandbox_note(run))
+    if run.records != expected:
+        row.notes.append(f"records differ from the sandbox's {expected:,}")
+    return row
+
+
+def scenario_1(plan: Plan) -> list[Row]:
+    options = SandboxOptions(latency_ms=0, rate_limits=False)
+    return [events_run(plan, "1 CPU", plan.events_cpu, options)]
+
+
+def scenario_2(plan: Plan, first: Row | None) -> list[Row]:
+    options = SandboxOptions(latency_ms=plan.latency_ms, rate_limits=True)
+    row = events_run(plan, "2 latency", plan.events_latency, options)
+    if first is not None and first.wall and row.wall and first.records == row.records:
+        row.notes.insert(0, f"wall {row.wall / first.wall:.2f}× scenario 1")
+    return [row]
+
+
+# -- 3: profiles in steady state ---------------------------------------------------------------
+
+
+def scenario_3(plan: Plan) -> list[Row]:
+    rows = []
+    for predictions, tier in ((True, M), (False, L)):
+        ceiling = per_second(tier, 100)
+        stop_at = plan.steady_warmup + plan.steady_span + 1
+        # Twice what the tier lets through in the run: the tap never runs out of profiles.
+        profiles = int(ceiling * stop_at * 2)
+        options = SandboxOptions(
+            sizes={"profiles": profiles}, latency_ms=plan.latency_ms, rate_limits=True
+        )
+        label = "with" if predictions else "without"
+        with SandboxProcess(options, name=f"s3-{label}-sandbox") as sandbox:
+            catalog = write_json("profiles-catalog.json", select(discovered_catalog(sandbox), ["profiles"]))
+            settings = plan.tap_settings(profile_predictive_analytics=predictions)
+            config = write_json(f"s3-{label}-config.json", sandbox.tap_config(**settings))
+            run = run_tap(
+                tap_argv(str(config), str(catalog)),
+                name=f"s3-{label}-tap",
+                sandbox=sandbox,
+                pipe_stdout=True,
+                stop_after=stop_at,
+            )
+        start, end = plan.steady_warmup, plan.steady_warmup + plan.steady_span
+        ended = run.timeline[-1][0] if run.timeline else 0.0
+        row = row_from(run, "3 steady", f"profiles, {label} predictions", ceiling=ceiling)
+        row.rate = run.records_between(start, min(end, ended)) / max(min(end, ended) - start, 1e-9)
+        row.notes.append(
+            f"tier {tier.name} ({tier.steady}/min × 100); records/s over [{start:g} s, {end:g} s]"
+            f" of the run, stopped at {run.wall:.0f} s; {options.describe()}"
+        )
+        if not run.stopped:
+            row.notes.append(f"the run ended by itself at {ended:.0f} s (too few profiles?)")
+        if plan.steady_span < 120:
+            row.notes.append("span under 2 minutes: not a steady-state figure")
+        rows.append(row)
+    return rows
+
+
+# -- 4 and 5: a full sync of a mid-size account, tap and baseline -------------------------------
+
+
+def mid_options(plan: Plan) -> SandboxOptions:
+    return SandboxOptions(sizes=plan.mid_sizes(), latency_ms=plan.latency_ms, rate_limits=True)
+
+
+def scale_note(plan: Plan) -> str:
+    sizes = ", ".join(f"{value:,} {name}" for name, value in plan.mid_sizes().items())
+    return f"scale {plan.mid_scale:g} of the mid-size account: {sizes}"
+
+
+def scenario_4(plan: Plan) -> list[Row]:
+    rows = []
+    options = mid_options(plan)
+    with SandboxProcess(options, name="s4-all-sandbox") as sandbox:
+        config = write_json("s4-config.json", sandbox.tap_config(**plan.tap_settings()))
+        run = run_tap(tap_argv(str(config)), name="s4-all-tap", sandbox=sandbox)
+    row = row_from(run, "4 full sync", f"all {len(run.metric_records)} streams (tap)")
+    row.notes += [scale_note(plan), options.describe(), "default settings (predictions on)"]
+    row.notes.append(_slowest_streams(run))
+    rows.append(row)
+    with SandboxProcess(options, name="s4-core-sandbox") as sandbox:
+        catalog = write_json("core-catalog.json", select(discovered_catalog(sandbox), CORE_STREAMS))
+        config = write_json("s4-core-config.json", sandbox.tap_config(**plan.tap_settings()))
+        run = run_tap(tap_argv(str(config), str(catalog)), name="s4-core-tap", sandbox=sandbox)
+    row = row_from(run, "4 core", f"{len(CORE_STREAMS)} core streams (tap)")
+    row.notes.append("the baseline's streams, same account")
+    row.notes.append(_per_stream(run))
+    rows.append(row)
+    return rows
+
+
+def scenario_5(plan: Plan, core: Row | None) -> list[Row]:
+    options = mid_options(plan)
+    with SandboxProcess(options, name="s5-sandbox") as sandbox:
+        config = write_json("s5-config.json", sandbox.tap_config())
+        argv = [sys.executable, "-m", "benchmarks.baseline_tap", "--config", str(config)]
+        run = run_tap(argv, name="s5-baseline", sandbox=sandbox)
+    row = row_from(run, "5 baseline", f"{len(CORE_STREAMS)} core streams (SDK defaults)")
+    row.is_tap = False
+    if core is not None and core.wall and row.wall and core.cpu_us and row.cpu_us:
+        row.notes.insert(
+            0,
+            f"tap is {row.wall / core.wall:.1f}× faster (wall) and uses "
+            f"{row.cpu_us / core.cpu_us:.1f}× less CPU per record than this",
+        )
+        theirs = core.per_stream
+        differ = {
+            name: (count, theirs.get(name))
+            for name, count in run.metric_records.items()
+            if theirs.get(name) != count
+        }
+        if differ:
+            row.notes.append(f"records differ from the tap's (baseline, tap): {differ}")
+    row.notes.append("plain writer, sequential, no budget, SDK backoff; same account as 4")
+    row.notes.append(_per_stream(run))
+    return [row]
+
+
+def _per_stream(run: TapRun) -> str:
+    return ", ".join(f"{name} {count:,}" for name, count in sorted(run.metric_records.items()))
+
+
+def _slowest_streams(run: TapRun) -> str:
+    """The streams that took longest, from the SDK's sync_duration timers."""
+    import json
+
+    durations: dict[str, float] = {}
+    with run.stderr_path.open("rb") as lines:
+        for line in lines:
+            if b'"sync_duration"' not in line:
+                continue
+            metric = json.loads(line[line.find(b"METRIC: ") + 8 :])
+            stream = metric["tags"]["stream"]
+            durations[stream] = durations.get(stream, 0.0) + float(metric["value"])
+    slowest = sorted(durations.items(), key=lambda item: -item[1])[:4]
+    return "slowest: " + ", ".join(f"{name} {seconds:.0f} s" for name, seconds in slowest)

@@ -1,0 +1,68 @@
+"""State files from older formats, read into singer-sdk's, so an upgrade never crashes a sync.
+
+Accepted besides singer-sdk's own format: a bare timestamp per stream
+(``{"bookmarks": {"events": "2024-01-01T00:00:00Z"}}``) and singer-io tap-klaviyo's
+``{"bookmarks": {"events": {"since": ...}}}`` (or the field name as key), timestamps as ISO
+strings or epoch seconds. Bookmarks of streams this tap does not have are dropped, with a
+warning each.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import typing as t
+
+from tap_klaviyo.errors import InputFileError
+
+LEGACY_KEYS = ("since", "updated", "updated_at", "datetime", "timestamp", "date")
+
+
+def migrate(
+    state: t.Any, replication_keys: t.Mapping[str, str | None]
+) -> tuple[dict[str, t.Any], list[str]]:
+    """The state in singer-sdk's format, and a warning per bookmark that could not be kept."""
+    if not isinstance(state, dict) or not isinstance(state.get("bookmarks", {}), dict):
+        raise InputFileError(
+            'The state file must hold a JSON object like {"bookmarks": {"events": {...}}}.'
+        )
+    warnings: list[str] = []
+    bookmarks: dict[str, t.Any] = {}
+    for stream, entry in state.get("bookmarks", {}).items():
+        if stream not in replication_keys:
+            warnings.append(f"The state has a bookmark for unknown stream '{stream}': ignored.")
+            continue
+        migrated = _migrate_entry(entry, replication_keys[stream])
+        if migrated is None:
+            warnings.append(f"The state's bookmark for '{stream}' is not readable: ignored.")
+            continue
+        bookmarks[stream] = migrated
+    return {**state, "bookmarks": bookmarks}, warnings
+
+
+def _migrate_entry(entry: t.Any, key: str | None) -> dict[str, t.Any] | None:
+    if isinstance(entry, dict) and ("replication_key_value" in entry or "partitions" in entry):
+        return entry  # singer-sdk's own format
+    if isinstance(entry, dict) and not any(k in entry for k in (key, *LEGACY_KEYS)):
+        return entry  # e.g. an empty entry, or a full-table stream's
+    if key is None:
+        return {}
+    if isinstance(entry, dict):
+        raw = next((entry[k] for k in (key, *LEGACY_KEYS) if k in entry), None)
+    else:
+        raw = entry  # a bare timestamp
+    value = _timestamp(raw)
+    return None if value is None else {"replication_key": key, "replication_key_value": value}
+
+
+def _timestamp(raw: t.Any) -> str | None:
+    if isinstance(raw, bool):
+        return None
+    if isinstance(raw, int | float):
+        return dt.datetime.fromtimestamp(raw, dt.timezone.utc).isoformat()
+    if isinstance(raw, str):
+        try:
+            parsed = dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        return (parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)).isoformat()
+    return None
