@@ -78,7 +78,9 @@ class SandboxProcess:
 
     def __enter__(self) -> SandboxProcess:
         script = Path(sys.executable).with_name("tap-klaviyo-sandbox")
-        command = [str(script)] if script.exists() else [sys.executable, "-m", "tap_klaviyo.sandbox.cli"]
+        command = (
+            [str(script)] if script.exists() else [sys.executable, "-m", "tap_klaviyo.sandbox.cli"]
+        )
         stderr = (log_dir() / f"{self.name}.stderr").open("wb")
         self.proc = subprocess.Popen(
             [*command, *self.options.argv()], stdout=subprocess.PIPE, stderr=stderr, cwd=REPO

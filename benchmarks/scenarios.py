@@ -162,7 +162,9 @@ def scenario_3(plan: Plan) -> list[Row]:
         )
         label = "with" if predictions else "without"
         with SandboxProcess(options, name=f"s3-{label}-sandbox") as sandbox:
-            catalog = write_json("profiles-catalog.json", select(discovered_catalog(sandbox), ["profiles"]))
+            catalog = write_json(
+                "profiles-catalog.json", select(discovered_catalog(sandbox), ["profiles"])
+            )
             settings = plan.tap_settings(profile_predictive_analytics=predictions)
             config = write_json(f"s3-{label}-config.json", sandbox.tap_config(**settings))
             run = run_tap(

@@ -11,3 +11,18 @@ Layout (the sandbox mirrors the API, never the tap: nothing here imports the tap
 - ``app``       the aiohttp application: auth, revision, routes, pagination, admin
 - ``server``    start/stop in-process (for pytest) and the console command
 """
+
+
+def main() -> None:
+    """The ``tap-klaviyo-sandbox`` command; its server stack is the ``sandbox`` extra."""
+    import importlib.util
+    import sys
+
+    if importlib.util.find_spec("aiohttp") is None:
+        sys.exit(
+            "tap-klaviyo-sandbox: error: the sandbox needs its server stack (aiohttp): "
+            "pip install 'tap-klaviyo[sandbox]'"
+        )
+    from tap_klaviyo.sandbox.cli import main as serve
+
+    serve()
