@@ -1,8 +1,9 @@
 """Singer output: orjson lines on stdout, buffered, with a fast path for RECORD messages.
 
 singer-sdk's default writer encodes with simplejson and flushes after every message; a
-Klaviyo events backfill writes millions of records, so records are buffered and only the
-messages a target must see at once (SCHEMA, STATE, ACTIVATE_VERSION) flush the buffer.
+Klaviyo events backfill writes millions of records, so records gather in a buffer written in
+large blocks, and the messages a target must see at once (SCHEMA, STATE, ACTIVATE_VERSION)
+flush it.
 Every message is one whole line, written under a lock so threads never interleave.
 """
 
@@ -12,11 +13,14 @@ import datetime as dt
 import decimal
 import sys
 import threading
+import time
 import typing as t
 
 import orjson
 from singer_sdk.singerlib.encoding.base import GenericSingerWriter
 from singer_sdk.singerlib.messages import Message, SingerMessageType
+
+BLOCK = 1 << 16  # bytes gathered before one write to stdout
 
 
 def _default(value: t.Any) -> t.Any:
@@ -32,6 +36,7 @@ class SingerOutput(GenericSingerWriter[bytes, Message]):
         # Re-entrant: a SIGTERM handler writes the final STATE from the main thread, maybe
         # while that thread is inside write_record.
         self._lock = threading.RLock()
+        self._pending = bytearray()
 
     def serialize_message(self, message: Message) -> bytes:
         return orjson.dumps(message.to_dict(), default=_default) + b"\n"
@@ -39,10 +44,9 @@ class SingerOutput(GenericSingerWriter[bytes, Message]):
     def write_message(self, message: Message) -> None:
         line = self.format_message(message)
         with self._lock:
-            out = sys.stdout.buffer
-            out.write(line)
-            if message.type != SingerMessageType.RECORD:
-                out.flush()
+            self._pending += line
+            if message.type != SingerMessageType.RECORD or len(self._pending) >= BLOCK:
+                self._write_pending(flush=message.type != SingerMessageType.RECORD)
 
     def write_record(self, stream: str, record: dict[str, t.Any], time_extracted: str) -> None:
         """A RECORD line without building a message object: the hot path."""
@@ -56,12 +60,32 @@ class SingerOutput(GenericSingerWriter[bytes, Message]):
             default=_default,
         )
         with self._lock:
-            sys.stdout.buffer.write(line + b"\n")
+            self._pending += line
+            self._pending += b"\n"
+            if len(self._pending) >= BLOCK:
+                self._write_pending(flush=False)
 
     def flush(self) -> None:
         with self._lock:
-            sys.stdout.buffer.flush()
+            self._write_pending(flush=True)
+
+    def _write_pending(self, *, flush: bool) -> None:
+        out = sys.stdout.buffer
+        out.write(self._pending)
+        self._pending.clear()
+        if flush:
+            out.flush()
+
+
+_now_second = 0
+_now_text = ""
 
 
 def utc_now_iso() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat()
+    """The extraction time of a record, formatted once per second rather than per record."""
+    global _now_second, _now_text  # noqa: PLW0603 - a one-entry cache
+    second = int(time.time())
+    if second != _now_second:
+        _now_second = second
+        _now_text = dt.datetime.fromtimestamp(second, dt.timezone.utc).isoformat()
+    return _now_text

@@ -5,9 +5,9 @@ children). Workers run tasks ahead of the consumer, so request latency overlaps;
 still sees task 0's pages, then task 1's, and so on, so records come out in the same order as
 a sequential read and a bookmark taken from them only ever covers what was emitted.
 
-Memory stays flat: at most ``max_buffered`` pages wait in the buffer (plus one page in the
-hands of each worker). The task the consumer is reading (the head) may always add its pages,
-so the buffer filling up with later tasks' pages can slow the read but never deadlock it.
+Memory stays flat: at most ``max_buffered`` pages are being fetched or wait in the buffer,
+plus the head's. The task the consumer is reading (the head) may always fetch, so the buffer
+filling up with later tasks' pages can slow the read but never deadlock it.
 A new task starts whenever a worker is free and fewer than ``4 * max_workers`` tasks are
 started but not yet consumed.
 """
@@ -112,20 +112,16 @@ class OrderedPrefetch(t.Generic[Page]):
     # -- worker side -----------------------------------------------------------------------
 
     def _run(self, index: int, task: Task[Page]) -> None:
+        pages = task()
         try:
-            for page in task():
+            while self._reserve(index):
+                try:
+                    page = next(pages)  # the request happens here, inside a reserved slot
+                except StopIteration:
+                    self._release()
+                    break
                 with self._cond:
-                    # Wait for room unless this task is the one being read.
-                    while (
-                        not self._closed
-                        and index != self._head
-                        and self._buffered >= self._max_buffered
-                    ):
-                        self._cond.wait()
-                    if self._closed:
-                        return
                     self._lanes[index].append(page)
-                    self._buffered += 1
                     self._cond.notify_all()
             with self._cond:
                 self._lanes[index].append(_DONE)
@@ -137,3 +133,16 @@ class OrderedPrefetch(t.Generic[Page]):
                 self._running -= 1
                 self._cond.notify_all()
         self._start_tasks()
+
+    def _reserve(self, index: int) -> bool:
+        """Wait for room for one more page (the head task never waits); False once closed."""
+        with self._cond:
+            while not self._closed and index != self._head and self._buffered >= self._max_buffered:
+                self._cond.wait()
+            self._buffered += 1
+            return not self._closed
+
+    def _release(self) -> None:
+        with self._cond:
+            self._buffered -= 1
+            self._cond.notify_all()

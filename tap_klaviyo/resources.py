@@ -157,6 +157,7 @@ EVENTS = Resource(
     upper_bound="less-than",
     page_size=1000,
     include=("metric",),
+    params=(("fields[metric]", "name"),),  # only the names travel with each page
     description="Every event, with `metric_id`, `metric_name` and `profile_id`.",
 )
 TEMPLATES = Resource(

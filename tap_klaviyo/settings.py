@@ -103,7 +103,7 @@ CONFIG_SCHEMA = th.PropertiesList(
     th.Property(
         "max_buffered_pages",
         th.IntegerType,
-        default=16,
+        default=8,
         description="Pages fetched ahead and held in memory at most (bounds memory use).",
     ),
     th.Property(

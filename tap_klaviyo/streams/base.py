@@ -54,6 +54,7 @@ class KlaviyoStream(Stream):
         # State is kept per partition (campaign channel, parent id...) by the SDK, each with
         # its own resumable bookmark.
         self.replication_key = resource.replication_key
+        self._last_increment: tuple[str, Context | None] | None = None
 
     @property
     def client(self) -> KlaviyoClient:
@@ -115,9 +116,25 @@ class KlaviyoStream(Stream):
         # Never bookmark past the sync's start: Klaviyo accepts future-dated records, and a
         # bookmark in the future would hide everything that happens until then.
         value = latest_record.get(self.resource.replication_key or "")
-        if isinstance(value, str) and value > self.signpost:
-            return
+        if isinstance(value, str):
+            if value > self.signpost:
+                return
+            # Ties: the bookmark already holds this value for this partition.
+            if self._last_increment == (value, context):
+                return
+            self._last_increment = (value, context)
         super()._increment_stream_state(latest_record, context=context)
+
+    def _process_record(
+        self,
+        record: dict,
+        child_context: Context | None = None,
+        partition_context: Context | None = None,
+    ) -> None:
+        # The partition's keys become columns (a campaign's channel, a member's list_id); the
+        # SDK's child-stream walk is skipped: child streams here read their parents themselves.
+        for key, value in (partition_context or {}).items():
+            record.setdefault(key, value)
 
     # -- writing: the per-record hot path ---------------------------------------------------
 
@@ -184,7 +201,7 @@ class KlaviyoStream(Stream):
             OrderedPrefetch(
                 tasks,
                 max_workers=int(self.config.get("max_workers", 8)),
-                max_buffered=int(self.config.get("max_buffered_pages", 16)),
+                max_buffered=int(self.config.get("max_buffered_pages", 8)),
             )
         )
 

@@ -55,12 +55,12 @@ class WindowedMixin(KlaviyoStream):
             yield from super().read(context, incremental=False)
             return
         progress = Progress(self, self.lower_bound(context), self.sync_started)
-        for document, start, end in OrderedPrefetch(
+        for records in OrderedPrefetch(
             self.window_tasks(context),
             max_workers=int(self.config.get("max_workers", 8)),
-            max_buffered=int(self.config.get("max_buffered_pages", 16)),
+            max_buffered=int(self.config.get("max_buffered_pages", 8)),
         ):
-            for record in self.records_of(document, start, end):
+            for record in records:
                 progress.tick(record)
                 yield record
         progress.done()
@@ -99,18 +99,19 @@ class WindowedMixin(KlaviyoStream):
         return (start, boundary), boundary
 
     def fixed_task(self, document: dict[str, t.Any], window: Window) -> t.Callable[[], t.Iterator]:
-        return lambda: iter([(document, *window)])
+        return lambda: iter([list(self.records_of(document, *window))])
 
     def window_task(
         self, context: Context | None, window: Window, density: Density | None
     ) -> t.Callable[[], t.Iterator]:
         start, end = window
 
-        def task() -> t.Iterator[tuple[dict[str, t.Any], dt.datetime, dt.datetime | None]]:
+        def task() -> t.Iterator[list[dict[str, t.Any]]]:
+            # Pages become rows on the worker: the buffer holds rows, smaller than pages.
             records = 0
             for document in self.pages(context, start, end):
                 records += len(self.rows_of(document))
-                yield document, start, end
+                yield list(self.records_of(document, start, end))
             if density is not None and end is not None:
                 density.add(records, (end - start).total_seconds())
 
