@@ -35,6 +35,7 @@ READ_ONLY_POSTS = frozenset(
 )
 RETRIABLE_STATUS = frozenset({429, 500, 502, 503, 504, 520, 522, 524})
 MAX_RETRY_WAIT = 120.0
+MAX_THROTTLED = 30  # 429s waited out for one request before giving up
 AUTH_HELP = (
     "Klaviyo rejected the API key (401): the API key is invalid or revoked. "
     "Create a private key under Settings > API keys and set it as 'api_key'."
@@ -102,9 +103,14 @@ class KlaviyoClient:
     # -- public API ------------------------------------------------------------------------
 
     def get(
-        self, path_or_url: str, params: dict[str, str] | None = None, *, tier: Tier
+        self,
+        path_or_url: str,
+        params: dict[str, str] | None = None,
+        *,
+        tier: Tier,
+        endpoint: str | None = None,
     ) -> dict[str, t.Any]:
-        return self.request("GET", path_or_url, params=params, tier=tier)
+        return self.request("GET", path_or_url, params=params, tier=tier, endpoint=endpoint)
 
     def post(self, path: str, body: dict[str, t.Any], *, tier: Tier) -> dict[str, t.Any]:
         if path not in READ_ONLY_POSTS:
@@ -112,10 +118,16 @@ class KlaviyoClient:
         return self.request("POST", path, body=body, tier=tier)
 
     def paginate(
-        self, path: str, params: dict[str, str] | None = None, *, tier: Tier
+        self,
+        path: str,
+        params: dict[str, str] | None = None,
+        *,
+        tier: Tier,
+        endpoint: str | None = None,
     ) -> t.Iterator[dict[str, t.Any]]:
         """Yield each page (the whole JSON:API document), following ``links.next``."""
-        document = self.get(path, params, tier=tier)
+        endpoint = endpoint or path
+        document = self.get(path, params, tier=tier, endpoint=endpoint)
         seen: set[str] = set()
         while True:
             yield document
@@ -128,7 +140,7 @@ class KlaviyoClient:
                     "rather than looping. Re-run the sync; if it persists, report it to Klaviyo."
                 )
             seen.add(next_url)
-            document = self.get(next_url, tier=tier)
+            document = self.get(next_url, tier=tier, endpoint=endpoint)
 
     def request(
         self,
@@ -138,29 +150,39 @@ class KlaviyoClient:
         params: dict[str, str] | None = None,
         body: dict[str, t.Any] | None = None,
         tier: Tier,
+        endpoint: str | None = None,
     ) -> dict[str, t.Any]:
-        """Send one request with the budget and retries; return the parsed JSON body."""
+        """Send one request with the budget and retries; return the parsed JSON body.
+
+        ``endpoint`` names the operation the budget counts against (``/api/lists/{id}``:
+        Klaviyo's limits are per endpoint, not per list).
+        """
         url = self._absolute(path_or_url)
-        endpoint = _endpoint_of(url)
-        for attempt in range(1, self.max_retries + 1):
+        endpoint = endpoint or _endpoint_of(url)
+        failures = throttles = 0
+        while True:
             bucket = self.budget.acquire(endpoint, tier)
             try:
                 document, remaining, reset = self._send(method, url, params, body)
             except TransientError as error:
                 reason = str(error)
                 self.stats.count_retry(reason)
-                if attempt == self.max_retries:
+                # Throttling is waited out (Retry-After says how long); failures are retried.
+                if error.retry_after is not None:
+                    throttles += 1
+                else:
+                    failures += 1
+                if failures >= self.max_retries or throttles >= MAX_THROTTLED:
                     raise KlaviyoAPIError(
-                        f"{method} {endpoint} failed {attempt} times (last: {reason}); "
-                        "Klaviyo may be having trouble. Re-run later: the state saved so far "
-                        "resumes where this run stopped."
+                        f"{method} {endpoint} failed {failures + throttles} times (last: "
+                        f"{reason}); Klaviyo may be having trouble. Re-run later: the state "
+                        "saved so far resumes where this run stopped."
                     ) from None
-                wait = self._wait_before_retry(attempt, error.retry_after)
+                wait = self._wait_before_retry(failures, error.retry_after)
                 if error.retry_after is not None:
                     bucket.pause(wait)  # the whole endpoint waits, not only this thread
                 logger.info(
-                    "Retrying %s %s in %.1fs (attempt %d of %d): %s",
-                    method, endpoint, wait, attempt + 1, self.max_retries, reason,
+                    "Retrying %s %s in %.1fs: %s", method, endpoint, wait, reason
                 )  # fmt: skip
                 time.sleep(wait)
             else:
@@ -168,7 +190,6 @@ class KlaviyoClient:
                     # Another client spent this window: wait for it rather than get a 429.
                     bucket.pause(reset)
                 return document
-        raise AssertionError("unreachable")  # pragma: no cover
 
     # -- internals -------------------------------------------------------------------------
 

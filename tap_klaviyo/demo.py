@@ -13,6 +13,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from tap_klaviyo.resources import RESOURCES
 from tap_klaviyo.sandbox.app import DEMO_API_KEY
 from tap_klaviyo.sandbox.server import running_sandbox
 
@@ -62,9 +63,10 @@ def main() -> None:
         (OUTPUT / "state.json").write_text(json.dumps(state, indent=2))
         summary = sandbox.account.summary()
 
-    print(f"\nSynced {sum(counts.values()):,} rows in {elapsed:.1f}s into {OUTPUT}/:\n")
+    print(f"\nSynced {sum(counts.values()):,} rows in {elapsed:.1f}s into {OUTPUT}/")
+    print("(Klaviyo's real rate-limit tiers apply: most of that time is the XS and S tiers.)\n")
     print(f"  {'stream':<26}{'rows':>10}")
-    for stream in sorted(counts):
+    for stream in sorted(resource.name for resource in RESOURCES):
         print(f"  {stream:<26}{counts[stream]:>10,}")
     print(f"\nSandbox account: {json.dumps(summary)}")
     print(f"Resume state: {OUTPUT / 'state.json'} (pass it with --state for the next run)")

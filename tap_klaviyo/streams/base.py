@@ -247,7 +247,7 @@ class KlaviyoStream(Stream):
     ) -> t.Iterator[dict[str, t.Any]]:
         path = self.resource.path.format(id=(context or {}).get(self.resource.parent_key or ""))
         params = self.request_params(context, start, end, incremental=incremental)
-        return self.client.paginate(path, params, tier=self.tier)
+        return self.client.paginate(path, params, tier=self.tier, endpoint=self.resource.path)
 
     def records_of(
         self, document: dict[str, t.Any], start: dt.datetime | None, end: dt.datetime | None
