@@ -8,7 +8,7 @@ a row here (and its schema in ``schemas/``); the README's streams table is rende
 from __future__ import annotations
 
 import typing as t
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from tap_klaviyo import records
 
@@ -33,6 +33,28 @@ REPORTS = Tier("reports", 1, 2, daily=225)
 
 
 @dataclass(frozen=True)
+class Increment:
+    """How a stream resumes: the row column that bookmarks it, and Klaviyo's filter on it."""
+
+    key: str
+    # The API's filter and sort field, where it is named otherwise than the row's column.
+    field: str | None = None
+    # The operators the spec allows on that field; a ``greater-than`` lower bound is sent one
+    # second early, so records sharing the bookmark's second are read again, not lost.
+    lower: str = "greater-or-equal"
+    upper: str | None = "less-than"
+
+    @property
+    def filter_field(self) -> str:
+        return self.field or self.key
+
+
+# ``updated`` on lists and segments only takes ``greater-than``, on profiles also ``less-than``.
+UPDATED = Increment("updated")
+UPDATED_GT = Increment("updated", lower="greater-than", upper=None)
+
+
+@dataclass(frozen=True)
 class Resource:
     """How one stream is read from Klaviyo."""
 
@@ -41,11 +63,7 @@ class Resource:
     scopes: tuple[str, ...]
     tier: Tier
     primary_keys: tuple[str, ...] = ("id",)
-    # The record field that bookmarks the stream, and the filter that resumes from it.
-    replication_key: str | None = None
-    filter_field: str | None = None
-    lower_bound: str = "greater-than"
-    upper_bound: str | None = None
+    increment: Increment | None = None
     page_size: int | None = None
     include: tuple[str, ...] = ()
     # Each entry is one pass over the endpoint with an extra filter (Klaviyo hides archived
@@ -67,8 +85,8 @@ class Resource:
     description: str = ""
 
     @property
-    def is_incremental(self) -> bool:
-        return self.replication_key is not None
+    def replication_key(self) -> str | None:
+        return self.increment.key if self.increment else None
 
 
 CAMPAIGN_CHANNELS = ("email", "sms", "mobile_push")
@@ -79,9 +97,7 @@ PROFILES = Resource(
     path="/api/profiles",
     scopes=("profiles:read",),
     tier=L,
-    replication_key="updated",
-    filter_field="updated",
-    upper_bound="less-than",
+    increment=replace(UPDATED, lower="greater-than"),
     page_size=100,
     description="People, with consent (`subscriptions`) and predictions by default.",
 )
@@ -90,21 +106,16 @@ LISTS = Resource(
     path="/api/lists",
     scopes=("lists:read",),
     tier=L,
-    replication_key="updated",
-    filter_field="updated",
+    increment=UPDATED_GT,
     page_size=10,
     include=("tags",),
     description="Lists, with their tag ids.",
 )
-SEGMENTS = Resource(
+SEGMENTS = replace(
+    LISTS,
     name="segments",
     path="/api/segments",
     scopes=("segments:read",),
-    tier=L,
-    replication_key="updated",
-    filter_field="updated",
-    page_size=10,
-    include=("tags",),
     description="Segments with their definition and tag ids.",
 )
 CAMPAIGNS = Resource(
@@ -112,10 +123,7 @@ CAMPAIGNS = Resource(
     path="/api/campaigns",
     scopes=("campaigns:read",),
     tier=M,
-    replication_key="updated_at",
-    filter_field="updated_at",
-    lower_bound="greater-or-equal",
-    upper_bound="less-than",
+    increment=Increment("updated_at"),
     page_size=100,
     include=("tags",),
     partitions=tuple(
@@ -130,10 +138,7 @@ FLOWS = Resource(
     path="/api/flows",
     scopes=("flows:read",),
     tier=S,
-    replication_key="updated",
-    filter_field="updated",
-    lower_bound="greater-or-equal",
-    upper_bound="less-than",
+    increment=UPDATED,
     page_size=50,
     include=("tags",),
     partitions=tuple({"archived": archived} for archived in ARCHIVED),
@@ -151,10 +156,7 @@ EVENTS = Resource(
     path="/api/events",
     scopes=("events:read",),
     tier=XL,
-    replication_key="datetime",
-    filter_field="datetime",
-    lower_bound="greater-or-equal",
-    upper_bound="less-than",
+    increment=Increment("datetime"),
     page_size=1000,
     include=("metric",),
     params=(("fields[metric]", "name"),),  # only the names travel with each page
@@ -165,10 +167,7 @@ TEMPLATES = Resource(
     path="/api/templates",
     scopes=("templates:read",),
     tier=L,
-    replication_key="updated",
-    filter_field="updated",
-    lower_bound="greater-or-equal",
-    upper_bound="less-than",
+    increment=UPDATED,
     page_size=10,
     description="Email templates with their HTML and text.",
 )
@@ -181,41 +180,26 @@ TAGS = Resource(
     include=("tag-group",),
     description="Tags with their tag group. Full table.",
 )
-
-CAMPAIGNS_DETAILED = Resource(
+CAMPAIGNS_DETAILED = replace(
+    CAMPAIGNS,
     name="campaigns_detailed",
-    path="/api/campaigns",
-    scopes=("campaigns:read",),
-    tier=M,
-    replication_key="updated_at",
-    filter_field="updated_at",
-    lower_bound="greater-or-equal",
-    upper_bound="less-than",
-    page_size=100,
     include=("tags", "campaign-messages"),
-    partitions=CAMPAIGNS.partitions,
     description="Campaigns with their messages and A/B test shape in one row.",
 )
-CAMPAIGN_MESSAGES = Resource(
+CAMPAIGN_MESSAGES = replace(
+    CAMPAIGNS,
     name="campaign_messages",
-    path="/api/campaigns",
-    scopes=("campaigns:read",),
-    tier=M,
-    page_size=100,
+    increment=None,
     include=("campaign-messages",),
-    partitions=CAMPAIGNS.partitions,
     emits="campaign-message",
     shape=records.campaign_message_row,
     description="One row per campaign message (subject, preview, sender, body, send times).",
 )
-FLOW_ACTIONS = Resource(
+FLOW_ACTIONS = replace(
+    FLOWS,
     name="flow_actions",
-    path="/api/flows",
-    scopes=("flows:read",),
-    tier=S,
-    page_size=50,
+    increment=None,
     include=("flow-actions",),
-    partitions=FLOWS.partitions,
     emits="flow-action",
     shape=records.flow_action_row,
     description="Each step of each flow, with its definition.",
@@ -225,10 +209,7 @@ FLOW_MESSAGES = Resource(
     path="/api/flow-actions/{id}/flow-messages",
     scopes=("flows:read",),
     tier=S,
-    replication_key="updated",
-    filter_field="updated",
-    lower_bound="greater-or-equal",
-    upper_bound="less-than",
+    increment=UPDATED,
     page_size=50,
     parent="flow_actions",
     parent_key="flow_action_id",
@@ -248,16 +229,13 @@ LISTS_DETAILED = Resource(
     parent_key="id",
     description="Each list with its profile_count, one snapshot per run (XS tier: 15/min).",
 )
-SEGMENTS_DETAILED = Resource(
+SEGMENTS_DETAILED = replace(
+    LISTS_DETAILED,
     name="segments_detailed",
     path="/api/segments/{id}",
     scopes=("segments:read",),
-    tier=XS,
-    primary_keys=("id", "snapshot_at"),
-    include=("tags",),
     params=(("additional-fields[segment]", "profile_count"),),
     parent="segments",
-    parent_key="id",
     description="Each segment with its profile_count and definition, one snapshot per run.",
 )
 LIST_MEMBERS = Resource(
@@ -266,30 +244,21 @@ LIST_MEMBERS = Resource(
     scopes=("lists:read", "profiles:read"),
     tier=L,
     primary_keys=("list_id", "profile_id"),
-    replication_key="joined_group_at",
-    filter_field="joined_group_at",
-    lower_bound="greater-or-equal",
-    upper_bound="less-than",
+    increment=Increment("joined_group_at"),
     page_size=100,
     parent="lists",
     parent_key="list_id",
     shape=records.member_row,
     description="Who is on each list and since when; every list, every run.",
 )
-SEGMENT_MEMBERS = Resource(
+SEGMENT_MEMBERS = replace(
+    LIST_MEMBERS,
     name="segment_members",
     path="/api/segments/{id}/profiles",
     scopes=("segments:read", "profiles:read"),
-    tier=L,
     primary_keys=("segment_id", "profile_id"),
-    replication_key="joined_group_at",
-    filter_field="joined_group_at",
-    lower_bound="greater-or-equal",
-    upper_bound="less-than",
-    page_size=100,
     parent="segments",
     parent_key="segment_id",
-    shape=records.member_row,
     description="Who is in each segment and since when; every segment, every run.",
 )
 GLOBAL_EXCLUSIONS = Resource(
@@ -298,17 +267,13 @@ GLOBAL_EXCLUSIONS = Resource(
     scopes=("profiles:read",),
     tier=L,
     primary_keys=("profile_id",),
-    replication_key="timestamp",
-    filter_field="subscriptions.email.marketing.suppression.timestamp",
-    lower_bound="greater-or-equal",
-    upper_bound="less-than",
+    increment=Increment("timestamp", field="subscriptions.email.marketing.suppression.timestamp"),
     page_size=100,
     params=(("additional-fields[profile]", "subscriptions"),),
     earliest="2000-01-01T00:00:00Z",
     shape=records.global_exclusion_row,
     description="Suppressed profiles (reason, since when), read through the suppression filter.",
 )
-REPORT_TIMEFRAME = ("timeframe_start", "timeframe_end")
 REPORT_TIMEFRAME = ("timeframe_start", "timeframe_end")
 CAMPAIGN_VALUES_REPORTS = Resource(
     name="campaign_values_reports",
@@ -319,11 +284,11 @@ CAMPAIGN_VALUES_REPORTS = Resource(
     description="Opens, clicks, conversions... per campaign message over the last N days. "
     "1 request a run (reports: 1/s, 2/min, 225/day).",
 )
-FLOW_VALUES_REPORTS = Resource(
+FLOW_VALUES_REPORTS = replace(
+    CAMPAIGN_VALUES_REPORTS,
     name="flow_values_reports",
     path="/api/flow-values-reports",
     scopes=("flows:read",),
-    tier=REPORTS,
     primary_keys=("flow_id", "flow_message_id", "send_channel", *REPORT_TIMEFRAME),
     description="The same statistics per flow message. 1 request a run.",
 )
@@ -333,7 +298,7 @@ METRIC_AGGREGATES = Resource(
     scopes=("metrics:read",),
     tier=S,
     primary_keys=("metric_id", "date"),
-    replication_key="date",
+    increment=Increment("date"),
     parent="metrics",
     parent_key="metric_id",
     carry=(("name", "metric_name"),),

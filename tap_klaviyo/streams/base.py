@@ -66,7 +66,7 @@ class KlaviyoStream(Stream):
     def is_sorted(self) -> bool:
         # Klaviyo sorts on the filter field server-side; campaigns' archived pages are known
         # to come back slightly out of order, so they are bookmarked at the end of the pass.
-        return self.resource.is_incremental and self.resource.path != "/api/campaigns"
+        return self.resource.increment is not None and self.resource.path != "/api/campaigns"
 
     # Order is checked by the tap itself (windows in order, quirky duplicates dropped): the SDK's
     # check would stop a sync over a record Klaviyo returned twice, or re-read by lookback.
@@ -318,8 +318,8 @@ class KlaviyoStream(Stream):
         if resource.include:
             params["include"] = ",".join(resource.include)
         filters = self.partition_filters(context or {})
-        if resource.filter_field and incremental:
-            params["sort"] = resource.filter_field
+        if resource.increment and incremental:
+            params["sort"] = resource.increment.filter_field
             filters.extend(self.time_filters(start, end))
         if filters:
             params["filter"] = ",".join(filters)
@@ -336,14 +336,16 @@ class KlaviyoStream(Stream):
         return filters
 
     def time_filters(self, start: dt.datetime | None, end: dt.datetime | None) -> list[str]:
-        field, resource = self.resource.filter_field, self.resource
+        increment = self.resource.increment
+        assert increment is not None
+        field = increment.filter_field
         filters = []
         if start is not None:
-            if resource.lower_bound == "greater-than":
+            if increment.lower == "greater-than":
                 start -= ONE_SECOND
-            filters.append(f"{resource.lower_bound}({field},{klaviyo_datetime(start)})")
-        if end is not None and resource.upper_bound:
-            filters.append(f"{resource.upper_bound}({field},{klaviyo_datetime(end)})")
+            filters.append(f"{increment.lower}({field},{klaviyo_datetime(start)})")
+        if end is not None and increment.upper:
+            filters.append(f"{increment.upper}({field},{klaviyo_datetime(end)})")
         return filters
 
     def extra_params(self) -> dict[str, str]:
