@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import functools
 import sys
 import typing as t
@@ -44,7 +45,8 @@ class TapKlaviyo(Tap):
     """Singer tap for Klaviyo."""
 
     name = "tap-klaviyo"
-    config_jsonschema = settings.CONFIG_SCHEMA
+    # A copy: singer-sdk adds its own settings to the tap's schema in place.
+    config_jsonschema = copy.deepcopy(settings.CONFIG_SCHEMA)
     message_writer_class = SingerOutput
 
     @property
