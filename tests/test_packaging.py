@@ -110,7 +110,7 @@ def test_wheel_ships_the_schemas_and_the_sandbox(wheel: Path) -> None:
     assert sandbox, "no sandbox sources in the checkout"
     assert sandbox <= names, f"missing from the wheel: {sorted(sandbox - names)}"
     assert "tap-klaviyo = tap_klaviyo.cli:main" in entry_points
-    assert "tap-klaviyo-sandbox = tap_klaviyo.sandbox.cli:main" in entry_points
+    assert "tap-klaviyo-sandbox = tap_klaviyo.sandbox:main" in entry_points
     # The sandbox's server stack comes only with an extra (sandbox, or dev which includes it).
     aiohttp = [r.replace('"', "'") for r in requires if r.lower().startswith("aiohttp")]
     assert any("extra == 'sandbox'" in r for r in aiohttp), requires
