@@ -46,12 +46,11 @@ def check_input_files(argv: list[str]) -> None:
 def check_catalog(path: str, catalog: dict) -> None:
     """A catalog must list streams; streams this tap does not have are named and ignored."""
     entries = catalog.get("streams")
-    if not isinstance(entries, list) or not all(
-        isinstance(entry, dict) and isinstance(entry.get("tap_stream_id"), str) for entry in entries
-    ):
+    if not isinstance(entries, list) or not all(map(_is_catalog_entry, entries)):
         raise InputFileError(
-            f'The catalog file {path} must hold {{"streams": [...]}} with a '
-            "'tap_stream_id' in each entry; regenerate it with --discover."
+            f"The catalog file {path} is not a Singer catalog (each stream needs a "
+            "'tap_stream_id', a 'schema' object and 'metadata' entries with a 'breadcrumb'); "
+            "regenerate it with --discover."
         )
     unknown = sorted({entry["tap_stream_id"] for entry in entries} - set(RESOURCE_BY_NAME))
     if unknown:
@@ -60,6 +59,21 @@ def check_catalog(path: str, catalog: dict) -> None:
             f"ignored: {', '.join(unknown)}",
             file=sys.stderr,
         )
+
+
+def _is_catalog_entry(entry: object) -> bool:
+    if not isinstance(entry, dict) or not isinstance(entry.get("tap_stream_id"), str):
+        return False
+    metadata = entry.get("metadata", [])
+    return isinstance(entry.get("schema", {}), dict) and (
+        isinstance(metadata, list)
+        and all(
+            isinstance(item, dict)
+            and isinstance(item.get("breadcrumb"), list)
+            and isinstance(item.get("metadata", {}), dict)
+            for item in metadata
+        )
+    )
 
 
 def main() -> None:

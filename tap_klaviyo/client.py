@@ -113,8 +113,6 @@ class KlaviyoClient:
         return self.request("GET", path_or_url, params=params, tier=tier, endpoint=endpoint)
 
     def post(self, path: str, body: dict[str, t.Any], *, tier: Tier) -> dict[str, t.Any]:
-        if path not in READ_ONLY_POSTS:
-            raise ValueError(f"POST {path} would write to the account; the tap only reads")
         return self.request("POST", path, body=body, tier=tier)
 
     def paginate(
@@ -134,6 +132,11 @@ class KlaviyoClient:
             next_url = (document.get("links") or {}).get("next")
             if not next_url:
                 return
+            if not self._same_origin(next_url):
+                raise KlaviyoAPIError(
+                    f"Klaviyo's next page for {path} points to another host; stopping rather "
+                    "than sending the API key there."
+                )
             if next_url in seen:
                 raise KlaviyoAPIError(
                     f"Klaviyo returned the same next page twice for {path}; stopping "
@@ -159,6 +162,8 @@ class KlaviyoClient:
         """
         url = self._absolute(path_or_url)
         endpoint = endpoint or _endpoint_of(url)
+        if method != "GET" and not (method == "POST" and _endpoint_of(url) in READ_ONLY_POSTS):
+            raise ValueError(f"{method} {endpoint} would write to the account; the tap only reads")
         failures = throttles = 0
         while True:
             bucket = self.budget.acquire(endpoint, tier)
@@ -193,6 +198,10 @@ class KlaviyoClient:
 
     # -- internals -------------------------------------------------------------------------
 
+    def _same_origin(self, url: str) -> bool:
+        ours, theirs = urlsplit(self.base_url), urlsplit(url)
+        return (ours.scheme, ours.netloc) == (theirs.scheme, theirs.netloc)
+
     def _absolute(self, path_or_url: str) -> str:
         if path_or_url.startswith(("http://", "https://")):
             return path_or_url
@@ -219,6 +228,13 @@ class KlaviyoClient:
                 timeout=self.timeout,
             )
             content = response.content  # reading the body may fail too (cut-off responses)
+        except requests.exceptions.SSLError:
+            host = urlsplit(url).hostname
+            raise KlaviyoAPIError(
+                f"The TLS certificate of {host} could not be verified; the tap does not send "
+                "the API key over an unverified connection. Check 'base_url' and the system's "
+                "CA certificates."
+            ) from None
         except requests.Timeout:
             raise TransientError("timeout") from None
         except requests.ConnectionError as error:

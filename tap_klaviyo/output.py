@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import os
 import sys
 import threading
 import time
@@ -37,16 +38,18 @@ class SingerOutput(GenericSingerWriter[bytes, Message]):
         # while that thread is inside write_record.
         self._lock = threading.RLock()
         self._pending = bytearray()
+        self._writing = False
+        self._after_write: t.Callable[[], None] | None = None
 
     def serialize_message(self, message: Message) -> bytes:
-        return orjson.dumps(message.to_dict(), default=_default) + b"\n"
+        return orjson.dumps(message.to_dict(), default=_default, option=orjson.OPT_APPEND_NEWLINE)
 
     def write_message(self, message: Message) -> None:
         line = self.format_message(message)
         with self._lock:
             self._pending += line
             if message.type != SingerMessageType.RECORD or len(self._pending) >= BLOCK:
-                self._write_pending(flush=message.type != SingerMessageType.RECORD)
+                self._write_pending()
 
     def write_record(self, stream: str, record: dict[str, t.Any], time_extracted: str) -> None:
         """A RECORD line without building a message object: the hot path."""
@@ -63,18 +66,50 @@ class SingerOutput(GenericSingerWriter[bytes, Message]):
             self._pending += line
             self._pending += b"\n"
             if len(self._pending) >= BLOCK:
-                self._write_pending(flush=False)
+                self._write_pending()
 
     def flush(self) -> None:
         with self._lock:
-            self._write_pending(flush=True)
+            self._write_pending()
 
-    def _write_pending(self, *, flush: bool) -> None:
-        out = sys.stdout.buffer
-        out.write(self._pending)
+    def when_idle(self, callback: t.Callable[[], None]) -> None:
+        """Run ``callback`` now, or as soon as the write in progress returns.
+
+        A signal handler runs between two bytecodes of the main thread, possibly in the middle
+        of a blocked write to a full pipe: writing the final STATE there would splice it
+        into a half-written record.
+        """
+        if self._writing:
+            self._after_write = callback
+        else:
+            callback()
+
+    def _write_pending(self) -> None:
+        self._writing = True  # first: a signal from here on must wait for this block
+        block = memoryview(bytes(self._pending))
         self._pending.clear()
-        if flush:
-            out.flush()
+        fd = _stdout_fd()
+        try:
+            if fd is None:  # stdout is not a file (captured in-process)
+                sys.stdout.buffer.write(block)
+                sys.stdout.buffer.flush()
+            # os.write, not sys.stdout's buffer: a write cut short by a signal says how much
+            # went out and the rest follows; no buffer of Python's holds a tail to lose.
+            while fd is not None and block:
+                block = block[os.write(fd, block) :]
+        finally:
+            self._writing = False
+        if self._after_write is not None:
+            callback, self._after_write = self._after_write, None
+            callback()
+
+
+def _stdout_fd() -> int | None:
+    try:
+        sys.stdout.flush()
+        return sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):
+        return None
 
 
 _now_second = 0

@@ -22,6 +22,7 @@ DEFAULT_BASE_URL = "https://a.klaviyo.com"
 PRIVATE_KEY = re.compile(r"pk_[A-Za-z0-9]{34}")
 PUBLIC_KEY = re.compile(r"[A-Za-z0-9]{6}")
 REVISION = re.compile(r"\d{4}-\d{2}-\d{2}(\.pre)?")
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)  # Klaviyo's event timestamps start here
 DATETIME_FORM = "YYYY-MM-DDTHH:MM:SSZ, e.g. 2024-01-01T00:00:00Z"
 
 CONFIG_SCHEMA = th.PropertiesList(
@@ -193,7 +194,10 @@ def parse_datetime(name: str, value: object) -> dt.datetime:
         raise ConfigError(
             f"Setting '{name}' is not a valid timestamp: expected the form {DATETIME_FORM}."
         ) from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
+    parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
+    if parsed < EPOCH:
+        raise ConfigError(f"Setting '{name}' must be 1970-01-01T00:00:00Z or later.")
+    return parsed
 
 
 def check_base_url(value: object) -> str:

@@ -41,7 +41,7 @@ def migrate(
 
 def _migrate_entry(entry: t.Any, key: str | None) -> dict[str, t.Any] | None:
     if isinstance(entry, dict) and ("replication_key_value" in entry or "partitions" in entry):
-        return entry  # singer-sdk's own format
+        return _checked(entry)  # singer-sdk's own format
     if isinstance(entry, dict) and not any(k in entry for k in (key, *LEGACY_KEYS)):
         return entry  # e.g. an empty entry, or a full-table stream's
     if key is None:
@@ -52,6 +52,23 @@ def _migrate_entry(entry: t.Any, key: str | None) -> dict[str, t.Any] | None:
         raw = entry  # a bare timestamp
     value = _timestamp(raw)
     return None if value is None else {"replication_key": key, "replication_key_value": value}
+
+
+def _checked(entry: dict[str, t.Any]) -> dict[str, t.Any] | None:
+    """singer-sdk's format, with each bookmark a readable timestamp; None when it is not."""
+    partitions = entry.get("partitions", [])
+    if not isinstance(partitions, list) or not all(
+        isinstance(p, dict) and isinstance(p.get("context"), dict) for p in partitions
+    ):
+        return None
+    for bookmark in (entry, *partitions):
+        if bookmark.get("replication_key_value") is None:
+            continue
+        value = _timestamp(bookmark["replication_key_value"])
+        if value is None:
+            return None
+        bookmark["replication_key_value"] = value
+    return entry
 
 
 def _timestamp(raw: t.Any) -> str | None:

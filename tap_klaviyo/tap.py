@@ -101,9 +101,12 @@ class TapKlaviyo(Tap):
     def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
         """SIGTERM/SIGINT: hand the target the last safe state, then stop non-zero."""
         self.logger.warning("Stopping on signal %d; the last safe state follows.", signum)
+        self.output.when_idle(functools.partial(self._stop, 128 + signum))
+
+    def _stop(self, exit_code: int) -> None:
         self.state_writer.write_state(self.state)
         self.output.flush()
-        sys.exit(128 + signum)
+        sys.exit(exit_code)
 
     def sync_all(self) -> None:  # type: ignore[misc]
         self.logger.info("Syncing %s", self.label)

@@ -31,14 +31,19 @@ def parse_datetime(value: str) -> dt.datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
 
 
+def _utc_seconds(value: dt.datetime) -> str:
+    # isoformat, not strftime: strftime does not pad years before 1000.
+    return value.astimezone(dt.timezone.utc).replace(tzinfo=None).isoformat(timespec="seconds")
+
+
 def klaviyo_datetime(value: dt.datetime) -> str:
     """The unquoted form Klaviyo's filters take: 2024-01-01T00:00:00Z."""
-    return value.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return _utc_seconds(value) + "Z"
 
 
 def record_datetime(value: dt.datetime) -> str:
     """The form Klaviyo writes in records (2024-01-01T00:00:00+00:00), so strings compare."""
-    return value.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S+00:00")
+    return _utc_seconds(value) + "+00:00"
 
 
 class KlaviyoStream(Stream):

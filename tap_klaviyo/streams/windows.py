@@ -74,8 +74,14 @@ class WindowedMixin(KlaviyoStream):
             if start is None:
                 return  # the account has none
         first = next(self.pages(context, start, now))
-        first_window, after = self.trim_first_page(first, start, now)
-        yield self.fixed_task(first, first_window)
+        if not self.rows_of(first) and (first.get("links") or {}).get("next"):
+            # An empty page that still links onward says nothing about density: read the
+            # range as one window, following every link.
+            yield self.window_task(context, (start, now), None)
+            after = None
+        else:
+            first_window, after = self.trim_first_page(first, start, now)
+            yield self.fixed_task(first, first_window)
         if after is not None:
             seen = len(self.rows_of(first))
             density = Density(seen, (after - start).total_seconds())
@@ -121,11 +127,14 @@ class WindowedMixin(KlaviyoStream):
         """Where the data begins, when neither a bookmark nor start_date says (one request)."""
         params = self.request_params(context, None, None)
         params["page[size]"] = "1"
-        document = self.client.get(self.resource.path, params, tier=self.tier)
-        rows = self.rows_of(document)
-        if not rows:
-            return None
-        return parse_datetime(self.shape(rows[0], document)[self.resource.replication_key or ""])
+        for document in self.client.paginate(
+            self.resource.path, params, tier=self.tier, endpoint=self.resource.path
+        ):
+            rows = self.rows_of(document)
+            if rows:  # empty pages may come first and still link onward
+                key = self.resource.replication_key or ""
+                return parse_datetime(self.shape(rows[0], document)[key])
+        return None
 
     @property
     def page_size(self) -> int:

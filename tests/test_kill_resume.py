@@ -1,0 +1,407 @@
+"""Kill and resume.
+
+- SIGKILL at random moments (some during the parallel time windows of events and profiles,
+  some during the list members fan-out), each time resuming from the last STATE that
+  target-postgres confirmed, with account activity in between: in the end every sandbox
+  record is in PostgreSQL exactly once by primary key, with its latest values. Zero lost.
+- SIGTERM and SIGINT: the tap stops with 128+signum after a final safe STATE, every line it
+  wrote is a whole Singer message, and resuming from that STATE loses nothing; also when the
+  target is not reading at that moment (the pipe is full).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tap_klaviyo.sandbox.data import Sizes
+from tap_klaviyo.sandbox.server import Sandbox, running_sandbox
+from tests.conftest import SMALL, tap_config
+from tests.singer import TapRun, parse_messages, run_tap, select_only
+from tests.truth import emitted_keys, expected_keys
+
+TARGET = shutil.which("target-postgres", path=str(Path(sys.executable).parent))
+STREAMS = {"campaigns", "events", "list_members", "lists", "profiles"}
+KEY_COLUMNS = {"list_members": ("list_id", "profile_id")}
+# Enough pages that events and profiles are read as many windows in parallel, and slow
+# enough (latency per request) that a run lasts several seconds.
+SIZES = Sizes(
+    profiles=2500, events=25000, lists=6, segments=2, campaigns=24, flows=2, templates=2, tags=2
+)
+LATENCY_MS = 60
+MIN_KILLS = 6  # the issue asks for at least 5
+
+
+def discover(sandbox: Sandbox) -> dict[str, Any]:
+    run = run_tap(tap_config(sandbox), "--discover")
+    assert run.returncode == 0, run.stderr[-2000:]
+    return select_only(json.loads(run.stdout), STREAMS)
+
+
+# --- SIGKILL, resume from what the target confirmed ------------------------------------------
+
+
+@dataclass
+class Trigger:
+    """When to kill: after ``records`` RECORD lines of ``stream``, or ``seconds`` in."""
+
+    stream: str | None = None
+    records: int = 0
+    seconds: float | None = None
+
+    def describe(self) -> str:
+        if self.seconds is not None:
+            return f"{self.seconds:.1f}s in"
+        return f"after {self.records} {self.stream} records"
+
+
+@dataclass
+class Cycle:
+    """One tap | target run and what it did."""
+
+    trigger: Trigger | None
+    killed: bool = False
+    records: Counter[str] = field(default_factory=Counter)
+    keys: dict[str, list[Any]] = field(default_factory=lambda: defaultdict(list))
+    partial_line: bool = False
+    tap_code: int | None = None
+    target_code: int | None = None
+    confirmed_state: dict[str, Any] | None = None
+
+
+def record_key(stream: str, record: dict[str, Any]) -> Any:
+    return next(iter(emitted_keys(stream, [record])))
+
+
+def pipe_once(
+    tmp: Path,
+    state: dict[str, Any] | None,
+    trigger: Trigger | None,
+    number: int,
+) -> Cycle:
+    """``tap [--state] | (this process, counting) | target-postgres``; kill per ``trigger``."""
+    cycle = Cycle(trigger)
+    argv = [sys.executable, "-m", "tap_klaviyo", "--config", str(tmp / "tap.json"),
+            "--catalog", str(tmp / "catalog.json")]  # fmt: skip
+    if state is not None:
+        (tmp / f"state-{number}.json").write_text(json.dumps(state))
+        argv += ["--state", str(tmp / f"state-{number}.json")]
+    assert TARGET
+    with (
+        (tmp / f"target-{number}.log").open("wb") as target_log,
+        (tmp / f"tap-{number}.log").open("wb") as tap_log,
+    ):
+        target = subprocess.Popen(
+            [TARGET, "--config", str(tmp / "target.json")],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=target_log,
+        )
+        tap = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=tap_log)
+        return tee_and_kill(tap, target, trigger, cycle)
+
+
+def tee_and_kill(
+    tap: subprocess.Popen[bytes],
+    target: subprocess.Popen[bytes],
+    trigger: Trigger | None,
+    cycle: Cycle,
+) -> Cycle:
+    """Copy the tap's stdout to the target, counting records; kill the tap per ``trigger``."""
+    confirmed: list[bytes] = []
+    reader = threading.Thread(
+        target=lambda: confirmed.extend(target.stdout.readlines()),  # type: ignore[union-attr]
+        daemon=True,
+    )
+    reader.start()
+    assert tap.stdout is not None
+    assert target.stdin is not None
+    timer = None
+    if trigger is not None and trigger.seconds is not None:
+
+        def kill_now() -> None:
+            if tap.poll() is None:
+                tap.send_signal(signal.SIGKILL)
+                cycle.killed = True
+
+        timer = threading.Timer(trigger.seconds, kill_now)
+        timer.start()
+    seen = Counter[str]()
+    for line in tap.stdout:
+        target.stdin.write(line)  # exactly what the tap wrote, a cut-off last line included
+        if not line.endswith(b"\n"):
+            cycle.partial_line = True
+            break
+        if line.startswith(b'{"type":"RECORD"'):
+            message = json.loads(line)
+            stream, record = message["stream"], message["record"]
+            cycle.records[stream] += 1
+            cycle.keys[stream].append(record_key(stream, record))
+            seen[stream] += 1
+            if (
+                trigger is not None
+                and trigger.stream
+                and not cycle.killed
+                and seen[trigger.stream] >= trigger.records
+            ):
+                tap.send_signal(signal.SIGKILL)  # what the tap already wrote still flows
+                cycle.killed = True
+    target.stdin.close()
+    cycle.tap_code = tap.wait(timeout=300)
+    if timer is not None:
+        timer.cancel()
+    cycle.target_code = target.wait(timeout=300)
+    reader.join(timeout=30)
+    tap.stdout.close()
+    target.stdout.close()  # type: ignore[union-attr]
+    states = [json.loads(line) for line in confirmed if line.strip()]
+    cycle.confirmed_state = states[-1] if states else None
+    return cycle
+
+
+def plan_triggers(rng: random.Random) -> list[Trigger]:
+    """Kills at random moments: a few seconds in, and at random points inside the parallel
+    time windows of events and profiles and the list members fan-out. The streams sync in
+    the order campaigns, events, list_members, lists, profiles; each count is reachable in
+    what the previous kills left to read."""
+    return [
+        Trigger(seconds=rng.uniform(1.0, 4.0)),
+        Trigger("events", rng.randint(1000, 8000)),
+        Trigger("events", rng.randint(1000, 8000)),
+        Trigger("events", rng.randint(500, 5000)),
+        Trigger("list_members", rng.randint(100, 2000)),
+        Trigger("profiles", rng.randint(100, 1200)),
+        Trigger("profiles", rng.randint(100, 1000)),
+        Trigger(seconds=rng.uniform(0.5, 3.0)),
+    ]
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_sigkill_and_resume_loses_nothing(
+    postgres: Any, tmp_path: Path, record_property: Callable[[str, Any], None]
+) -> None:
+    assert TARGET, "target-postgres is not installed in the test environment"
+    schema = f"klaviyo_kill_{os.getpid()}"
+    postgres.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    rng = random.Random(20261128)
+    with running_sandbox(seed=43, sizes=SIZES, rate_limits=False, latency_ms=LATENCY_MS) as sandbox:
+        (tmp_path / "tap.json").write_text(json.dumps(tap_config(sandbox, max_workers=6)))
+        (tmp_path / "catalog.json").write_text(json.dumps(discover(sandbox)))
+        (tmp_path / "target.json").write_text(
+            json.dumps(
+                {
+                    "host": "127.0.0.1",
+                    "port": 5432,
+                    "user": "postgres",
+                    "password": "",
+                    "database": "test",
+                    "default_target_schema": schema,
+                }
+            )
+        )
+        try:
+            cycles: list[Cycle] = []
+            state: dict[str, Any] | None = None
+            triggers = plan_triggers(rng)
+            advanced_after = 2  # account activity between runs: later values must win
+            while sum(c.killed for c in cycles) < MIN_KILLS and triggers:
+                cycle = pipe_once(tmp_path, state, triggers.pop(0), len(cycles))
+                cycles.append(cycle)
+                assert cycle.target_code == 0 or cycle.partial_line, (
+                    tmp_path / f"target-{len(cycles) - 1}.log"
+                ).read_text()[-3000:]
+                if not cycle.killed:
+                    assert cycle.tap_code == 0, (
+                        tmp_path / f"tap-{len(cycles) - 1}.log"
+                    ).read_text()[-3000:]
+                state = cycle.confirmed_state or state
+                if len(cycles) == advanced_after:
+                    sandbox.account.advance(900)
+            final = pipe_once(tmp_path, state, None, len(cycles))
+            cycles.append(final)
+            assert final.tap_code == 0, (tmp_path / f"tap-{len(cycles) - 1}.log").read_text()[
+                -3000:
+            ]
+            assert final.target_code == 0
+
+            summary = summarize(cycles, sandbox, postgres, schema)
+            record_property("kill_resume", json.dumps(summary))
+            print("\nKILL/RESUME:", json.dumps(summary, indent=2))
+
+            assert summary["kills"] >= MIN_KILLS
+            assert summary["kills_during_parallel_reads"] >= 3
+            for stream in sorted(STREAMS):
+                check_table(postgres, schema, stream, expected_keys(sandbox, stream))
+            check_latest_values(postgres, schema, sandbox)
+        finally:
+            postgres.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+def summarize(cycles: list[Cycle], sandbox: Sandbox, postgres: Any, schema: str) -> dict[str, Any]:
+    emitted = Counter[str]()
+    distinct: dict[str, set[Any]] = defaultdict(set)
+    for cycle in cycles:
+        emitted.update(cycle.records)
+        for stream, keys in cycle.keys.items():
+            distinct[stream].update(keys)
+    lost = {
+        stream: len(expected_keys(sandbox, stream) - distinct[stream]) for stream in sorted(STREAMS)
+    }
+    rows = {
+        stream: postgres.execute(f'SELECT count(*) FROM "{schema}"."{stream}"').fetchone()[0]
+        for stream in sorted(STREAMS)
+    }
+    return {
+        "runs": len(cycles),
+        "kills": sum(c.killed for c in cycles),
+        "resumes": len(cycles) - 1,
+        "kill_points": [c.trigger.describe() for c in cycles if c.killed and c.trigger],
+        "kills_during_parallel_reads": sum(
+            c.killed and c.trigger is not None and c.trigger.stream is not None for c in cycles
+        ),
+        "runs_with_a_cut_off_last_line": sum(c.partial_line for c in cycles),
+        "target_exit_codes": [c.target_code for c in cycles],
+        "runs_without_a_confirmed_state": sum(c.confirmed_state is None for c in cycles),
+        "records_emitted": dict(emitted),
+        "duplicates_emitted": {s: emitted[s] - len(distinct[s]) for s in sorted(STREAMS)},
+        "duplicates_emitted_total": sum(emitted[s] - len(distinct[s]) for s in STREAMS),
+        "lost_in_stream": lost,
+        "rows_in_postgres": rows,
+    }
+
+
+def check_table(postgres: Any, schema: str, stream: str, expected: set[Any]) -> None:
+    columns = KEY_COLUMNS.get(stream, ("id",))
+    keys = ", ".join(f'"{c}"' for c in columns)
+    total, distinct = postgres.execute(
+        f'SELECT count(*), count(DISTINCT ({keys})) FROM "{schema}"."{stream}"'
+    ).fetchone()
+    assert total == distinct, f"{stream}: {total - distinct} duplicate keys in PostgreSQL"
+    rows = postgres.execute(f'SELECT {keys} FROM "{schema}"."{stream}"').fetchall()
+    stored = {row if len(columns) > 1 else row[0] for row in rows}
+    stored = {tuple(k) if isinstance(k, tuple) else k for k in stored}
+    assert not expected - stored, f"{stream}: {len(expected - stored)} records lost"
+    assert not stored - expected, f"{stream}: {len(stored - expected)} rows the sandbox lacks"
+
+
+def as_utc(value: Any) -> dt.datetime:
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+
+
+def check_latest_values(postgres: Any, schema: str, sandbox: Sandbox) -> None:
+    """Every profile, campaign and list holds the sandbox's current ``updated`` value."""
+    for stream, collection, column in (
+        ("profiles", "profiles", "updated"),
+        ("campaigns", "campaigns", "updated_at"),
+        ("lists", "lists", "updated"),
+    ):
+        rows = postgres.execute(f'SELECT id, "{column}" FROM "{schema}"."{stream}"').fetchall()
+        assert rows
+        stale = []
+        for ident, stored in rows:
+            current = sandbox.account.get(collection, ident).data[0]["attributes"][column]
+            if as_utc(stored) != as_utc(current):
+                stale.append((ident, stored, current))
+        assert not stale, f"{stream}: {len(stale)} rows hold an older value, e.g. {stale[:3]}"
+
+
+# --- SIGTERM / SIGINT ------------------------------------------------------------------------
+
+
+def stop_with(
+    sandbox: Sandbox, catalog: dict[str, Any], signum: int, *, stall: bool, tmp: Path
+) -> TapRun:
+    """Start a sync, send ``signum`` once events are flowing; with ``stall``, the reader
+    stops reading first (a slow target: the pipe fills and the tap blocks writing)."""
+    (tmp / "config.json").write_text(json.dumps(tap_config(sandbox, max_workers=4)))
+    (tmp / "catalog.json").write_text(json.dumps(catalog))
+    tap = subprocess.Popen(
+        [sys.executable, "-m", "tap_klaviyo", "--config", str(tmp / "config.json"),
+         "--catalog", str(tmp / "catalog.json")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    assert tap.stdout is not None
+    errors: list[bytes] = []
+    stderr_reader = threading.Thread(
+        target=lambda: errors.append(tap.stderr.read()),  # type: ignore[union-attr]
+        daemon=True,
+    )
+    stderr_reader.start()
+    chunks: list[bytes] = []
+    flowing, resume = threading.Event(), threading.Event()
+
+    def read() -> None:
+        assert tap.stdout is not None
+        for line in tap.stdout:
+            chunks.append(line)
+            if not flowing.is_set() and b'"type":"RECORD","stream":"events"' in line:
+                flowing.set()
+                if stall:
+                    resume.wait()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    assert flowing.wait(timeout=60), "events never started"
+    # Stalled: the tap keeps writing until the pipe is full, then blocks in write().
+    time.sleep(3 if stall else 0.5)
+    tap.send_signal(signum)
+    resume.set()
+    code = tap.wait(timeout=60)
+    reader.join(timeout=30)
+    stderr_reader.join(timeout=10)
+    return TapRun(code, b"".join(chunks).decode(), b"".join(errors).decode())
+
+
+@pytest.mark.parametrize(
+    ("signum", "stall"),
+    [(signal.SIGTERM, False), (signal.SIGINT, False), (signal.SIGTERM, True)],
+    ids=["SIGTERM", "SIGINT", "SIGTERM while the pipe is full"],
+)
+def test_a_signal_stops_with_a_final_safe_state(tmp_path: Path, signum: int, stall: bool) -> None:
+    with running_sandbox(seed=47, sizes=SMALL, rate_limits=False, latency_ms=100) as sandbox:
+        catalog = discover(sandbox)
+        run = stop_with(sandbox, catalog, signum, stall=stall, tmp=tmp_path)
+
+        assert run.returncode == 128 + signum, run.stderr[-3000:]
+        assert "Traceback" not in run.stderr, run.stderr[-3000:]
+        assert run.stdout.endswith("\n"), "the last line was cut off"
+        broken = []
+        for number, line in enumerate(run.stdout.splitlines()):
+            try:
+                json.loads(line)
+            except ValueError:
+                broken.append(f"line {number}: {line[:160]}…{line[-60:]}")
+        assert not broken, f"{len(broken)} lines are not whole Singer messages: {broken[:2]}"
+        parse_messages(run.stdout, run)
+        for stream in STREAMS:
+            keys = [record_key(stream, record) for record in run.records[stream]]
+            assert len(keys) == len(set(keys)), f"{stream}: records written twice"
+        kinds = [json.loads(line)["type"] for line in run.stdout.splitlines()]
+        assert kinds[-1] == "STATE", kinds[-5:]
+        total = sum(len(expected_keys(sandbox, stream)) for stream in STREAMS)
+        assert sum(len(run.records[s]) for s in STREAMS) < total, "stopped too late to test"
+
+        resumed = run_tap(tap_config(sandbox), catalog=catalog, state=run.state)
+        assert resumed.returncode == 0, resumed.stderr[-3000:]
+        for stream in sorted(STREAMS):
+            keys = emitted_keys(stream, run.records[stream] + resumed.records[stream])
+            missing = expected_keys(sandbox, stream) - keys
+            assert not missing, f"{stream}: {len(missing)} records lost across the signal"
