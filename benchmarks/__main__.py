@@ -15,12 +15,13 @@ import argparse
 import dataclasses
 import os
 import platform
+import subprocess
 import sys
 import time
 from pathlib import Path
 
 from benchmarks import sandbox_speed, scenarios
-from benchmarks.harness import log_dir
+from benchmarks.harness import REPO, log_dir, snapshot_head, use_code
 from benchmarks.report import COLUMNS, Row, markdown, results_table, verdicts
 
 DEFAULT_OUTPUT = Path(__file__).with_name("results.md")
@@ -37,6 +38,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--latency-ms", type=float, help="latency of scenarios 2-5")
     parser.add_argument("--max-workers", type=int)
     parser.add_argument("--max-buffered-pages", type=int)
+    parser.add_argument(
+        "--snapshot",
+        action="store_true",
+        help="measure the committed HEAD (git archive to a temporary directory), not the "
+        "work tree: nothing committed or edited meanwhile changes a long run",
+    )
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
     return parser.parse_args(argv)
 
@@ -63,7 +70,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     plan = plan_from(args)
     started = time.monotonic()
-    print(f"tap-klaviyo benchmarks ({plan.name} run); logs in {log_dir()}", flush=True)
+    if args.snapshot:
+        directory, head = snapshot_head()
+        use_code(directory)
+        measured = f"commit {head} (snapshot in {directory})"
+    else:
+        measured = revision()
+    print(f"tap-klaviyo benchmarks ({plan.name} run) of {measured}", flush=True)
+    print(f"logs in {log_dir()}", flush=True)
     print(markdown(COLUMNS, []), flush=True)
     rows: list[Row] = []
 
@@ -90,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         speed = sandbox_speed.run(plan.speed_seconds)
     elapsed = time.monotonic() - started
 
-    document = render(plan, rows, speed, elapsed, argv)
+    document = render(plan, rows, speed, elapsed=elapsed, argv=argv, measured=measured)
     print("\n" + document)
     args.output.write_text(document + "\n", encoding="utf-8")
     print(f"written to {args.output}")
@@ -101,14 +115,16 @@ def render(
     plan: scenarios.Plan,
     rows: list[Row],
     speed: list[sandbox_speed.SpeedRow],
+    *,
     elapsed: float,
     argv: list[str] | None,
+    measured: str,
 ) -> str:
     command = " ".join(["python -m benchmarks", *(sys.argv[1:] if argv is None else argv)])
     parts = [
         "# tap-klaviyo benchmarks",
         "",
-        f"`{command}` ({plan.name} run, {elapsed / 60:.1f} min) on "
+        f"`{command}` ({plan.name} run, {elapsed / 60:.1f} min) of {measured} on "
         f"{os.cpu_count()} CPUs, Python {platform.python_version()}, "
         f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}. Tap settings: "
         f"max_workers {plan.max_workers}, max_buffered_pages {plan.max_buffered_pages}.",
@@ -130,8 +146,8 @@ def render(
         "- CPU µs/record: user + system CPU of the tap process (`os.wait4`), start-up "
         "included, divided by records. Peak RSS: `ru_maxrss` of the tap process.",
         "- % of ceiling: records/s over the tier's steady ceiling in records/s (events XL "
-        "3,500/min × 1,000 = 58,333/s; profiles M 150/min × 100 = 250/s with predictions, "
-        "L 750/min × 100 = 1,250/s without). Scenario 3's records/s is measured over the "
+        "3,500/min x 1,000 = 58,333/s; profiles M 150/min x 100 = 250/s with predictions, "
+        "L 750/min x 100 = 1,250/s without). Scenario 3's records/s is measured over the "
         "steady-state span only; the sandbox's windows are fixed minutes, so a span of whole "
         "minutes holds whole windows.",
         "- 429s and requests: what the sandbox answered during the run "
@@ -140,6 +156,28 @@ def render(
         "the tap, sets the pace (see Sandbox speed and the sandbox CPU notes).",
     ]
     return "\n".join(parts)
+
+
+def revision() -> str:
+    """The commit measured (``+changes`` when the work tree differs from it)."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=REPO,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=REPO,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "an unknown commit"
+    return f"commit {head}{'+changes' if dirty else ''}"
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -32,15 +33,66 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 RECORD_PREFIXES = (b'{"type":"RECORD"', b'{"type": "RECORD"')
 
 
+_CACHE: dict[str, t.Any] = {}  # the run's log directory and discovered catalog
+
+
+def use_code(directory: Path) -> None:
+    """Measure the ``tap_klaviyo`` in ``directory`` (a snapshot) instead of the work tree."""
+    _CACHE["code"] = directory
+    found = subprocess.run(
+        [sys.executable, "-c", "import tap_klaviyo; print(tap_klaviyo.__file__)"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=directory,
+        env=child_env(),
+    ).stdout.strip()
+    if not Path(found).resolve().is_relative_to(directory.resolve()):
+        raise RuntimeError(f"the snapshot is not the tap_klaviyo imported ({found})")
+
+
+def snapshot_head() -> tuple[Path, str]:
+    """``git archive HEAD`` into a temporary directory: the code measured cannot change
+    under a long run, whatever happens in the work tree meanwhile."""
+    head = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=REPO,
+    ).stdout.strip()
+    target = Path(tempfile.mkdtemp(prefix=f"tap-klaviyo-{head}-"))
+    archive = subprocess.run(["git", "archive", "HEAD"], capture_output=True, check=True, cwd=REPO)
+    subprocess.run(["tar", "-x", "-C", str(target)], input=archive.stdout, check=True)
+    # The benchmarks themselves (this harness, the baseline) come from the work tree as they are.
+    shutil.rmtree(target / "benchmarks", ignore_errors=True)
+    shutil.copytree(
+        REPO / "benchmarks",
+        target / "benchmarks",
+        ignore=shutil.ignore_patterns("__pycache__", "results.md"),
+    )
+    return target, head
+
+
+def code_dir() -> Path:
+    """Where the measured processes run from: the snapshot, or the work tree."""
+    return t.cast("Path", _CACHE.get("code", REPO))
+
+
+def child_env() -> dict[str, str]:
+    """The environment of every process started here (a snapshot goes first on the path)."""
+    env = dict(os.environ)
+    code = _CACHE.get("code")
+    if code is not None:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(code), env.get("PYTHONPATH")]))
+    return env
+
+
 def log_dir() -> Path:
     """One directory per benchmark run for the processes' stderr (kept for inspection)."""
-    global _LOG_DIR
-    if _LOG_DIR is None:
-        _LOG_DIR = Path(tempfile.mkdtemp(prefix="tap-klaviyo-bench-"))
-    return _LOG_DIR
-
-
-_LOG_DIR: Path | None = None
+    if "log_dir" not in _CACHE:
+        _CACHE["log_dir"] = Path(tempfile.mkdtemp(prefix="tap-klaviyo-bench-"))
+    return t.cast("Path", _CACHE["log_dir"])
 
 
 # -- the sandbox -----------------------------------------------------------------------------
@@ -83,7 +135,11 @@ class SandboxProcess:
         )
         stderr = (log_dir() / f"{self.name}.stderr").open("wb")
         self.proc = subprocess.Popen(
-            [*command, *self.options.argv()], stdout=subprocess.PIPE, stderr=stderr, cwd=REPO
+            [*command, *self.options.argv()],
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            cwd=code_dir(),
+            env=child_env(),
         )
         stderr.close()
         assert self.proc.stdout is not None
@@ -179,6 +235,34 @@ class TapRun:
     def records_between(self, start: float, end: float) -> int:
         return self.count_at(end) - self.count_at(start)
 
+    def steady_rate(self, warmup: float, span: float, gap: float = 5.0) -> tuple[float, str]:
+        """Records/s in steady state, and how it was measured.
+
+        When a tier's minute window is used up, output comes in bursts (a burst, then a wait
+        for the window): the rate is taken over whole periods, from the first burst starting
+        after ``warmup`` to the first starting ``span`` or more later, so the phase of the
+        bursts cannot bias it. Otherwise (steady output) over [warmup, warmup + span].
+        """
+        starts = [
+            (now, before)
+            for (then, before), (now, _) in zip(self.timeline, self.timeline[1:], strict=False)
+            if now - then > gap and now >= warmup
+        ]
+        if starts:
+            first_at, first_count = starts[0]
+            later = [(at, count) for at, count in starts if at >= first_at + span]
+            if later:
+                last_at, last_count = later[0]
+                rate = (last_count - first_count) / (last_at - first_at)
+                return rate, (
+                    f"over whole bursts: {last_at - first_at:.0f} s from the burst at "
+                    f"{first_at:.0f} s to the one at {last_at:.0f} s"
+                )
+        ended = self.timeline[-1][0] if self.timeline else 0.0
+        end = min(warmup + span, ended)
+        rate = self.records_between(warmup, end) / max(end - warmup, 1e-9)
+        return rate, f"over [{warmup:g} s, {end:.0f} s] of the run"
+
     def count_at(self, moment: float) -> int:
         count = 0
         for when, seen in self.timeline:
@@ -218,7 +302,8 @@ def run_tap(
             argv,
             stdout=subprocess.PIPE if pipe_stdout else subprocess.DEVNULL,
             stderr=stderr,
-            cwd=REPO,
+            cwd=code_dir(),
+            env=child_env(),
         )
         reader = None
         if pipe_stdout:
@@ -302,22 +387,20 @@ def record_counts_from_metrics(stderr_path: Path) -> dict[str, int]:
 
 # -- catalogs --------------------------------------------------------------------------------
 
-_CATALOG: dict[str, t.Any] | None = None
-
 
 def discovered_catalog(sandbox: SandboxProcess) -> dict[str, t.Any]:
     """The tap's catalog (``--discover``), once per benchmark run."""
-    global _CATALOG
-    if _CATALOG is None:
+    if "catalog" not in _CACHE:
         config = write_json("discover-config.json", sandbox.tap_config())
         output = subprocess.run(
             [sys.executable, "-m", "tap_klaviyo", "--config", str(config), "--discover"],
             capture_output=True,
             check=True,
-            cwd=REPO,
+            cwd=code_dir(),
+            env=child_env(),
         )
-        _CATALOG = json.loads(output.stdout)
-    return _CATALOG
+        _CACHE["catalog"] = json.loads(output.stdout)
+    return t.cast("dict[str, t.Any]", _CACHE["catalog"])
 
 
 def select(catalog: dict[str, t.Any], streams: t.Collection[str]) -> dict[str, t.Any]:

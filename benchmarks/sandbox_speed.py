@@ -3,7 +3,7 @@
 - Throughput: pages/s and records/s of ``GET /api/events`` at ``page[size]=1000``
   (``include=metric``, as the tap asks), latency 0 and no rate limits, with 1 and 4
   clients each walking the cursor chain of its own time window.
-- Concurrency: 64 requests at once at ``--latency-ms 200`` must take about 200 ms, not 64×.
+- Concurrency: 64 requests at once at ``--latency-ms 200`` must take about 200 ms, not 64x.
 
 The client is aiohttp in this process; the sandbox runs in its own process, whose CPU time
 per page is reported too.
@@ -70,7 +70,7 @@ def run(seconds: float, events: int = 1_000_000) -> list[SpeedRow]:
         rows.append(
             SpeedRow(
                 "64 concurrent requests at --latency-ms 200",
-                f"{warm * 1000:.0f} ms ({warm / 0.2:.2f}× the latency)",
+                f"{warm * 1000:.0f} ms ({warm / 0.2:.2f}x the latency)",
                 f"warm connections; {cold * 1000:.0f} ms with 64 new connections; "
                 f"sequential would take {64 * 0.2 * 1000:,.0f} ms",
             )
