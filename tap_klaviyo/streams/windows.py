@@ -20,7 +20,9 @@ from tap_klaviyo.streams.events import EventsStream
 from tap_klaviyo.streams.profiles import ProfilesStream
 
 Window = tuple[dt.datetime, dt.datetime | None]
-PAGES_PER_WINDOW = 4
+# Windows of about one page each: the reader waits on the window at the head of the line, so
+# windows of many sequential pages would leave the other workers' buffered pages idle.
+PAGES_PER_WINDOW = 0.9
 MIN_WINDOW = dt.timedelta(minutes=1)
 PROGRESS_EVERY = 10.0  # seconds between progress lines on stderr
 
@@ -86,7 +88,7 @@ class WindowedMixin(KlaviyoStream):
             seen = len(self.rows_of(first))
             density = Density(seen, (after - start).total_seconds())
             while after < now:
-                end = min(after + density.span_for(PAGES_PER_WINDOW * self.page_size), now)
+                end = min(after + density.span_for(int(PAGES_PER_WINDOW * self.page_size)), now)
                 yield self.window_task(context, (after, end), density)
                 after = end
         if stop is None or stop > now:
