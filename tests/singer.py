@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -11,6 +12,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from tap_klaviyo.tap import TapKlaviyo
 
 
 @dataclass
@@ -87,3 +90,14 @@ def _write(tmp: str, name: str, content: dict[str, Any]) -> str:
     path = Path(tmp) / f"{name}.json"
     path.write_text(json.dumps(content))
     return str(path)
+
+
+def quiet_tap(config: dict[str, Any]) -> TapKlaviyo:
+    """A tap object in this process, without keeping its SIGINT/SIGTERM handlers (which
+    would print a STATE and exit pytest on Ctrl-C)."""
+    saved = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        return TapKlaviyo(config=config)
+    finally:
+        for signum, handler in saved.items():
+            signal.signal(signum, handler)

@@ -15,7 +15,6 @@ import bisect
 import datetime as dt
 import json
 import logging
-import signal
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,7 +28,7 @@ from tap_klaviyo.sandbox.data._events import NewEvent
 from tap_klaviyo.sandbox.server import Sandbox, running_sandbox
 from tap_klaviyo.tap import TapKlaviyo
 from tests.conftest import SMALL, tap_config
-from tests.singer import TapRun, run_tap, select_only
+from tests.singer import TapRun, quiet_tap, run_tap, select_only
 
 UTC = dt.timezone.utc
 SECOND = dt.timedelta(seconds=1)
@@ -400,17 +399,6 @@ def test_a_very_early_start_date_is_refused_or_synced(
 
 
 # --- drift: unknown fields, varying types, very large records --------------------------------
-
-
-def quiet_tap(config: dict[str, Any]) -> TapKlaviyo:
-    """A tap object in this process, without keeping its SIGINT/SIGTERM handlers (which
-    would print a STATE and exit pytest on Ctrl-C)."""
-    saved = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        return TapKlaviyo(config=config)
-    finally:
-        for signum, handler in saved.items():
-            signal.signal(signum, handler)
 
 
 @pytest.fixture

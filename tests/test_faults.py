@@ -19,8 +19,6 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +33,7 @@ from tap_klaviyo.sandbox.app import DEMO_API_KEY
 from tap_klaviyo.sandbox.faults import KINDS, FaultPlan
 from tap_klaviyo.sandbox.server import Sandbox, running_sandbox
 from tests.conftest import SMALL, tap_config
+from tests.local_server import local_server
 from tests.singer import TapRun, parse_messages, run_tap, select_only
 from tests.truth import emitted_keys, expected_keys
 
@@ -206,43 +205,6 @@ def test_empty_pages_with_a_next_link_are_followed(
 # --- 429: Retry-After honoured, capped, counted (client level) -------------------------------
 
 
-@contextmanager
-def scripted_server(
-    respond: Callable[[str, str], tuple[int, dict[str, str], bytes]],
-) -> Iterator[tuple[str, list[tuple[str, str, dict[str, str]]]]]:
-    """A local HTTP server answering ``respond(method, path)``; yields its URL and a log."""
-    seen: list[tuple[str, str, dict[str, str]]] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.answer()
-
-        def do_POST(self) -> None:
-            self.answer()
-
-        def answer(self) -> None:
-            seen.append((self.command, self.path, dict(self.headers)))
-            status, headers, body = respond(self.command, self.path)
-            self.send_response(status)
-            for name, value in headers.items():
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", seen
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 JSONAPI = {"Content-Type": "application/vnd.api+json"}
 HTML = {"Content-Type": "text/html"}
 EMPTY_PAGE = json.dumps({"data": [], "links": {"next": None}}).encode()
@@ -278,7 +240,7 @@ def throttled_once(retry_after: str) -> Callable[[str, str], tuple[int, dict[str
 
 
 def test_retry_after_is_honoured() -> None:
-    with scripted_server(throttled_once("2")) as (url, seen):
+    with local_server(throttled_once("2")) as (url, seen):
         client = make_client(url)
         began = time.monotonic()
         assert client.get("/api/tags", tier=S) == json.loads(EMPTY_PAGE)
@@ -291,7 +253,7 @@ def test_retry_after_is_honoured() -> None:
 def test_retry_after_is_capped(monkeypatch: pytest.MonkeyPatch) -> None:
     waits: list[float] = []
     monkeypatch.setattr(client_module.time, "sleep", waits.append)
-    with scripted_server(throttled_once("86400")) as (url, seen):
+    with local_server(throttled_once("86400")) as (url, seen):
         client = make_client(url)
         client.get("/api/tags", tier=S)
     assert len(seen) == 2
@@ -303,7 +265,7 @@ def test_throttling_that_never_clears_ends_in_an_error(monkeypatch: pytest.Monke
     waits: list[float] = []
     monkeypatch.setattr(client_module.time, "sleep", waits.append)
     body = json.dumps({"errors": [{"status": 429, "code": "throttled"}]}).encode()
-    with scripted_server(fixed(429, {**JSONAPI, "Retry-After": "1"}, body)) as (url, seen):
+    with local_server(fixed(429, {**JSONAPI, "Retry-After": "1"}, body)) as (url, seen):
         client = make_client(url, max_retries=2)
         with pytest.raises(KlaviyoAPIError, match=r"GET /api/tags failed \d+ times \(last: 429\)"):
             client.get("/api/tags", tier=S)
@@ -332,7 +294,7 @@ DENIED = json.dumps(
 
 def test_html_400_from_the_cdn_is_an_api_error_not_a_permission_problem() -> None:
     with (
-        scripted_server(fixed(400, HTML, CDN_400)) as (url, seen),
+        local_server(fixed(400, HTML, CDN_400)) as (url, seen),
         pytest.raises(KlaviyoAPIError) as raised,
     ):
         make_client(url).get("/api/segments", tier=S)
@@ -344,7 +306,7 @@ def test_html_400_from_the_cdn_is_an_api_error_not_a_permission_problem() -> Non
 
 def test_html_403_from_the_cdn_is_retried_not_a_permission_problem() -> None:
     with (
-        scripted_server(fixed(403, HTML, CHALLENGE)) as (url, seen),
+        local_server(fixed(403, HTML, CHALLENGE)) as (url, seen),
         pytest.raises(KlaviyoAPIError) as raised,
     ):
         make_client(url, max_retries=2).get("/api/segments", tier=S)
@@ -356,7 +318,7 @@ def test_html_403_from_the_cdn_is_retried_not_a_permission_problem() -> None:
 
 def test_only_a_json_permission_denied_is_a_missing_scope() -> None:
     with (
-        scripted_server(fixed(403, JSONAPI, DENIED)) as (url, seen),
+        local_server(fixed(403, JSONAPI, DENIED)) as (url, seen),
         pytest.raises(PermissionDeniedError) as raised,
     ):
         make_client(url).get("/api/segments", tier=S)
@@ -395,7 +357,7 @@ def looping_pages(cycle: list[str]) -> Callable[[str, str], tuple[int, dict[str,
 @pytest.mark.parametrize("cycle", [["A"], ["A", "B"], ["A", "B", "C"]])
 def test_a_repeating_next_link_stops_with_an_error(cycle: list[str]) -> None:
     respond = looping_pages(cycle)
-    with scripted_server(respond) as (url, seen):
+    with local_server(respond) as (url, seen):
         respond.base["url"] = url  # type: ignore[attr-defined]
         pages = make_client(url).paginate("/api/tags", tier=S)
         with pytest.raises(KlaviyoAPIError, match="same next page twice"):
@@ -407,7 +369,7 @@ def test_a_repeating_next_link_stops_the_tap_with_one_line(
     catalog: dict[str, Any],
 ) -> None:
     respond = looping_pages(["A", "B"])
-    with scripted_server(respond) as (url, seen):
+    with local_server(respond) as (url, seen):
         respond.base["url"] = url  # type: ignore[attr-defined]
         config = {"api_key": DEMO_API_KEY, "base_url": url}
         run = run_tap(config, catalog=select_only(catalog, {"tags"}), timeout=60)

@@ -17,7 +17,6 @@ import datetime as dt
 import functools
 import json
 import re
-import signal
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -36,7 +35,7 @@ from tap_klaviyo.sandbox.server import running_sandbox
 from tap_klaviyo.streams.base import KlaviyoStream, klaviyo_datetime
 from tap_klaviyo.tap import TapKlaviyo
 from tests.conftest import SMALL, tap_config
-from tests.singer import run_tap
+from tests.singer import quiet_tap, run_tap
 from tests.truth import CHILDREN, PLAIN, emitted_keys, expected_keys
 
 UTC = dt.timezone.utc
@@ -90,17 +89,6 @@ GET_STREAMS = sorted(
     for name, resource in RESOURCE_BY_NAME.items()
     if ("GET", resource.path) in OPERATION_BY_PATH
 )
-
-
-def quiet_tap(config: dict[str, Any]) -> TapKlaviyo:
-    """A tap object in this process, without keeping its SIGINT/SIGTERM handlers (which
-    would print a STATE and exit pytest on Ctrl-C)."""
-    saved = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        return TapKlaviyo(config=config)
-    finally:
-        for signum, handler in saved.items():
-            signal.signal(signum, handler)
 
 
 @functools.cache

@@ -13,14 +13,10 @@ import datetime as dt
 import ipaddress
 import json
 import os
-import ssl
 import subprocess
 import sys
 import tempfile
-import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +34,7 @@ from tap_klaviyo.sandbox.faults import FaultPlan
 from tap_klaviyo.sandbox.server import Sandbox, running_sandbox
 from tap_klaviyo.settings import check_base_url, resolve_api_key
 from tests.conftest import SMALL, tap_config
+from tests.local_server import Responder, local_server
 from tests.singer import TapRun, run_tap, select_only
 
 SENTINEL = "pk_SnTl7Zq9X4w3K5v8Y2m4N6b1C0dFgHjQwE"
@@ -420,60 +417,7 @@ def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return cert_file, key_file
 
 
-Responder = Callable[[str, str], tuple[int, dict[str, str], bytes]]
 EMPTY = json.dumps({"data": [], "links": {"next": None}}).encode()
-
-
-@contextmanager
-def local_server(
-    respond: Responder, tls: tuple[Path, Path] | None = None, host: str = "127.0.0.1"
-) -> Iterator[tuple[str, list[tuple[str, str, dict[str, str]]]]]:
-    """A local HTTP(S) server answering ``respond(method, path)``; yields its URL and a log."""
-    seen: list[tuple[str, str, dict[str, str]]] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.answer()
-
-        def do_POST(self) -> None:
-            self.answer()
-
-        def do_PATCH(self) -> None:
-            self.answer()
-
-        def do_PUT(self) -> None:
-            self.answer()
-
-        def do_DELETE(self) -> None:
-            self.answer()
-
-        def answer(self) -> None:
-            seen.append((self.command, self.path, dict(self.headers)))
-            status, headers, body = respond(self.command, self.path)
-            self.send_response(status)
-            for name, value in headers.items():
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer((host, 0), Handler)
-    scheme = "http"
-    if tls is not None:
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(*tls)
-        server.socket = context.wrap_socket(server.socket, server_side=True)
-        scheme = "https"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"{scheme}://{host}:{server.server_address[1]}", seen
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def always(status: int, body: bytes) -> Responder:
