@@ -265,11 +265,6 @@ class Operation:
     tier_drops: tuple[TierDrop, ...] = ()
     extra_parameters: frozenset[str] = frozenset()
 
-    @property
-    def parent_in_path(self) -> bool:
-        """A related collection (``/api/lists/{id}/profiles``): the id is the parent's."""
-        return self.kind == "collection" and "{id}" in self.path
-
 
 PROFILE_FIELDSETS = _ops("conversation", "profile", "push-token")
 PREDICTIVE = TierDrop("additional-fields[profile]", "predictive_analytics", M)
