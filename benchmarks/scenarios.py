@@ -50,14 +50,13 @@ class Plan:
     events_latency: int  # scenario 2
     latency_ms: float = 250
     steady_warmup: float = 15  # scenario 3: seconds before the measured span
-    steady_span: float = 120  # scenario 3: the measured span (whole minutes: fixed windows)
+    steady_span: float = 120  # scenario 3: at least this long a steady state is measured
     mid_scale: float = 0.1  # scenario 4/5
     mid_fixed: dict[str, int] = field(default_factory=lambda: dict(MID_FIXED))
     max_workers: int = 8
     max_buffered_pages: int = 16
     speed_seconds: float = 10  # sandbox speed: seconds of paging per concurrency
     scenarios: tuple[str, ...] = ("1", "2", "3", "4", "5", "sandbox")
-    extra_notes: list[str] = field(default_factory=list)
 
     def tap_settings(self, **more: t.Any) -> dict[str, t.Any]:
         return {
