@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 from benchmarks import sandbox_speed, scenarios
-from benchmarks.harness import REPO, log_dir, snapshot_head, use_code
+from benchmarks.harness import git, log_dir, snapshot_head, use_code
 from benchmarks.report import COLUMNS, Row, markdown, results_table, verdicts
 
 DEFAULT_OUTPUT = Path(__file__).with_name("results.md")
@@ -175,20 +175,8 @@ def render(
 def revision() -> str:
     """The commit measured (``+changes`` when the work tree differs from it)."""
     try:
-        head = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=True,
-            cwd=REPO,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True,
-            text=True,
-            check=True,
-            cwd=REPO,
-        ).stdout.strip()
+        head = git("rev-parse", "--short", "HEAD")
+        dirty = git("status", "--porcelain", "--untracked-files=no")
     except (OSError, subprocess.CalledProcessError):
         return "an unknown commit"
     return f"commit {head}{'+changes' if dirty else ''}"

@@ -51,16 +51,17 @@ def use_code(directory: Path) -> None:
         raise RuntimeError(f"the snapshot is not the tap_klaviyo imported ({found})")
 
 
+def git(*args: str) -> str:
+    """One git command in the repository; its standard output, stripped."""
+    return subprocess.run(
+        ["git", *args], capture_output=True, text=True, check=True, cwd=REPO
+    ).stdout.strip()
+
+
 def snapshot_head() -> tuple[Path, str]:
     """``git archive HEAD`` into a temporary directory: the code measured cannot change
     under a long run, whatever happens in the work tree meanwhile."""
-    head = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=REPO,
-    ).stdout.strip()
+    head = git("rev-parse", "--short", "HEAD")
     target = Path(tempfile.mkdtemp(prefix=f"tap-klaviyo-{head}-"))
     archive = subprocess.run(["git", "archive", "HEAD"], capture_output=True, check=True, cwd=REPO)
     subprocess.run(["tar", "-x", "-C", str(target)], input=archive.stdout, check=True)
