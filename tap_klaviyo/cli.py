@@ -6,6 +6,8 @@ so they get one actionable line on stderr and a non-zero exit, never a traceback
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import json
 import sys
 from pathlib import Path
@@ -15,6 +17,18 @@ from tap_klaviyo.resources import RESOURCE_BY_NAME
 from tap_klaviyo.tap import TapKlaviyo
 
 FILE_OPTIONS = ("--config", "--state", "--catalog")
+M_ARENA_MAX = -8  # glibc's mallopt() parameter number
+
+
+def use_one_malloc_arena() -> None:
+    """Have every thread allocate from one heap (glibc only; elsewhere nothing changes).
+
+    glibc gives each allocating thread a heap ("arena") of its own, and each keeps its peak:
+    eight fetch threads that each parsed a page would hold eight pages' worth of freed memory.
+    The GIL runs one thread's Python at a time anyway, so one arena costs no speed.
+    """
+    with contextlib.suppress(AttributeError, OSError, TypeError):  # not glibc / no libc
+        ctypes.CDLL(None).mallopt(M_ARENA_MAX, 1)
 
 
 def check_input_files(argv: list[str]) -> None:
@@ -77,6 +91,7 @@ def _is_catalog_entry(entry: object) -> bool:
 
 
 def main() -> None:
+    use_one_malloc_arena()
     try:
         check_input_files(sys.argv[1:])
         TapKlaviyo.cli()

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 import orjson
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
 
 from tap_klaviyo.budget import Budget
@@ -128,8 +129,10 @@ class KlaviyoClient:
         document = self.get(path, params, tier=tier, endpoint=endpoint)
         seen: set[str] = set()
         while True:
-            yield document
             next_url = (document.get("links") or {}).get("next")
+            # Handed over, not kept: the page is freed as soon as the reader is done with it.
+            page, document = [document], {}
+            yield page.pop()
             if not next_url:
                 return
             if not self._same_origin(next_url):
@@ -226,8 +229,14 @@ class KlaviyoClient:
                 data=orjson.dumps(body) if body is not None else None,
                 headers={"Content-Type": "application/vnd.api+json"} if body else None,
                 timeout=self.timeout,
+                stream=True,
             )
-            content = response.content  # reading the body may fail too (cut-off responses)
+            try:
+                # The body in one read: ``response.content`` would read it 10 KiB at a time
+                # in Python. Reading may fail too (cut-off responses).
+                content = response.raw.read(decode_content=True)
+            finally:
+                response.close()  # a no-op once read: the connection is back in the pool
         except requests.exceptions.SSLError:
             host = urlsplit(url).hostname
             raise KlaviyoAPIError(
@@ -235,11 +244,11 @@ class KlaviyoClient:
                 "the API key over an unverified connection. Check 'base_url' and the system's "
                 "CA certificates."
             ) from None
-        except requests.Timeout:
+        except (requests.Timeout, urllib3.exceptions.TimeoutError):
             raise TransientError("timeout") from None
-        except requests.ConnectionError as error:
+        except (requests.ConnectionError, urllib3.exceptions.ProtocolError) as error:
             raise TransientError(_connection_reason(error)) from None
-        except requests.RequestException as error:
+        except (requests.RequestException, urllib3.exceptions.HTTPError) as error:
             raise TransientError(type(error).__name__) from None
         headers = response.headers
         return (
@@ -322,7 +331,7 @@ def _error_detail(body: dict[str, t.Any] | None) -> str:
     return str(first.get("detail") or first.get("title") or "no detail given")
 
 
-def _connection_reason(error: requests.ConnectionError) -> str:
+def _connection_reason(error: Exception) -> str:
     text = str(error).lower()
     if "reset" in text or "aborted" in text:
         return "connection reset"

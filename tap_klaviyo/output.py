@@ -35,7 +35,7 @@ class SingerOutput(GenericSingerWriter[bytes, Message]):
 
     def __init__(self) -> None:
         # Re-entrant: a SIGTERM handler writes the final STATE from the main thread, maybe
-        # while that thread is inside write_record.
+        # while that thread is inside write_line.
         self._lock = threading.RLock()
         self._pending = bytearray()
         self._writing = False
@@ -51,20 +51,11 @@ class SingerOutput(GenericSingerWriter[bytes, Message]):
             if message.type != SingerMessageType.RECORD or len(self._pending) >= BLOCK:
                 self._write_pending()
 
-    def write_record(self, stream: str, record: dict[str, t.Any], time_extracted: str) -> None:
-        """A RECORD line without building a message object: the hot path."""
-        line = orjson.dumps(
-            {
-                "type": "RECORD",
-                "stream": stream,
-                "record": record,
-                "time_extracted": time_extracted,
-            },
-            default=_default,
-        )
+    def write_line(self, line: bytes | memoryview) -> None:
+        """A RECORD line from ``record_line(s)`` (the hot path: no message object), possibly
+        built on another thread."""
         with self._lock:
             self._pending += line
-            self._pending += b"\n"
             if len(self._pending) >= BLOCK:
                 self._write_pending()
 
@@ -102,6 +93,29 @@ class SingerOutput(GenericSingerWriter[bytes, Message]):
         if self._after_write is not None:
             callback, self._after_write = self._after_write, None
             callback()
+
+
+def record_line(stream: str, record: dict[str, t.Any], time_extracted: str) -> bytes:
+    """One RECORD message as a line of JSON, newline included."""
+    return orjson.dumps(
+        {"type": "RECORD", "stream": stream, "record": record, "time_extracted": time_extracted},
+        default=_default,
+        option=orjson.OPT_APPEND_NEWLINE,
+    )
+
+
+def record_lines(
+    stream: str, records: t.Iterable[dict[str, t.Any]], time_extracted: str
+) -> list[memoryview]:
+    """Many RECORD lines as views into one block of bytes: one allocation to hold and free
+    rather than one per record."""
+    lines = [record_line(stream, record, time_extracted) for record in records]
+    block = memoryview(b"".join(lines))
+    views, offset = [], 0
+    for line in lines:
+        views.append(block[offset : offset + len(line)])
+        offset += len(line)
+    return views
 
 
 def _stdout_fd() -> int | None:

@@ -1,15 +1,19 @@
-"""Fetch many tasks' pages concurrently, hand them over strictly in task order.
+"""Fetch many tasks' pages concurrently and hand them to one consumer.
 
 A task is a function that yields pages (the pages of one time window, or of one parent's
-children). Workers run tasks ahead of the consumer, so request latency overlaps; the consumer
-still sees task 0's pages, then task 1's, and so on, so records come out in the same order as
-a sequential read and a bookmark taken from them only ever covers what was emitted.
+children). Workers run tasks ahead of the consumer, so request latency overlaps.
 
-Memory stays flat: at most ``max_buffered`` pages are being fetched or wait in the buffer,
-plus the head's. The task the consumer is reading (the head) may always fetch, so the buffer
-filling up with later tasks' pages can slow the read but never deadlock it.
-A new task starts whenever a worker is free and fewer than ``4 * max_workers`` tasks are
-started but not yet consumed.
+- ``ordered=True``: the consumer sees task 0's pages, then task 1's, and so on, as a
+  sequential read would. Child fan-outs need this: the SDK reads partitions one by one.
+  The task the consumer is waiting on (the head, with nothing fetched) may always fetch, so
+  the buffer filling up with later tasks' pages can slow the read but never deadlock it.
+- ``ordered=False``: pages come as soon as they are fetched, earlier tasks first when several
+  wait. Nothing waits behind a slow head; the consumer keeps its own account of what is done
+  (see ``streams.windows.Frontier``).
+
+Memory stays flat: at most ``max_buffered`` pages are being fetched or wait in the buffer
+(plus, when ordered, one of the head's). A new task starts whenever a worker is free and fewer than
+``4 * max_workers`` tasks are started but not yet consumed.
 """
 
 from __future__ import annotations
@@ -24,23 +28,28 @@ Task = t.Callable[[], t.Iterator[Page]]
 _DONE = object()
 
 
-class OrderedPrefetch(t.Generic[Page]):
-    """Run tasks on ``max_workers`` threads; iterate their pages in task order."""
+class Prefetch(t.Generic[Page]):
+    """Run tasks on ``max_workers`` threads; iterate their pages."""
 
     def __init__(
-        self, tasks: t.Iterable[Task[Page]], *, max_workers: int, max_buffered: int
+        self,
+        tasks: t.Iterable[Task[Page]],
+        *,
+        max_workers: int,
+        max_buffered: int,
+        ordered: bool = True,
     ) -> None:
         self._tasks = iter(tasks)
         self._max_workers = max(1, max_workers)
         self._max_buffered = max(1, max_buffered)
+        self._ordered = ordered
         self._lookahead = 4 * self._max_workers
         self._cond = threading.Condition()
         self._task_lock = threading.Lock()  # next(tasks) may send requests: one at a time
         self._running = 0
-        # Pages of each started task, in order; ``_DONE`` closes a task's lane.
+        # Pages of each started task not yet consumed, in task order; ``_DONE`` ends a lane.
         self._lanes: dict[int, deque[t.Any]] = {}
         self._buffered = 0
-        self._head = 0
         self._submitted = 0
         self._exhausted = False
         self._closed = False
@@ -61,6 +70,11 @@ class OrderedPrefetch(t.Generic[Page]):
                 self._closed = True
                 self._cond.notify_all()
 
+    @property
+    def _head(self) -> int | None:
+        """The oldest task not yet consumed to its end."""
+        return next(iter(self._lanes), None)
+
     # -- consumer side ---------------------------------------------------------------------
 
     def _next_page(self) -> object:
@@ -69,22 +83,25 @@ class OrderedPrefetch(t.Generic[Page]):
                 while True:
                     if self._error is not None:
                         raise self._error
-                    lane = self._lanes.get(self._head)
-                    if lane:
+                    index = self._ready_lane()
+                    if index is not None:
                         break
-                    if self._exhausted and self._head >= self._submitted:
+                    if self._exhausted and not self._lanes:
                         return _DONE
                     self._cond.wait()
-                page = lane.popleft()
+                page = self._lanes[index].popleft()
+                self._cond.notify_all()
                 if page is not _DONE:
                     self._buffered -= 1
-                    self._cond.notify_all()
                     return page
-                # The head task is complete: the next one becomes the head.
-                del self._lanes[self._head]
-                self._head += 1
-                self._cond.notify_all()
+                del self._lanes[index]  # the task is complete: its place goes to a new one
             self._start_tasks()
+
+    def _ready_lane(self) -> int | None:
+        if self._ordered:
+            head = self._head
+            return head if head is not None and self._lanes[head] else None
+        return next((index for index, lane in self._lanes.items() if lane), None)
 
     def _start_tasks(self) -> None:
         """Start tasks while workers are free and the lookahead allows."""
@@ -92,7 +109,7 @@ class OrderedPrefetch(t.Generic[Page]):
             while True:
                 with self._cond:
                     busy = self._running >= self._max_workers
-                    ahead = self._submitted - self._head >= self._lookahead
+                    ahead = len(self._lanes) >= self._lookahead
                     if self._closed or self._exhausted or busy or ahead:
                         return
                 task = next(self._tasks, None)
@@ -135,9 +152,11 @@ class OrderedPrefetch(t.Generic[Page]):
         self._start_tasks()
 
     def _reserve(self, index: int) -> bool:
-        """Wait for room for one more page (the head task never waits); False once closed."""
+        """Wait for room for one more page; False once closed."""
         with self._cond:
-            while not self._closed and index != self._head and self._buffered >= self._max_buffered:
+            while not self._closed and self._buffered >= self._max_buffered:
+                if self._ordered and index == self._head and not self._lanes[index]:
+                    break  # the consumer waits on this very task: it must not wait too
                 self._cond.wait()
             self._buffered += 1
             return not self._closed

@@ -18,6 +18,8 @@ from tap_klaviyo.errors import ConfigError
 
 DEFAULT_REVISION = "2026-07-15"
 DEFAULT_BASE_URL = "https://a.klaviyo.com"
+DEFAULT_MAX_WORKERS = 32
+DEFAULT_MAX_BUFFERED_PAGES = 32
 
 PRIVATE_KEY = re.compile(r"pk_[A-Za-z0-9]{34}")
 PUBLIC_KEY = re.compile(r"[A-Za-z0-9]{6}")
@@ -96,7 +98,7 @@ CONFIG_SCHEMA = th.PropertiesList(
     th.Property(
         "max_workers",
         th.IntegerType,
-        default=8,
+        default=DEFAULT_MAX_WORKERS,
         description="Requests in flight at once: time windows of events and profiles, and "
         "the children of lists, segments, flows and metrics, are fetched in parallel within "
         "each endpoint's rate-limit tier.",
@@ -104,8 +106,9 @@ CONFIG_SCHEMA = th.PropertiesList(
     th.Property(
         "max_buffered_pages",
         th.IntegerType,
-        default=8,
-        description="Pages fetched ahead and held in memory at most (bounds memory use).",
+        default=DEFAULT_MAX_BUFFERED_PAGES,
+        description="Pages being fetched or waiting to be written, at most (bounds memory "
+        "use; requests in flight are at most this many too).",
     ),
     th.Property(
         "profile_subscriptions",

@@ -70,7 +70,7 @@ class TapKlaviyo(Tap):
             user_agent=config.get("user_agent") or f"tap-klaviyo/{package_version()}",
             timeout=float(config.get("request_timeout", 60)),
             max_retries=int(config.get("max_retries", 8)),
-            pool_size=int(config.get("max_workers", 8)) + 4,
+            pool_size=int(config.get("max_workers", settings.DEFAULT_MAX_WORKERS)) + 4,
         )
 
     def discover_streams(self) -> list[KlaviyoStream]:

@@ -1,26 +1,46 @@
-"""Events and profiles: the time range is cut into windows fetched in parallel, read in order.
+"""Events and profiles: the time range is cut into windows, fetched in parallel.
 
 Klaviyo serves one cursor at a time per query, so a single query is as slow as its latency.
 Cutting [bookmark, sync start) into windows gives many independent cursors: workers fetch
-them concurrently (inside each endpoint's rate-limit budget), and the records still come out
-in replication-key order, so the bookmark only ever covers what was emitted.
+them concurrently (inside each endpoint's rate-limit budget) and their pages are written as
+soon as they arrive, so no worker waits behind a slow window. The bookmark follows the
+``Frontier``: the point before which every window has been written, so it only ever covers
+what was emitted, and a run killed at any moment resumes without a gap.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
+import math
 import threading
 import time
 import typing as t
 
-from tap_klaviyo.prefetch import OrderedPrefetch
-from tap_klaviyo.streams.base import Context, KlaviyoStream, parse_datetime
+from tap_klaviyo.prefetch import Prefetch
+from tap_klaviyo.streams.base import (
+    Context,
+    KlaviyoStream,
+    parse_datetime,
+    record_datetime,
+)
 from tap_klaviyo.streams.events import EventsStream
 from tap_klaviyo.streams.profiles import ProfilesStream
 
 Window = tuple[dt.datetime, dt.datetime | None]
+
+
+class WindowPage(t.NamedTuple):
+    """One page of a window, ready to write; ``records`` None says the window is done."""
+
+    window: int
+    records: list[dict] | list[memoryview] | None = None
+    keys: tuple[str, ...] | list[str] = ()  # the records' replication-key values, ascending
+
+
 MIN_WINDOW = dt.timedelta(minutes=1)
+WINDOWS_PER_CURSOR = 8  # at least this many windows per parallel cursor over the range
+SLOWEST_PAGE = 1.0  # seconds: Klaviyo answers a page in less (the sandbox's 250 ms in tests)
 PROGRESS_EVERY = 10.0  # seconds between progress lines on stderr
 
 
@@ -42,12 +62,74 @@ class Density:
         return max(MIN_WINDOW, dt.timedelta(seconds=records / max(per_second, 1e-6)))
 
 
+class Frontier:
+    """How far a bookmark may go while windows finish out of order.
+
+    Windows are opened in time order and each one's pages are written in order. Everything
+    before the first unfinished window is written, and so is that window up to the last
+    value written from it: that is the frontier. A bookmark there re-reads that second's ties
+    on resume (the lower bound is inclusive) and skips nothing. It is also kept at or below
+    the highest value written at or before ``cap`` (the sync's start), as a sequential read's
+    bookmark would be: an empty stretch before the sync's start is read again next time.
+    """
+
+    def __init__(self, cap: str) -> None:
+        self._lock = threading.Lock()
+        self._cap = cap
+        self._windows: list[Window] = []
+        self._reached: dict[int, str] = {}  # open window -> the last value written from it
+        self._done: set[int] = set()
+        self._head = 0  # the first window not done
+        self._highest = ""
+
+    def open(self, window: Window) -> int:
+        with self._lock:
+            self._windows.append(window)
+            return len(self._windows) - 1
+
+    def written(self, index: int, values: t.Sequence[str]) -> None:
+        """The values of one page of ``index`` (ascending), now written."""
+        if not values:
+            return
+        below_cap = (
+            values[-1]
+            if values[-1] <= self._cap
+            else max((v for v in values if v <= self._cap), default="")
+        )
+        with self._lock:
+            self._reached[index] = values[-1]
+            self._highest = max(self._highest, below_cap)
+
+    def close(self, index: int) -> None:
+        with self._lock:
+            self._done.add(index)
+            self._reached.pop(index, None)
+            while self._head in self._done:
+                self._done.discard(self._head)
+                self._head += 1
+
+    @property
+    def bookmark(self) -> str | None:
+        """The replication-key value a STATE may hold now; None until something is written."""
+        with self._lock:
+            if not self._highest:
+                return None
+            if self._head < len(self._windows):
+                start = self._windows[self._head][0]
+                frontier = self._reached.get(self._head) or record_datetime(start)
+            else:
+                end = self._windows[-1][1] if self._windows else None
+                frontier = record_datetime(end) if end else "~"
+            return min(frontier, self._highest)
+
+
 class WindowedMixin(KlaviyoStream):
     """Parallel windows for a stream sorted on a timestamp filter field."""
 
-    # Windows of about one page: the reader waits on the window at the head of the line, so
-    # windows of many sequential pages would leave the other workers' buffered pages idle.
-    pages_per_window = 0.9
+    # Each window is one cursor read page after page; its last page is seldom full, so
+    # windows of several pages keep nearly every request a full page, while enough windows
+    # stay open to keep every worker busy.
+    pages_per_window = 8
 
     @functools.cached_property
     def sync_started(self) -> dt.datetime:
@@ -57,18 +139,38 @@ class WindowedMixin(KlaviyoStream):
         if not incremental:
             yield from super().read(context, incremental=False)
             return
+        frontier = Frontier(self.signpost)
         progress = Progress(self, self.lower_bound(context), self.sync_started)
-        for records in OrderedPrefetch(
-            self.window_tasks(context),
-            max_workers=int(self.config.get("max_workers", 8)),
-            max_buffered=int(self.config.get("max_buffered_pages", 8)),
-        ):
-            for record in records:
-                progress.tick(record)
-                yield record
+        pages: Prefetch[WindowPage] = Prefetch(
+            self.window_tasks(context, frontier),
+            max_workers=self.cursors,
+            max_buffered=self.max_buffered_pages,
+            ordered=False,
+        )
+        for page in pages:
+            if page.records is None:
+                frontier.close(page.window)
+            else:
+                # The SDK writes each record before it asks for the next one.
+                yield from page.records  # type: ignore[misc]
+                frontier.written(page.window, page.keys)
+                progress.add(len(page.records), frontier.bookmark)
+            self.advance_bookmark(frontier.bookmark, context)
         progress.done()
 
-    def window_tasks(self, context: Context | None) -> t.Iterator[t.Callable[[], t.Iterator]]:
+    def _increment_stream_state(
+        self, latest_record: dict, *, context: Context | None = None
+    ) -> None:
+        """Windows finish out of order: the bookmark follows the frontier, not each record."""
+
+    def advance_bookmark(self, value: str | None, context: Context | None) -> None:
+        if value is not None:
+            key = self.resource.replication_key or ""
+            super()._increment_stream_state({key: value}, context=context)
+
+    def window_tasks(
+        self, context: Context | None, frontier: Frontier
+    ) -> t.Iterator[t.Callable[[], t.Iterator[WindowPage]]]:
         """Tasks for [start, sync start) in adaptive windows, then the future-dated tail."""
         start, stop = self.lower_bound(context), self.upper_bound()
         now = self.sync_started if stop is None else min(stop, self.sync_started)
@@ -77,24 +179,31 @@ class WindowedMixin(KlaviyoStream):
             if start is None:
                 return  # the account has none
         first = next(self.pages(context, start, now))
-        if not self.rows_of(first) and (first.get("links") or {}).get("next"):
+        rows = self.rows_of(first)
+        if not rows and (first.get("links") or {}).get("next"):
             # An empty page that still links onward says nothing about density: read the
             # range as one window, following every link.
-            yield self.window_task(context, (start, now), None)
+            yield self.window_task(context, frontier, (start, now), None)
             after = None
         else:
             first_window, after = self.trim_first_page(first, start, now)
-            yield self.fixed_task(first, first_window)
+            # Density over the span the first page's records cover, not from ``start``: a
+            # start_date years before the account's first event would make it look sparse.
+            first_seconds = (after - self.row_time(rows[0], first)).total_seconds() if after else 0
+            yield self.fixed_task(frontier, first, first_window)
         if after is not None:
-            seen = len(self.rows_of(first))
-            density = Density(seen, (after - start).total_seconds())
+            density = Density(len(rows), first_seconds)
+            del first, rows  # not held for the whole read
             records_per_window = int(self.pages_per_window * self.page_size)
+            # However dense the data turns out to be, the range is cut into enough windows to
+            # keep every worker busy: the first page may come from a sparse start.
+            widest = (now - after) / (WINDOWS_PER_CURSOR * self.cursors)
             while after < now:
-                end = min(after + density.span_for(records_per_window), now)
-                yield self.window_task(context, (after, end), density)
+                end = min(after + min(density.span_for(records_per_window), widest), now)
+                yield self.window_task(context, frontier, (after, end), density)
                 after = end
         if stop is None or stop > now:
-            yield self.window_task(context, (now, stop), None)
+            yield self.window_task(context, frontier, (now, stop), None)
 
     def trim_first_page(
         self, first: dict[str, t.Any], start: dt.datetime, now: dt.datetime
@@ -104,28 +213,48 @@ class WindowedMixin(KlaviyoStream):
         rows = self.rows_of(first)
         if not (first.get("links") or {}).get("next") or not rows:
             return (start, now), None
-        last = self.shape(rows[-1], first)[self.resource.replication_key or ""]
-        boundary = parse_datetime(last)
+        boundary = self.row_time(rows[-1], first)
         return (start, boundary), boundary
 
-    def fixed_task(self, document: dict[str, t.Any], window: Window) -> t.Callable[[], t.Iterator]:
-        return lambda: iter([list(self.records_of(document, *window))])
+    def row_time(self, row: dict[str, t.Any], document: dict[str, t.Any]) -> dt.datetime:
+        return parse_datetime(self.shape(row, document)[self.resource.replication_key or ""])
+
+    def fixed_task(
+        self, frontier: Frontier, document: dict[str, t.Any], window: Window
+    ) -> t.Callable[[], t.Iterator[WindowPage]]:
+        page = self.window_page(frontier.open(window), document, window)
+        return lambda: iter([page, WindowPage(page.window)])
 
     def window_task(
-        self, context: Context | None, window: Window, density: Density | None
-    ) -> t.Callable[[], t.Iterator]:
+        self,
+        context: Context | None,
+        frontier: Frontier,
+        window: Window,
+        density: Density | None,
+    ) -> t.Callable[[], t.Iterator[WindowPage]]:
+        index = frontier.open(window)  # here, in time order, before any worker starts it
         start, end = window
 
-        def task() -> t.Iterator[list[dict[str, t.Any]]]:
-            # Pages become rows on the worker: the buffer holds rows, smaller than pages.
+        def task() -> t.Iterator[WindowPage]:
             records = 0
             for document in self.pages(context, start, end):
                 records += len(self.rows_of(document))
-                yield list(self.records_of(document, start, end))
+                page = self.window_page(index, document, window)
+                del document  # only the finished lines wait in the buffer
+                yield page
             if density is not None and end is not None:
                 density.add(records, (end - start).total_seconds())
+            yield WindowPage(index)
 
         return task
+
+    def window_page(self, index: int, document: dict[str, t.Any], window: Window) -> WindowPage:
+        """A page as finished RECORD lines, built on the worker: the buffer holds bytes, far
+        smaller than the page's objects, and the writer only copies them."""
+        records = list(self.records_of(document, *window))
+        key = self.resource.replication_key or ""
+        keys = [record[key] for record in records]
+        return WindowPage(index, self.record_lines(records), keys)
 
     def earliest_record(self, context: Context | None) -> dt.datetime | None:
         """Where the data begins, when neither a bookmark nor start_date says (one request)."""
@@ -136,9 +265,17 @@ class WindowedMixin(KlaviyoStream):
         ):
             rows = self.rows_of(document)
             if rows:  # empty pages may come first and still link onward
-                key = self.resource.replication_key or ""
-                return parse_datetime(self.shape(rows[0], document)[key])
+                return self.row_time(rows[0], document)
         return None
+
+    @functools.cached_property
+    def cursors(self) -> int:
+        """Windows read at once: enough to spend the tier's steady rate even at a second per
+        page, no more (``max_workers`` at most). More would only wait for budget, and cut
+        the range finer, into more part-filled last pages: profiles with predictions (M,
+        2.5 requests/s) need 4, events (XL) all the workers."""
+        per_second = self.tier.steady / 60
+        return max(1, min(self.max_workers, math.ceil(per_second * SLOWEST_PAGE) + 1))
 
     @property
     def page_size(self) -> int:
@@ -150,27 +287,25 @@ class Progress:
 
     def __init__(self, stream: KlaviyoStream, start: dt.datetime | None, end: dt.datetime) -> None:
         self.stream, self.start, self.end = stream, start, end
-        self.key = stream.resource.replication_key or ""
         self.count = 0
         self.began = self.last = time.monotonic()
 
-    def tick(self, record: dict[str, t.Any]) -> None:
-        self.count += 1
-        if self.count % 1000 or time.monotonic() - self.last < PROGRESS_EVERY:
+    def add(self, records: int, reached: str | None) -> None:
+        self.count += records
+        if time.monotonic() - self.last < PROGRESS_EVERY:
             return
         self.last = time.monotonic()
-        reached = record.get(self.key) or "?"
         self.stream.logger.info(
-            "%s: %s records, %s/s, reached %s%s",
-            self.stream.name, f"{self.count:,}", f"{self.rate():,.0f}", reached,
+            "%s: %s records, %s/s, complete up to %s%s",
+            self.stream.name, f"{self.count:,}", f"{self.rate():,.0f}", reached or "?",
             self.share(reached),
         )  # fmt: skip
 
     def rate(self) -> float:
         return self.count / max(time.monotonic() - self.began, 1e-6)
 
-    def share(self, reached: str) -> str:
-        if self.start is None or reached == "?":
+    def share(self, reached: str | None) -> str:
+        if self.start is None or reached is None:
             return ""
         total = (self.end - self.start).total_seconds()
         done = (parse_datetime(reached) - self.start).total_seconds()
@@ -189,6 +324,6 @@ class WindowedEventsStream(WindowedMixin, EventsStream):
 
 
 class WindowedProfilesStream(WindowedMixin, ProfilesStream):
-    # Profiles are bound by their tier (M: 150 requests a minute), not by latency: windows of
-    # several pages keep nearly every request a full page.
-    pages_per_window = 4
+    # Profiles are bound by their tier (M: 150 requests a minute), not by latency: longer
+    # windows waste even fewer requests on part-filled last pages.
+    pages_per_window = 20
