@@ -35,7 +35,7 @@ class WindowPage(t.NamedTuple):
 
     window: int
     records: list[dict] | list[memoryview] | None = None
-    keys: tuple[str, ...] | list[str] = ()  # the records' replication-key values, ascending
+    keys: t.Sequence[str] = ()  # the records' replication-key values, ascending
 
 
 MIN_WINDOW = dt.timedelta(minutes=1)
@@ -196,7 +196,7 @@ class WindowedMixin(KlaviyoStream):
             del first, rows  # not held for the whole read
             records_per_window = int(self.pages_per_window * self.page_size)
             # However dense the data turns out to be, the range is cut into enough windows to
-            # keep every worker busy: the first page may come from a sparse start.
+            # keep every cursor busy: the first page may come from a sparse start.
             widest = (now - after) / (WINDOWS_PER_CURSOR * self.cursors)
             while after < now:
                 end = min(after + min(density.span_for(records_per_window), widest), now)
