@@ -151,8 +151,8 @@ CONFIG_SCHEMA = th.PropertiesList(
         "metric_aggregates_days",
         th.IntegerType,
         default=365,
-        description="Days of daily metric aggregates to read on the first run (later runs "
-        "resume from the bookmark).",
+        description="Days of daily metric aggregates to read on the first run, today "
+        "included (later runs resume from the bookmark).",
     ),
     th.Property(
         "fail_on_missing_scope",

@@ -107,8 +107,11 @@ class MetricAggregatesStream(ReportStream):
             start = end
 
     def lower_bound(self, context: Context | None) -> dt.datetime | None:
+        # The last ``days`` calendar days, today included: with 365, one request per metric
+        # (a year of daily points is the most Klaviyo answers at once), not two.
         days = int(self.config.get("metric_aggregates_days", 365))
-        return self.get_starting_timestamp(context) or self.started_at - days * DAY
+        first_day = start_of_day(self.started_at) - (days - 1) * DAY
+        return self.get_starting_timestamp(context) or first_day
 
     def aggregate(self, context: Context, start: dt.datetime, end: dt.datetime) -> t.Iterator[dict]:
         body = {
