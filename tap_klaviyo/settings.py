@@ -210,7 +210,7 @@ def check_base_url(value: object) -> str:
         raise ConfigError(
             "Setting 'base_url' must be an absolute URL such as https://a.klaviyo.com."
         )
-    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+    if parts.scheme == "http" and not is_loopback(parts.hostname):
         raise ConfigError(
             "Setting 'base_url' uses plain http for a non-loopback host: use https "
             "(http is accepted only for 127.0.0.1, ::1 or localhost)."
@@ -218,7 +218,7 @@ def check_base_url(value: object) -> str:
     return str(value).rstrip("/")
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
     try:

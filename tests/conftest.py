@@ -41,6 +41,18 @@ def tap_config(sandbox: Sandbox, **settings: Any) -> dict[str, Any]:
     return {"api_key": DEMO_API_KEY, "base_url": sandbox.url, **settings}
 
 
+def target_config(schema: str) -> dict[str, Any]:
+    """target-postgres settings for the local PostgreSQL, loading into ``schema``."""
+    return {
+        "host": "127.0.0.1",
+        "port": 5432,
+        "user": "postgres",
+        "password": "",
+        "database": "test",
+        "default_target_schema": schema,
+    }
+
+
 @pytest.fixture
 def postgres() -> Iterator[Any]:
     """A connection to the local PostgreSQL; in CI a missing server fails, never skips."""

@@ -8,7 +8,9 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -74,6 +76,25 @@ def run_tap(
     if "--discover" not in args and "--about" not in args:
         parse_messages(completed.stdout, run)
     return run
+
+
+def start_tap(config: Path, catalog: Path) -> tuple[subprocess.Popen[bytes], Callable[[], str]]:
+    """A tap process whose stdout the test reads as it comes, and a function that gives its
+    stderr once it has ended (read on a thread, so a full stderr pipe never blocks the tap)."""
+    tap = subprocess.Popen(
+        [sys.executable, "-m", "tap_klaviyo", "--config", str(config), "--catalog", str(catalog)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    chunks: list[bytes] = []
+    reader = threading.Thread(target=lambda: chunks.append(tap.stderr.read()), daemon=True)  # type: ignore[union-attr]
+    reader.start()
+
+    def stderr() -> str:
+        reader.join(timeout=10)
+        return b"".join(chunks).decode()
+
+    return tap, stderr
 
 
 def select_only(catalog: dict[str, Any], streams: set[str]) -> dict[str, Any]:

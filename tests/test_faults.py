@@ -13,10 +13,7 @@ import itertools
 import json
 import re
 import socket
-import subprocess
-import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -34,8 +31,8 @@ from tap_klaviyo.sandbox.faults import KINDS, FaultPlan
 from tap_klaviyo.sandbox.server import Sandbox, running_sandbox
 from tests.conftest import SMALL, tap_config
 from tests.local_server import local_server
-from tests.singer import TapRun, parse_messages, run_tap, select_only
-from tests.truth import emitted_keys, expected_keys
+from tests.singer import TapRun, parse_messages, run_tap, select_only, start_tap
+from tests.truth import assert_none_lost, emitted_keys, expected_keys
 
 # A few pages of each kind of read: windowed (events, profiles), single-page and multi-page
 # collections. (Every stream, fan-outs included, goes through a fault mix in test_properties.)
@@ -399,17 +396,7 @@ def test_key_revoked_mid_run_stops_after_the_last_safe_state(catalog: dict[str, 
             config.write_text(json.dumps(tap_config(sandbox, api_key=MIDRUN_KEY, max_workers=4)))
             catalog_file = Path(tmp) / "catalog.json"
             catalog_file.write_text(json.dumps(selection))
-            tap = subprocess.Popen(
-                [sys.executable, "-m", "tap_klaviyo", "--config", str(config),
-                 "--catalog", str(catalog_file)],
-                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            )  # fmt: skip
-            stderr_chunks: list[bytes] = []
-            reader = threading.Thread(
-                target=lambda: stderr_chunks.append(tap.stderr.read()),  # type: ignore[union-attr]
-                daemon=True,
-            )
-            reader.start()
+            tap, tap_stderr = start_tap(config, catalog_file)
             lines: list[bytes] = []
             assert tap.stdout is not None
             for line in tap.stdout:
@@ -419,9 +406,8 @@ def test_key_revoked_mid_run_stops_after_the_last_safe_state(catalog: dict[str, 
                     break
             lines.extend(tap.stdout.readlines())
             code = tap.wait(timeout=120)
-            reader.join(timeout=10)
+            stderr = tap_stderr()
         stdout = b"".join(lines).decode()
-        stderr = b"".join(stderr_chunks).decode()
         first = TapRun(code, stdout, stderr)
         parse_messages(stdout, first)  # every line is a whole Singer message
 
@@ -441,7 +427,4 @@ def test_key_revoked_mid_run_stops_after_the_last_safe_state(catalog: dict[str, 
         # A good key resumes from that state, and nothing is missing.
         second = run_tap(tap_config(sandbox), catalog=selection, state=first.state)
         assert second.returncode == 0, second.stderr[-3000:]
-        for stream in sorted(MIDRUN_STREAMS):
-            keys = emitted_keys(stream, first.records[stream] + second.records[stream])
-            missing = expected_keys(sandbox, stream) - keys
-            assert not missing, f"{stream}: {len(missing)} records lost across the revocation"
+        assert_none_lost(sandbox, MIDRUN_STREAMS, [first, second], across="the revocation")

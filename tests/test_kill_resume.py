@@ -31,9 +31,9 @@ import pytest
 
 from tap_klaviyo.sandbox.data import Sizes
 from tap_klaviyo.sandbox.server import Sandbox, running_sandbox
-from tests.conftest import SMALL, tap_config
-from tests.singer import TapRun, parse_messages, run_tap, select_only
-from tests.truth import emitted_keys, expected_keys
+from tests.conftest import SMALL, tap_config, target_config
+from tests.singer import TapRun, parse_messages, run_tap, select_only, start_tap
+from tests.truth import assert_none_lost, emitted_keys, expected_keys
 
 TARGET = shutil.which("target-postgres", path=str(Path(sys.executable).parent))
 STREAMS = {"campaigns", "events", "list_members", "lists", "profiles"}
@@ -203,18 +203,7 @@ def test_sigkill_and_resume_loses_nothing(
     with running_sandbox(seed=43, sizes=SIZES, rate_limits=False, latency_ms=LATENCY_MS) as sandbox:
         (tmp_path / "tap.json").write_text(json.dumps(tap_config(sandbox, max_workers=6)))
         (tmp_path / "catalog.json").write_text(json.dumps(discover(sandbox)))
-        (tmp_path / "target.json").write_text(
-            json.dumps(
-                {
-                    "host": "127.0.0.1",
-                    "port": 5432,
-                    "user": "postgres",
-                    "password": "",
-                    "database": "test",
-                    "default_target_schema": schema,
-                }
-            )
-        )
+        (tmp_path / "target.json").write_text(json.dumps(target_config(schema)))
         try:
             cycles: list[Cycle] = []
             state: dict[str, Any] | None = None
@@ -333,18 +322,7 @@ def stop_with(
     stops reading first (a slow target: the pipe fills and the tap blocks writing)."""
     (tmp / "config.json").write_text(json.dumps(tap_config(sandbox, max_workers=4)))
     (tmp / "catalog.json").write_text(json.dumps(catalog))
-    tap = subprocess.Popen(
-        [sys.executable, "-m", "tap_klaviyo", "--config", str(tmp / "config.json"),
-         "--catalog", str(tmp / "catalog.json")],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-    )  # fmt: skip
-    assert tap.stdout is not None
-    errors: list[bytes] = []
-    stderr_reader = threading.Thread(
-        target=lambda: errors.append(tap.stderr.read()),  # type: ignore[union-attr]
-        daemon=True,
-    )
-    stderr_reader.start()
+    tap, tap_stderr = start_tap(tmp / "config.json", tmp / "catalog.json")
     chunks: list[bytes] = []
     flowing, resume = threading.Event(), threading.Event()
 
@@ -366,8 +344,7 @@ def stop_with(
     resume.set()
     code = tap.wait(timeout=60)
     reader.join(timeout=30)
-    stderr_reader.join(timeout=10)
-    return TapRun(code, b"".join(chunks).decode(), b"".join(errors).decode())
+    return TapRun(code, b"".join(chunks).decode(), tap_stderr())
 
 
 @pytest.mark.parametrize(
@@ -401,7 +378,4 @@ def test_a_signal_stops_with_a_final_safe_state(tmp_path: Path, signum: int, sta
 
         resumed = run_tap(tap_config(sandbox), catalog=catalog, state=run.state)
         assert resumed.returncode == 0, resumed.stderr[-3000:]
-        for stream in sorted(STREAMS):
-            keys = emitted_keys(stream, run.records[stream] + resumed.records[stream])
-            missing = expected_keys(sandbox, stream) - keys
-            assert not missing, f"{stream}: {len(missing)} records lost across the signal"
+        assert_none_lost(sandbox, STREAMS, [run, resumed], across="the signal")

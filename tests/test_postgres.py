@@ -14,23 +14,12 @@ from typing import Any
 import pytest
 
 from tap_klaviyo.resources import RESOURCES
-from tests.conftest import tap_config
+from tests.conftest import tap_config, target_config
 from tests.truth import expected_keys
 
 pytestmark = pytest.mark.postgres
 
 TARGET = shutil.which("target-postgres", path=str(Path(sys.executable).parent))
-
-
-def target_config(schema: str) -> dict[str, Any]:
-    return {
-        "host": "127.0.0.1",
-        "port": 5432,
-        "user": "postgres",
-        "password": "",
-        "database": "test",
-        "default_target_schema": schema,
-    }
 
 
 def pipe_tap_into_target(tmp: Path, config: dict[str, Any], schema: str) -> str:

@@ -32,7 +32,7 @@ from tap_klaviyo.sandbox.app import ALL_SCOPES
 from tap_klaviyo.sandbox.endpoints import OPERATIONS
 from tap_klaviyo.sandbox.faults import FaultPlan
 from tap_klaviyo.sandbox.server import Sandbox, running_sandbox
-from tap_klaviyo.settings import check_base_url, resolve_api_key
+from tap_klaviyo.settings import check_base_url, is_loopback, resolve_api_key
 from tests.conftest import SMALL, tap_config
 from tests.local_server import Responder, local_server
 from tests.singer import TapRun, run_tap, select_only
@@ -350,20 +350,11 @@ hostnames = st.from_regex(
 )
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 @settings(max_examples=200, deadline=None)
 @given(hostnames, st.integers(min_value=1, max_value=65535))
 def test_http_only_reaches_loopback_hosts(host: str, port: int) -> None:
     url = f"http://{host}:{port}"
-    if _is_loopback(host):
+    if is_loopback(host):
         assert check_base_url(url) == url
     else:
         with pytest.raises(ConfigError):

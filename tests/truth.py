@@ -71,3 +71,11 @@ def emitted_keys(stream: str, records: list[dict[str, Any]]) -> set[Any]:
     if stream == "global_exclusions":
         return {r["profile_id"] for r in records}
     return {r["id"] for r in records}
+
+
+def assert_none_lost(sandbox: Sandbox, streams: set[str], runs: list[Any], *, across: str) -> None:
+    """Every expected key of ``streams`` was emitted by one of ``runs`` (TapRuns)."""
+    for stream in sorted(streams):
+        keys = emitted_keys(stream, [record for run in runs for record in run.records[stream]])
+        missing = expected_keys(sandbox, stream) - keys
+        assert not missing, f"{stream}: {len(missing)} records lost across {across}"
