@@ -22,8 +22,9 @@ from requests.adapters import HTTPAdapter
 from tap_klaviyo.budget import Budget
 from tap_klaviyo.errors import (
     AuthenticationError,
-    ConfigError,
+    GoneError,
     KlaviyoAPIError,
+    NotFoundError,
     PermissionDeniedError,
 )
 from tap_klaviyo.resources import Tier
@@ -273,10 +274,19 @@ class KlaviyoClient:
                 )
             # An HTML 403 is the CDN's bot challenge, not a missing scope: try again.
             raise TransientError("403 (not from the API: CDN challenge page)")
+        endpoint = _endpoint_of(response.url)
         if status == 410:
-            raise ConfigError(
+            raise GoneError(
                 "Klaviyo no longer serves the requested API revision (410): set 'revision' "
-                "to a current one, e.g. 2026-07-15."
+                "to a current one, e.g. 2026-07-15.",
+                status=status,
+                endpoint=endpoint,
+            )
+        if status == 404:
+            raise NotFoundError(
+                f"Klaviyo answered 404 for {endpoint}: {_error_detail(json_body)}",
+                status=status,
+                endpoint=endpoint,
             )
         if status >= 400:
             raise KlaviyoAPIError(

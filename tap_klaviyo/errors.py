@@ -35,3 +35,19 @@ class PermissionDeniedError(TapKlaviyoError):
 
 class KlaviyoAPIError(TapKlaviyoError):
     """Any other answer the tap cannot recover from (after retries, where retrying helps)."""
+
+
+class NotFoundError(KlaviyoAPIError):
+    """Klaviyo answered 404 or 410 for one resource: deleted, or (410) a retired revision."""
+
+    def __init__(self, message: str, *, status: int, endpoint: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.endpoint = endpoint
+
+
+class GoneError(NotFoundError):
+    """410: where one parent's child answers it, that parent is gone; anywhere else, Klaviyo
+    no longer serves the requested revision, and the message says so."""
+
+    exit_code = 2

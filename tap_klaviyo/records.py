@@ -7,8 +7,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import typing as t
+
+from tap_klaviyo import timestamps
 
 
 @functools.cache
@@ -38,6 +41,55 @@ def to_record(resource: dict[str, t.Any]) -> dict[str, t.Any]:
 def index_included(document: dict[str, t.Any]) -> dict[tuple[str, str], dict[str, t.Any]]:
     """The ``included`` objects of a page, by (type, id)."""
     return {(item["type"], item["id"]): item for item in document.get("included") or ()}
+
+
+# -- one timestamp form in every row ----------------------------------------------------------
+
+# Where a schema's date-time fields are: column -> True (a timestamp) or the tree below it
+# (an object's properties, or ``ITEMS`` for an array's items).
+TimestampTree = dict[str, t.Any]
+ITEMS = "[]"
+
+
+def timestamp_tree(schema: dict[str, t.Any]) -> TimestampTree:
+    """The date-time fields of a schema, worked out once per stream."""
+    tree: TimestampTree = {}
+    for name, node in (schema.get("properties") or {}).items():
+        if node.get("format") == "date-time":
+            tree[name] = True
+        elif below := _timestamps_below(node):
+            tree[name] = below
+    return tree
+
+
+def _timestamps_below(node: dict[str, t.Any]) -> TimestampTree | bool:
+    if "items" in node:
+        items = node["items"]
+        inner = True if items.get("format") == "date-time" else _timestamps_below(items)
+        return {ITEMS: inner} if inner else {}
+    return timestamp_tree(node) if node.get("properties") else {}
+
+
+def normalize_timestamps(value: t.Any, tree: TimestampTree) -> None:
+    """Rewrite, in place, every timestamp ``tree`` names into the rows' one form."""
+    if isinstance(value, list):
+        inner = tree.get(ITEMS)
+        for index, item in enumerate(value):
+            if inner is True:
+                value[index] = timestamps.normalize(item)
+            elif inner:
+                normalize_timestamps(item, inner)
+        return
+    if not isinstance(value, dict):
+        return  # a variant the schema does not describe: left as Klaviyo sent it
+    for name, inner in tree.items():
+        found = value.get(name)
+        if found is None:
+            continue
+        if inner is True:
+            value[name] = timestamps.normalize(found)
+        else:
+            normalize_timestamps(found, inner)
 
 
 # -- per-stream row shapes (beyond the generic flattening) ----------------------------------
@@ -86,7 +138,7 @@ def global_exclusion_row(resource: dict[str, t.Any]) -> dict[str, t.Any]:
     attributes = resource.get("attributes") or {}
     marketing = ((attributes.get("subscriptions") or {}).get("email") or {}).get("marketing") or {}
     suppressions = marketing.get("suppression") or [{}]
-    latest = max(suppressions, key=lambda item: item.get("timestamp") or "")
+    latest = max(suppressions, key=_suppression_time)
     return {
         "profile_id": resource["id"],
         "email": attributes.get("email"),
@@ -95,3 +147,8 @@ def global_exclusion_row(resource: dict[str, t.Any]) -> dict[str, t.Any]:
         "timestamp": latest.get("timestamp"),
         "list_suppressions": marketing.get("list_suppressions"),
     }
+
+
+def _suppression_time(suppression: dict[str, t.Any]) -> dt.datetime:
+    stamp = suppression.get("timestamp")
+    return timestamps.parse(stamp) if stamp else dt.datetime.min.replace(tzinfo=timestamps.UTC)

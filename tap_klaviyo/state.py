@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import typing as t
 
+from tap_klaviyo import timestamps
 from tap_klaviyo.errors import InputFileError
 
 LEGACY_KEYS = ("since", "updated", "updated_at", "datetime", "timestamp", "date")
@@ -75,11 +76,10 @@ def _timestamp(raw: t.Any) -> str | None:
     if isinstance(raw, bool):
         return None
     if isinstance(raw, int | float):
-        return dt.datetime.fromtimestamp(raw, dt.timezone.utc).isoformat()
-    if isinstance(raw, str):
+        return timestamps.to_text(dt.datetime.fromtimestamp(raw, timestamps.UTC))
+    if isinstance(raw, str) and raw.strip():
         try:
-            parsed = dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
+            return timestamps.to_text(timestamps.parse(raw))
         except ValueError:
             return None
-        return (parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)).isoformat()
     return None

@@ -18,7 +18,12 @@ from tap_klaviyo.output import SingerOutput
 from tap_klaviyo.resources import RESOURCE_BY_NAME, RESOURCES, Resource
 from tap_klaviyo.streams.base import KlaviyoStream
 from tap_klaviyo.streams.detailed import CampaignsDetailedStream, SnapshotStream
-from tap_klaviyo.streams.reports import MetricAggregatesStream, ValuesReportStream
+from tap_klaviyo.streams.reports import (
+    ConversionMetric,
+    MetricAggregatesStream,
+    ValuesReportStream,
+    choose_conversion_metric,
+)
 from tap_klaviyo.streams.windows import WindowedEventsStream, WindowedProfilesStream
 
 # The few resources whose behaviour differs from the generic stream.
@@ -72,6 +77,15 @@ class TapKlaviyo(Tap):
             max_retries=int(config.get("max_retries", 8)),
             pool_size=int(config.get("max_workers", settings.DEFAULT_MAX_WORKERS)) + 4,
         )
+
+    @functools.cached_property
+    def conversion_metric(self) -> ConversionMetric:
+        """The values reports' conversion metric, chosen once per run (one metrics listing)."""
+        name = self.config.get("conversion_metric_name", "Placed Order")
+        choice = choose_conversion_metric(self.reader("metrics").read(None), name)
+        if len(choice.candidates) > 1:
+            self.logger.warning("Values reports: %s.", choice.describe())
+        return choice
 
     def discover_streams(self) -> list[KlaviyoStream]:
         return [self.stream_for(resource) for resource in RESOURCES]
@@ -137,4 +151,15 @@ class TapKlaviyo(Tap):
                 self.logger.warning("%-18s missing scope: %s", stream.name, scopes)
             else:
                 self.logger.info("%-18s ok (%s)", stream.name, scopes)
+                if isinstance(stream, ValuesReportStream):
+                    self.logger.info("%-18s %s", stream.name, self.describe_conversion_metric())
         return True
+
+    def describe_conversion_metric(self) -> str:
+        configured = self.config.get("conversion_metric_id")
+        if configured:
+            return f"conversion metric: {configured} (set by 'conversion_metric_id')"
+        try:
+            return self.conversion_metric.describe()
+        except PermissionDeniedError:
+            return "conversion metric: not chosen, the key lacks the scope metrics:read"

@@ -22,7 +22,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tap_klaviyo.prefetch import Prefetch
-from tap_klaviyo.streams.base import record_datetime
 from tap_klaviyo.streams.windows import Frontier
 
 WAIT = 10.0  # seconds: a generous bound on any event in these tests, never reached when right
@@ -154,8 +153,8 @@ def test_a_consumer_that_stops_early_stops_the_workers(ordered: bool) -> None:
 BASE = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
 
 
-def stamp(second: int) -> str:
-    return record_datetime(BASE + dt.timedelta(seconds=second))
+def stamp(second: int) -> dt.datetime:
+    return BASE + dt.timedelta(seconds=second)
 
 
 @st.composite
@@ -191,7 +190,7 @@ def test_the_frontier_never_passes_an_unwritten_value(read: tuple, cap_second: i
     unwritten = {
         (w, v) for w, window_pages in enumerate(pages) for page in window_pages for v in page
     }
-    written: list[str] = []
+    written: list[dt.datetime] = []
     for window, page in schedule:
         if page is None:
             frontier.close(window)

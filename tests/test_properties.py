@@ -1,7 +1,7 @@
 """Property-based tests (hypothesis) of what the tap builds and what it parses, and a full
 sync through a mix of every fault kind that must still match the sandbox's ground truth.
 
-- Filter/URL builder: ``klaviyo_datetime`` gives the unquoted ``YYYY-MM-DDTHH:MM:SSZ`` form
+- Filter/URL builder: ``timestamps.filter_text`` gives the unquoted ``YYYY-MM-DDTHH:MM:SSZ`` form
   for any aware datetime; ``request_params`` (with ``partition_filters`` and
   ``time_filters``) builds, for every stream, partition and pair of bounds, parameters that
   survive URL encoding and that the sandbox's own parser accepts for that endpoint, with the
@@ -32,11 +32,12 @@ from tap_klaviyo.sandbox.endpoints import OPERATIONS, Operation
 from tap_klaviyo.sandbox.faults import FaultPlan
 from tap_klaviyo.sandbox.filters import parse, parse_filter
 from tap_klaviyo.sandbox.server import running_sandbox
-from tap_klaviyo.streams.base import KlaviyoStream, klaviyo_datetime
+from tap_klaviyo.streams.base import KlaviyoStream
 from tap_klaviyo.tap import TapKlaviyo
+from tap_klaviyo.timestamps import filter_text
 from tests.conftest import SMALL, tap_config
 from tests.singer import quiet_tap, run_tap
-from tests.truth import CHILDREN, PLAIN, emitted_keys, expected_keys
+from tests.truth import KEYED_STREAMS, emitted_keys, expected_keys
 
 UTC = dt.timezone.utc
 SECOND = dt.timedelta(seconds=1)
@@ -63,7 +64,7 @@ def utc_second(value: dt.datetime) -> dt.datetime:
     return value.astimezone(UTC).replace(microsecond=0)
 
 
-# --- klaviyo_datetime ------------------------------------------------------------------------
+# --- filter_text ------------------------------------------------------------------------------
 
 
 @PROPERTY_SETTINGS
@@ -72,8 +73,8 @@ def utc_second(value: dt.datetime) -> dt.datetime:
 @example(dt.datetime(2024, 2, 29, 23, 59, 59, 999999, tzinfo=dt.timezone(dt.timedelta(hours=-5))))
 @example(dt.datetime(999, 12, 31, 23, 0, tzinfo=UTC))  # a start_date of 0999-… or 0001-…
 @example(dt.datetime(1, 1, 2, tzinfo=UTC))
-def test_klaviyo_datetime_is_the_unquoted_utc_second(value: dt.datetime) -> None:
-    text = klaviyo_datetime(value)
+def test_filter_text_is_the_unquoted_utc_second(value: dt.datetime) -> None:
+    text = filter_text(value)
     assert KLAVIYO_FORM.fullmatch(text), text
     assert dt.datetime.fromisoformat(text.replace("Z", "+00:00")) == utc_second(value)
     # What Klaviyo (the sandbox's grammar) reads back from a filter is that same instant.
@@ -351,9 +352,6 @@ def test_events_take_their_metric_name_from_the_page(page: dict[str, Any]) -> No
 FAULT_MIX = (
     "500=0.02,502=0.02,503=0.02,504=0.02,524=0.02,429=0.03,reset=0.02,timeout=0.01,"
     "html403=0.02,badjson=0.02,truncate=0.02,emptynext=0.02"
-)
-KEYED_STREAMS = sorted(
-    [*PLAIN, *CHILDREN, "flow_messages", "list_members", "segment_members", "global_exclusions"]
 )
 STATS = re.compile(r"Requests: (\d+), retries: (\d+) \(429: (\d+)\)")
 

@@ -22,9 +22,10 @@ PLAIN = {
     "events": "events",
     "templates": "templates",
     "tags": "tags",
-    "lists_detailed": "lists",
-    "segments_detailed": "segments",
 }
+# Streams of one row per parent, read by the parent's own request: a parent deleted between
+# its listing and that request (a quirk of real accounts) has none.
+DETAILED = {"lists_detailed": "lists", "segments_detailed": "segments"}
 # Stream -> (parent collection, child collection).
 CHILDREN = {
     "campaign_messages": ("campaigns", "campaign-messages"),
@@ -32,8 +33,20 @@ CHILDREN = {
 }
 
 
+# Every stream whose rows the truth names one by one.
+KEYED_STREAMS = sorted(
+    [*PLAIN, *DETAILED, *CHILDREN, "flow_messages", "list_members", "segment_members",
+     "global_exclusions"]
+)  # fmt: skip
+
+
 def ids(sandbox: Sandbox, collection: str, **query: Any) -> set[str]:
     return set(sandbox.account.truth(collection, **query)["ids"])
+
+
+def vanished(sandbox: Sandbox, collection: str) -> set[str]:
+    """Parents listed, then deleted before their own request (none with quirks off)."""
+    return set(getattr(sandbox.account, "vanished", {}).get(collection, ()))
 
 
 def child_ids(sandbox: Sandbox, parent: str, child: str) -> set[str]:
@@ -49,10 +62,12 @@ def expected_keys(sandbox: Sandbox, stream: str) -> set[Any]:
     """Every key the stream must emit in a full sync of the sandbox's current state."""
     if stream in PLAIN:
         return ids(sandbox, PLAIN[stream])
+    if stream in DETAILED:
+        return ids(sandbox, DETAILED[stream]) - vanished(sandbox, DETAILED[stream])
     if stream in CHILDREN:
         return child_ids(sandbox, *CHILDREN[stream])
     if stream == "flow_messages":
-        actions = child_ids(sandbox, "flows", "flow-actions")
+        actions = child_ids(sandbox, "flows", "flow-actions") - vanished(sandbox, "flow-actions")
         return {m for a in actions for m in ids(sandbox, "flow-messages", parent_id=a)}
     if stream == "list_members":
         return memberships(sandbox, "lists")

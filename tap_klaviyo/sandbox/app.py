@@ -17,7 +17,7 @@ import re
 import threading
 import uuid
 from collections import Counter, deque
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import quote, urlencode
@@ -25,6 +25,7 @@ from urllib.parse import quote, urlencode
 import orjson
 from aiohttp import web
 
+from tap_klaviyo.sandbox.data._reports import STATISTICS
 from tap_klaviyo.sandbox.endpoints import OPERATIONS, Operation, tier_for
 from tap_klaviyo.sandbox.faults import (
     BODY_FAULTS,
@@ -119,7 +120,7 @@ TITLES = {
     400: "Invalid input.",
     401: "Authentication credentials were not provided.",
     403: "You do not have permission to perform this action.",
-    404: "Not found.",
+    404: "Not found",
     405: "Method not allowed.",
     410: "Gone.",
     429: "Request was throttled.",
@@ -133,7 +134,12 @@ RATE_LIMIT_DOCS = (
 
 
 class ApiError(Exception):
-    """An error response in Klaviyo's JSON:API shape."""
+    """An error response in Klaviyo's JSON:API shape.
+
+    ``source`` is ``{"parameter": ...}`` when a query parameter is named, else
+    ``{"pointer": ...}``; ``pointer=None`` leaves ``source`` out (Klaviyo's 404s).
+    ``more`` are further errors of the same response (one per bad value).
+    """
 
     def __init__(
         self,
@@ -143,7 +149,9 @@ class ApiError(Exception):
         *,
         title: str | None = None,
         parameter: str | None = None,
+        pointer: str | None = "/data/",
         headers: Mapping[str, str] | None = None,
+        more: Sequence[ApiError] = (),
     ) -> None:
         super().__init__(detail)
         self.status = status
@@ -151,26 +159,45 @@ class ApiError(Exception):
         self.detail = detail
         self.title = title or TITLES.get(status, "Error.")
         self.parameter = parameter
+        self.pointer = pointer
         self.headers = dict(headers or {})
+        self.more = tuple(more)
 
-    def response(self) -> web.Response:
-        source = {"parameter": self.parameter} if self.parameter else {"pointer": "/data/"}
+    def error_object(self) -> dict[str, Any]:
         error: dict[str, Any] = {
             "id": str(uuid.uuid4()),
             "status": self.status,
             "code": self.code,
             "title": self.title,
             "detail": self.detail,
-            "source": source,
         }
+        if self.parameter:
+            error["source"] = {"parameter": self.parameter}
+        elif self.pointer is not None:
+            error["source"] = {"pointer": self.pointer}
         if self.status == 429:
             error["links"] = {"type": RATE_LIMIT_DOCS}
             error["meta"] = {}
-        return _json({"errors": [error]}, self.status, self.headers)
+        return error
+
+    def response(self) -> web.Response:
+        errors = [self.error_object(), *(other.error_object() for other in self.more)]
+        return _json({"errors": errors}, self.status, self._response_headers())
+
+    def _response_headers(self) -> dict[str, str]:
+        if self.status != 429:
+            return self.headers
+        # A 429 carries Retry-After only: RateLimit-* describe a window that just said no.
+        return {k: v for k, v in self.headers.items() if not k.lower().startswith("ratelimit")}
 
 
 def _invalid(detail: str, parameter: str | None = None) -> ApiError:
     return ApiError(400, "invalid", detail, parameter=parameter)
+
+
+def not_found(path: str) -> ApiError:
+    """Klaviyo's 404, for an unknown route and a missing resource (or parent) alike."""
+    return ApiError(404, "not_found", f"The path {path} could not be found", pointer=None)
 
 
 def throttled(retry_after: int) -> ApiError:
@@ -633,17 +660,23 @@ async def _serve(
         if op.kind == "single":
             return _single(op, request, state, parameters)
         return _collection(op, request, state, parameters)
-    except NotFound as error:
-        raise ApiError(404, "not_found", str(error) or "Not found.") from None
+    except NotFound:
+        # The data layer's message names the id; Klaviyo's 404 names the request path.
+        raise not_found(request.path) from None
     except InvalidQuery as error:
-        raise ApiError(400, "invalid", error.detail, parameter=_parameter_of(error)) from None
+        raise _invalid_query(op, error) from None
 
 
-def _parameter_of(error: InvalidQuery) -> str | None:
-    """Body errors point into the document (``/data/...``), query errors name a parameter."""
-    if error.parameter is None or error.parameter.startswith("/"):
-        return None
-    return error.parameter
+def _invalid_query(op: Operation, error: InvalidQuery) -> ApiError:
+    """Query errors name a parameter; body errors (reports) point into the document."""
+    where = error.parameter
+    if where is None:
+        return ApiError(400, "invalid", error.detail)
+    if where.startswith("/"):
+        return ApiError(400, "invalid", error.detail, pointer=where)
+    if op.kind == "report":  # a report's attributes come in the body, never the query
+        return ApiError(400, "invalid", error.detail, pointer=f"/data/attributes/{where}")
+    return ApiError(400, "invalid", error.detail, parameter=where)
 
 
 def _collection(
@@ -716,9 +749,39 @@ async def _report(op: Operation, request: web.Request, state: SandboxState) -> w
     attributes = data.get("attributes")
     if not isinstance(attributes, dict):
         raise _invalid("'attributes' is required.")
+    if op.collection in VALUES_REPORTS:
+        _check_statistics(attributes)
     result = state.account.report(op.collection, attributes)
     return _json(
         {"data": _with_links(result, _base_url(request)), "links": {"self": str(request.url)}}
+    )
+
+
+VALUES_REPORTS = frozenset({"campaign-values-report", "flow-values-report"})
+
+
+def _check_statistics(attributes: Mapping[str, Any]) -> None:
+    """One 400 error per unknown statistic, each pointing at its index, as Klaviyo does."""
+    statistics = attributes.get("statistics")
+    if not isinstance(statistics, list):
+        return  # missing or not a list: the data layer's "required field" error
+    bad = [
+        (index, value)
+        for index, value in enumerate(statistics)
+        if not isinstance(value, str) or value not in STATISTICS
+    ]
+    if bad:
+        (index, value), *rest = bad
+        raise _bad_statistic(index, value, more=[_bad_statistic(*other) for other in rest])
+
+
+def _bad_statistic(index: int, value: object, more: Sequence[ApiError] = ()) -> ApiError:
+    return ApiError(
+        400,
+        "invalid",
+        f"'{value}' is not a valid choice for statistics.",
+        pointer=f"/data/attributes/statistics/{index}",
+        more=more,
     )
 
 
@@ -764,7 +827,7 @@ async def _respond(request: web.Request, handler: Handler) -> web.StreamResponse
             headers={"Allow": allow},
         ).response()  # fmt: skip
     except web.HTTPNotFound:
-        return ApiError(404, "not_found", "Not found.").response()
+        return not_found(request.path).response()
 
 
 async def _inject(

@@ -11,22 +11,30 @@ import asyncio
 import datetime as dt
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import fields
 from typing import NoReturn
 
 from tap_klaviyo.sandbox.app import DEMO_API_KEY, REVISION, KeyRing, create_app
-from tap_klaviyo.sandbox.faults import FaultPlan, FaultSpecError
-from tap_klaviyo.sandbox.server import build_account, serve
+from tap_klaviyo.sandbox.data import Sizes
+from tap_klaviyo.sandbox.faults import KINDS, FaultPlan, FaultSpecError
+from tap_klaviyo.sandbox.server import Listening, build_account, serve
 
-SIZE_FLAGS = (
-    "profiles",
-    "events",
-    "lists",
-    "segments",
-    "campaigns",
-    "flows",
-    "metrics",
-    "templates",
-    "tags",
+PROG = "tap-klaviyo-sandbox"
+# Plain text for --help: the module docstring's markup is for readers of the code.
+DESCRIPTION = (
+    "Serve a seeded fake Klaviyo account over HTTP, answering like Klaviyo's API "
+    f"(revision {REVISION}). The first line on stdout is the base URL; a summary "
+    "follows on stderr. Ctrl-C or SIGTERM stops it."
+)
+# Every Sizes field is a flag, with its real default in the help.
+SIZE_DEFAULTS = {field.name: field.default for field in fields(Sizes)}
+SIZE_FLAGS = tuple(SIZE_DEFAULTS)
+QUIRKS_HELP = (
+    "on: the oddities of the real service: mixed timestamp forms, repeated "
+    "greater-than bounds, out-of-order archived campaigns, duplicate "
+    "metric names, vanished parents (listed, then 404 on their detail), events "
+    "without a metric, float report statistics, HTML CDN pages; off: one tidy shape "
+    "(default: %(default)s)"
 )
 
 
@@ -71,31 +79,93 @@ def _fault_plan(text: str) -> FaultPlan:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="tap-klaviyo-sandbox", description=__doc__.splitlines()[0])
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=_non_negative(int), default=0, help="0 = a free port")
-    parser.add_argument("--seed", type=int, default=1)
-    for name in SIZE_FLAGS:
-        parser.add_argument(f"--{name}", type=_non_negative(int), help="default: Sizes()")
-    parser.add_argument("--now", type=_iso_datetime, help="the account clock's anchor (ISO)")
-    parser.add_argument("--latency-ms", type=_non_negative(float), default=0.0)
-    parser.add_argument("--rate-limits", choices=("klaviyo", "off"), default="klaviyo")
-    parser.add_argument("--faults", type=_fault_plan, help="e.g. 500=0.01,429=0.02,reset=0.005")
-    parser.add_argument("--quirks", choices=("on", "off"), default="on")
+def build_parser() -> argparse.ArgumentParser:
+    """The command's parser; ``--help`` shows every option with its real default."""
+    parser = _Parser(prog=PROG, description=DESCRIPTION)
+    _add_server_options(parser)
+    _add_account_options(parser)
+    _add_behaviour_options(parser)
+    return parser
+
+
+def _add_server_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to bind; anything but loopback exposes the sandbox (and its public "
+        "demo key and admin routes) to other machines (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--port",
+        type=_non_negative(int),
+        default=0,
+        metavar="N",
+        help="port to bind; 0 picks a free one (default: %(default)s)",
+    )
+
+
+def _add_account_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=1,
+        metavar="N",
+        help="seed of the generated account and of the fault draws; the same seed "
+        "serves the same data (default: %(default)s)",
+    )
+    for name, default in SIZE_DEFAULTS.items():
+        parser.add_argument(
+            f"--{name}",
+            type=_non_negative(int),
+            metavar="N",
+            help=f"how many {name} the account holds (default: {default})",
+        )
+    parser.add_argument(
+        "--now",
+        type=_iso_datetime,
+        metavar="DATETIME",
+        help="where the generated history ends: an ISO 8601 datetime, UTC when it has "
+        "no offset (default: now, to the minute)",
+    )
+
+
+def _add_behaviour_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--latency-ms",
+        type=_non_negative(float),
+        default=0.0,
+        metavar="MS",
+        help="delay added to every /api/ request, in milliseconds (default: %(default)g)",
+    )
+    parser.add_argument(
+        "--rate-limits",
+        choices=("klaviyo", "off"),
+        default="klaviyo",
+        help="klaviyo: Klaviyo's per-endpoint burst, steady and daily windows, with "
+        "RateLimit-* headers and 429 Retry-After; off: never throttle "
+        "(default: %(default)s)",
+    )
+    parser.add_argument(
+        "--faults",
+        type=_fault_plan,
+        metavar="KIND=P,...",
+        help="inject failures with these probabilities, e.g. 500=0.01,429=0.02,reset=0.005; "
+        f"kinds: {', '.join(KINDS)} (default: none)",
+    )
+    parser.add_argument("--quirks", choices=("on", "off"), default="on", help=QUIRKS_HELP)
     parser.add_argument(
         "--key",
         type=_key,
         action="append",
         default=[],
         metavar="KEY=SCOPES",
-        help="a restricted key, e.g. pk_…=profiles:read,lists:read (repeatable)",
+        help="add a restricted key, e.g. pk_…=profiles:read,lists:read (repeatable; the "
+        f"full-access demo key {DEMO_API_KEY} always works)",
     )
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = _parser()
+    parser = build_parser()
     args = parser.parse_args(argv)
     keys = KeyRing()
     for key, scopes in args.key:
@@ -118,34 +188,42 @@ def main(argv: Sequence[str] | None = None) -> int:
         quirks=quirks,
     )
     try:
-        asyncio.run(serve(app, args.host, args.port, _announce))
+        asyncio.run(serve(app, args.host, args.port, announce))
     except KeyboardInterrupt:
         pass
     except OSError as error:  # e.g. the port is taken
-        print(f"tap-klaviyo-sandbox: error: {error}", file=sys.stderr)
+        print(f"{PROG}: error: {error}", file=sys.stderr)
         return 1
     return 0
 
 
-def _sizes(args: argparse.Namespace) -> object | None:
+def _sizes(args: argparse.Namespace) -> Sizes | None:
     given = {name: getattr(args, name) for name in SIZE_FLAGS if getattr(args, name) is not None}
-    if not given:
-        return None
-    from tap_klaviyo.sandbox.data import Sizes
-
-    return Sizes(**given)
+    return Sizes(**given) if given else None
 
 
-def _announce(url: str) -> None:
-    print(url, flush=True)
-    print(
-        f"Klaviyo sandbox (revision {REVISION}) at {url}\n"
-        f"  demo key: {DEMO_API_KEY}\n"
-        f"  admin:    {url}/__sandbox/health, /summary, /truth/<collection>, /requests\n"
+def announce(listening: Listening) -> None:
+    """The URL on stdout (first, flushed: a parent reads it), then the banner on stderr."""
+    print(listening.url, flush=True)
+    print(banner(listening), file=sys.stderr, flush=True)
+
+
+def banner(listening: Listening) -> str:
+    url = listening.url
+    lines = [
+        f"Klaviyo sandbox (revision {REVISION}) at {url}",
+        f"  bound to: {', '.join(listening.shown)}",
+        f"  demo key: {DEMO_API_KEY}",
+        f"  admin:    {url}/__sandbox/health, /summary, /truth/<collection>, /requests",
         "  stop with Ctrl-C",
-        file=sys.stderr,
-        flush=True,
-    )
+    ]
+    if listening.exposed:
+        # The demo key is published and the admin routes take no key at all.
+        lines.append(
+            f"{PROG}: warning: bound to {', '.join(listening.shown)}, not loopback only: "
+            "other machines can reach it, its demo key and its admin routes"
+        )
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -37,7 +37,19 @@ class _Window:
         return max(self.limit - self.used, 0)
 
     def reset_in(self, now: float) -> float:
-        return max(self.opened + self.seconds - now, 0.0)
+        """Seconds until the window closes, never more than its length.
+
+        ``seconds - elapsed`` rather than ``opened + seconds - now``: the latter rounds
+        ``opened + seconds`` first, so on the request that opens the window it can come
+        out a hair above ``seconds`` (60.00000000000001 at ``opened = 4.4``), which
+        ``ceil`` then turned into a ``RateLimit-Reset`` of 61.
+        """
+        elapsed = max(now - self.opened, 0.0)
+        return min(max(self.seconds - elapsed, 0.0), self.seconds)
+
+    def reset_seconds(self, now: float) -> int:
+        """``reset_in`` in whole seconds, rounded up (a client waiting that long is safe)."""
+        return math.ceil(self.reset_in(now))
 
 
 @dataclass(frozen=True)
@@ -71,8 +83,8 @@ class RateLimiter:
             window.roll(now)
         full = [window for window in windows if window.remaining() == 0]
         if full:
-            wait = max(window.reset_in(now) for window in full)
-            return Decision(max(1, math.ceil(wait)), {})
+            wait = max(window.reset_seconds(now) for window in full)
+            return Decision(max(1, wait), {})
         for window in windows:
             window.used += 1
         return Decision(None, _headers(windows[1], now))
@@ -94,5 +106,5 @@ def _headers(steady: _Window, now: float) -> dict[str, str]:
     return {
         "RateLimit-Limit": str(steady.limit),
         "RateLimit-Remaining": str(steady.remaining()),
-        "RateLimit-Reset": str(math.ceil(steady.reset_in(now))),
+        "RateLimit-Reset": str(steady.reset_seconds(now)),
     }

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import ipaddress
+import os
 import signal
 import threading
 from collections.abc import Callable, Iterator
@@ -17,6 +19,13 @@ from tap_klaviyo.sandbox.app import STATE, AccountLike, KeyRing, SandboxState, c
 from tap_klaviyo.sandbox.faults import FaultPlan
 
 SHUTDOWN_SECONDS = 1.0  # in-flight requests (an injected timeout) get this long at exit
+# ``off`` starts every sandbox without its quirks (unless one is asked for), so a whole test
+# suite or demo can run against the tidy shape as well.
+QUIRKS_ENV = "KLAVIYO_SANDBOX_QUIRKS"
+
+
+def default_quirks() -> bool:
+    return os.environ.get(QUIRKS_ENV, "on").strip().lower() != "off"
 
 
 @dataclass
@@ -50,25 +59,70 @@ def build_account(
     seed: int = 1,
     sizes: Any = None,
     now: dt.datetime | None = None,
-    quirks: bool = True,
+    quirks: bool | None = None,
 ) -> AccountLike:
-    """A seeded data-layer account (``Sizes()`` defaults when ``sizes`` is None)."""
+    """A seeded data-layer account (``Sizes()`` defaults when ``sizes`` is None; quirks as
+    ``KLAVIYO_SANDBOX_QUIRKS`` says when ``quirks`` is None)."""
     from tap_klaviyo.sandbox.data import Account, Sizes
 
+    quirks = default_quirks() if quirks is None else quirks
     return Account(seed=seed, sizes=sizes or Sizes(), now=now, quirks=quirks)
 
 
-async def start_site(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, str]:
-    """Serve the app; returns the runner (to clean up) and the base URL."""
+@dataclass(frozen=True)
+class Listening:
+    """Where a started sandbox listens: its sockets' addresses and a URL to reach it."""
+
+    addresses: tuple[tuple[str, int], ...]
+    """(host, port) of every bound socket, as the OS reports them (``0.0.0.0``, ``::1``)."""
+
+    @property
+    def url(self) -> str:
+        """A base URL a local client can use: a wildcard bind is reached via loopback."""
+        host, port = self.addresses[0]
+        address = _ip(host)
+        if address is not None and address.is_unspecified:
+            host = "::1" if address.version == 6 else "127.0.0.1"
+        return f"http://{_hostport(host, port)}"
+
+    @property
+    def shown(self) -> list[str]:
+        """The bound addresses as ``host:port`` (IPv6 in brackets)."""
+        return [_hostport(host, port) for host, port in self.addresses]
+
+    @property
+    def exposed(self) -> bool:
+        """True when some socket accepts connections from other machines."""
+        return not all(_is_loopback(host) for host, _ in self.addresses)
+
+
+def _ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        return None
+
+
+def _is_loopback(host: str) -> bool:
+    address = _ip(host)
+    return address is not None and address.is_loopback
+
+
+def _hostport(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+async def start_site(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, Listening]:
+    """Serve the app; returns the runner (to clean up) and where it listens."""
     runner = web.AppRunner(
         app, handler_cancellation=True, access_log=None, shutdown_timeout=SHUTDOWN_SECONDS
     )
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()
-    bound_port = runner.addresses[0][1]
-    shown_host = "127.0.0.1" if host in ("", "0.0.0.0") else host
-    return runner, f"http://{shown_host}:{bound_port}"
+    # IPv6 socket names are (host, port, flowinfo, scope_id): keep host and port.
+    addresses = tuple((str(name[0]), int(name[1])) for name in runner.addresses)
+    return runner, Listening(addresses)
 
 
 class _ServerThread(threading.Thread):
@@ -85,9 +139,10 @@ class _ServerThread(threading.Thread):
     def run(self) -> None:
         asyncio.set_event_loop(self.loop)
         try:
-            runner, self.url = self.loop.run_until_complete(
+            runner, listening = self.loop.run_until_complete(
                 start_site(self.app, self.host, self.port)
             )
+            self.url = listening.url
         except BaseException as error:  # reported to the starting thread
             self.error = error
             self.ready.set()
@@ -111,7 +166,7 @@ def running_sandbox(
     seed: int = 1,
     sizes: Any = None,
     now: dt.datetime | None = None,
-    quirks: bool = True,
+    quirks: bool | None = None,
     keys: KeyRing | None = None,
     latency_ms: float = 0,
     rate_limits: bool = True,
@@ -122,7 +177,9 @@ def running_sandbox(
     """Start a sandbox on a free port in a background thread; stop it on exit.
 
     Pass ``account`` to serve an existing one, or ``seed``/``sizes``/``now`` to build it.
+    ``quirks`` None: as ``KLAVIYO_SANDBOX_QUIRKS`` says (on unless it is ``off``).
     """
+    quirks = default_quirks() if quirks is None else quirks
     account = account or build_account(seed=seed, sizes=sizes, now=now, quirks=quirks)
     keys = keys or KeyRing()
     app = create_app(
@@ -144,10 +201,12 @@ def running_sandbox(
         thread.stop()
 
 
-async def serve(app: web.Application, host: str, port: int, ready: Callable[[str], None]) -> None:
-    """Serve in the foreground until SIGINT or SIGTERM."""
-    runner, url = await start_site(app, host, port)
-    ready(url)
+async def serve(
+    app: web.Application, host: str, port: int, ready: Callable[[Listening], None]
+) -> None:
+    """Serve in the foreground until SIGINT or SIGTERM; ``ready`` hears where it listens."""
+    runner, listening = await start_site(app, host, port)
+    ready(listening)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import threading
 import typing as t
+from collections import Counter
 
 from singer_sdk.streams import Stream
 
-from tap_klaviyo import settings
+from tap_klaviyo import records, settings, timestamps
 from tap_klaviyo.client import KlaviyoClient
-from tap_klaviyo.errors import PermissionDeniedError
+from tap_klaviyo.errors import NotFoundError, PermissionDeniedError
 from tap_klaviyo.output import record_line, record_lines, utc_now_iso
 from tap_klaviyo.prefetch import Prefetch
 from tap_klaviyo.resources import Resource, Tier
@@ -21,32 +23,21 @@ if t.TYPE_CHECKING:
 
 Context = t.Mapping[str, t.Any]
 
-# Klaviyo timestamps have whole seconds; a ``greater-than`` bound one second early is the same
-# as ``greater-or-equal``, so records sharing the bookmark's second are read again, not lost.
+# A ``greater-than`` bound one second early is ``greater-or-equal`` to the second: records
+# sharing the bookmark's second are read again, not lost.
 ONE_SECOND = dt.timedelta(seconds=1)
 CHUNK_SIZE = 500  # records handed from a worker to the writer at a time
 # Settings under which the SDK itself must shape and write each record.
 SDK_RECORD_SETTINGS = ("stream_maps", "flattening_enabled", "batch_config")
+# Why a record Klaviyo sent is left out on purpose (counted, and the counts logged).
+BEFORE_WINDOW = "records before their window (already synced: Klaviyo repeats a bound's records)"
+AFTER_WINDOW = "records at or after their window's end (read by the next window, or past end_date)"
 
 
-def parse_datetime(value: str) -> dt.datetime:
-    parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
+class Vanished(t.NamedTuple):
+    """A parent deleted between its listing and its child request (404 or 410)."""
 
-
-def _utc_seconds(value: dt.datetime) -> str:
-    # isoformat, not strftime: strftime does not pad years before 1000.
-    return value.astimezone(dt.timezone.utc).replace(tzinfo=None).isoformat(timespec="seconds")
-
-
-def klaviyo_datetime(value: dt.datetime) -> str:
-    """The unquoted form Klaviyo's filters take: 2024-01-01T00:00:00Z."""
-    return _utc_seconds(value) + "Z"
-
-
-def record_datetime(value: dt.datetime) -> str:
-    """The form Klaviyo writes in records (2024-01-01T00:00:00+00:00), so strings compare."""
-    return _utc_seconds(value) + "+00:00"
+    error: NotFoundError
 
 
 class KlaviyoStream(Stream):
@@ -62,7 +53,10 @@ class KlaviyoStream(Stream):
         # State is kept per partition (campaign channel, parent id...) by the SDK, each with
         # its own resumable bookmark.
         self.replication_key = resource.replication_key
-        self._last_increment: tuple[str, Context | None] | None = None
+        self._last_increment: tuple[Context | None, dt.datetime] | None = None
+        self._left_out: Counter[str] = Counter()
+        self._left_out_lock = threading.Lock()
+        self.timestamp_tree = records.timestamp_tree(self.schema)
 
     @property
     def client(self) -> KlaviyoClient:
@@ -90,6 +84,21 @@ class KlaviyoStream(Stream):
                 return []
         return [dict(partition) for partition in self.resource.partitions] or None
 
+    def log_left_out(self) -> None:
+        """One line at the end of the stream for the records left out on purpose."""
+        if self._left_out:
+            self.logger.info(
+                "%s: left out on purpose: %s",
+                self.name,
+                "; ".join(f"{count:,} {why}" for why, count in sorted(self._left_out.items())),
+            )
+            self._left_out.clear()
+
+    def count_left_out(self, counts: Counter[str]) -> None:
+        if counts:
+            with self._left_out_lock:  # windows are read on several threads
+                self._left_out.update(counts)
+
     def get_records(self, context: Context | None) -> t.Iterable[dict]:
         if self.resource.parent and not (context or {}).get(self.resource.parent_key or ""):
             return  # a child stream whose parents could not be listed
@@ -97,6 +106,8 @@ class KlaviyoStream(Stream):
             yield from self.fanout_records(context) if self.resource.parent else self.read(context)
         except PermissionDeniedError as denied:
             self.skip_for_missing_scope(denied)
+        if not self.partitions or context == self.partitions[-1]:
+            self.log_left_out()  # the stream's last partition: its end
 
     def skip_for_missing_scope(self, denied: PermissionDeniedError) -> None:
         """A 403 skips this stream with a warning (others go on), unless told to stop."""
@@ -125,12 +136,15 @@ class KlaviyoStream(Stream):
         # bookmark in the future would hide everything that happens until then.
         value = latest_record.get(self.resource.replication_key or "")
         if isinstance(value, str):
-            if value > self.signpost:
+            moment = timestamps.parse(value)
+            if moment > self.signpost:
                 return
-            # Ties: the bookmark already holds this value for this partition.
-            if self._last_increment == (value, context):
+            # Ties and values below the partition's highest so far (a second's records may
+            # come in any order of their fractions, unsorted streams in any order at all).
+            last = self._last_increment
+            if last is not None and last[0] == context and moment <= last[1]:
                 return
-            self._last_increment = (value, context)
+            self._last_increment = (context, moment)
         super()._increment_stream_state(latest_record, context=context)
 
     def _process_record(
@@ -215,7 +229,7 @@ class KlaviyoStream(Stream):
     # -- child streams: every parent's children, read ahead in parallel ---------------------
 
     @functools.cached_property
-    def fanout(self) -> t.Iterator[tuple[Context, list[dict] | None]]:
+    def fanout(self) -> t.Iterator[tuple[Context, list[dict] | Vanished | None]]:
         """(partition, records) chunks of every parent in order; ``None`` ends a parent."""
         tasks = []
         for partition in self.partitions or ():
@@ -234,14 +248,20 @@ class KlaviyoStream(Stream):
 
     def partition_chunks(
         self, partition: Context, start: dt.datetime | None
-    ) -> t.Iterator[tuple[Context, list[dict] | None]]:
+    ) -> t.Iterator[tuple[Context, list[dict] | Vanished | None]]:
         chunk: list[dict] = []
-        for record in self.read_from(partition, start):
-            chunk.append(record)
-            if len(chunk) >= CHUNK_SIZE:
-                yield partition, chunk
-                chunk = []
+        vanished = None
+        try:
+            for record in self.read_from(partition, start):
+                chunk.append(record)
+                if len(chunk) >= CHUNK_SIZE:
+                    yield partition, chunk
+                    chunk = []
+        except NotFoundError as gone:
+            vanished = Vanished(gone)
         yield partition, chunk
+        if vanished:
+            yield partition, vanished
         yield partition, None
 
     def fanout_records(self, context: Context | None) -> t.Iterator[dict]:
@@ -250,7 +270,22 @@ class KlaviyoStream(Stream):
             if chunk is None:
                 assert partition == context, "partitions are read in the order listed"
                 return
+            if isinstance(chunk, Vanished):
+                self.skip_vanished_parent(partition, chunk.error)
+                continue
             yield from chunk
+
+    def skip_vanished_parent(self, partition: Context, error: NotFoundError) -> None:
+        """A parent deleted since it was listed: this one is skipped, every other synced; its
+        bookmark stays where it was."""
+        kind = (self.resource.parent or "parent").removesuffix("s").replace("_", " ")
+        self.logger.warning(
+            "Stream '%s': skipping %s %s, which Klaviyo no longer has (%s %s; deleted after "
+            "it was listed); the other %ss are synced.",
+            self.name, kind, partition.get(self.resource.parent_key or ""), error.status,
+            error.endpoint, kind,
+        )  # fmt: skip
+        self.count_left_out(Counter({f"{kind}s deleted during the sync (skipped)": 1}))
 
     def read_window(
         self,
@@ -278,29 +313,42 @@ class KlaviyoStream(Stream):
 
     def records_of(
         self, document: dict[str, t.Any], start: dt.datetime | None, end: dt.datetime | None
-    ) -> t.Iterator[dict]:
+    ) -> list[dict]:
+        """The page's rows in [start, end) (whole seconds, as Klaviyo filters), timestamps
+        in one form. Rows outside are left out and counted: records at a greater-than bound
+        that Klaviyo returns again, or past an end the endpoint cannot filter on."""
         key = self.resource.replication_key
-        low = record_datetime(start) if start and key else ""
-        high = record_datetime(end) if end and key else None
+        tree = self.timestamp_tree
+        low = timestamps.floor_second(start) if start and key else None
+        high = timestamps.floor_second(end) if end and key else None
+        rows, left_out = [], Counter[str]()
         for resource in self.rows_of(document):
             record = self.shape(resource, document)
-            if key:
-                value = record.get(key) or ""
-                # Outside the window: a record equal to a greater-than bound that Klaviyo
-                # sometimes returns again, or past an end the endpoint cannot filter on.
-                if value < low or (high is not None and value >= high):
+            records.normalize_timestamps(record, tree)
+            value = record.get(key) if key else None
+            # A row without a value cannot be outside a window: kept, never dropped.
+            if value is not None and (low is not None or high is not None):
+                moment = timestamps.parse(value)
+                if low is not None and moment < low:
+                    left_out[BEFORE_WINDOW] += 1
                     continue
-            yield record
+                if high is not None and moment >= high:
+                    left_out[AFTER_WINDOW] += 1
+                    continue
+            rows.append(record)
+        self.count_left_out(left_out)
+        return rows
 
     def lower_bound(self, context: Context | None) -> dt.datetime | None:
+        """The bookmark (or start_date), to the whole second: its second is read again."""
         start = self.get_starting_timestamp(context)
         if start is None and self.resource.earliest:
-            start = parse_datetime(self.resource.earliest)
-        return start
+            start = timestamps.parse(self.resource.earliest)
+        return timestamps.floor_second(timestamps.as_utc(start)) if start else None
 
     def upper_bound(self) -> dt.datetime | None:
         end = self.config.get("end_date")
-        return parse_datetime(end) if end else None
+        return timestamps.floor_second(timestamps.parse(end)) if end else None
 
     def rows_of(self, document: dict[str, t.Any]) -> list[dict[str, t.Any]]:
         if self.resource.emits:
@@ -334,9 +382,12 @@ class KlaviyoStream(Stream):
         return int(self.config.get("max_buffered_pages", settings.DEFAULT_MAX_BUFFERED_PAGES))
 
     @functools.cached_property
-    def signpost(self) -> str:
+    def signpost(self) -> dt.datetime:
+        """No bookmark goes past the sync's start (Klaviyo accepts future-dated records)."""
         signpost = self.get_replication_key_signpost(None)
-        return record_datetime(signpost) if isinstance(signpost, dt.datetime) else "~"
+        return (
+            timestamps.as_utc(signpost) if isinstance(signpost, dt.datetime) else timestamps.NEVER
+        )
 
     def request_params(
         self,
@@ -378,9 +429,9 @@ class KlaviyoStream(Stream):
         if start is not None:
             if increment.lower == "greater-than":
                 start -= ONE_SECOND
-            filters.append(f"{increment.lower}({field},{klaviyo_datetime(start)})")
+            filters.append(f"{increment.lower}({field},{timestamps.filter_text(start)})")
         if end is not None and increment.upper:
-            filters.append(f"{increment.upper}({field},{klaviyo_datetime(end)})")
+            filters.append(f"{increment.upper}({field},{timestamps.filter_text(end)})")
         return filters
 
     def extra_params(self) -> dict[str, str]:

@@ -3,12 +3,12 @@ list/segment snapshots that accumulate growth over daily runs."""
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
 import typing as t
 
+from tap_klaviyo import timestamps
 from tap_klaviyo.records import campaign_message_row, index_included, to_record
-from tap_klaviyo.streams.base import KlaviyoStream, record_datetime
+from tap_klaviyo.streams.base import KlaviyoStream
 
 
 class CampaignsDetailedStream(KlaviyoStream):
@@ -46,8 +46,8 @@ class SnapshotStream(KlaviyoStream):
 
     @functools.cached_property
     def snapshot_at(self) -> str:
-        return record_datetime(
-            dt.datetime.fromtimestamp(self._initialized_at / 1000, dt.timezone.utc)
+        return timestamps.to_text(
+            timestamps.floor_second(timestamps.from_millis(self._initialized_at))
         )
 
     def shape(self, resource: dict[str, t.Any], document: dict[str, t.Any]) -> dict[str, t.Any]:

@@ -7,13 +7,8 @@ import datetime as dt
 import functools
 import typing as t
 
-from tap_klaviyo.streams.base import (
-    Context,
-    KlaviyoStream,
-    klaviyo_datetime,
-    parse_datetime,
-    record_datetime,
-)
+from tap_klaviyo import timestamps
+from tap_klaviyo.streams.base import Context, KlaviyoStream
 
 DAY = dt.timedelta(days=1)
 # Klaviyo answers at most one year of daily points per request.
@@ -28,16 +23,67 @@ def start_of_day(value: dt.datetime) -> dt.datetime:
     return value.astimezone(dt.timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
+class ConversionMetric(t.NamedTuple):
+    """The metric the values reports measure conversions by, and the others of its name."""
+
+    name: str
+    chosen: dict[str, t.Any] | None
+    candidates: list[dict[str, t.Any]]
+
+    def describe(self) -> str:
+        """One line for the log and ``--test``."""
+        if self.chosen is None:
+            return (
+                f"the account has no metric named '{self.name}' to measure conversions; set "
+                "'conversion_metric_id' (or 'conversion_metric_name') to the metric to use"
+            )
+        chosen = f"conversion metric '{self.name}': {describe_metric(self.chosen)}"
+        if len(self.candidates) == 1:
+            return chosen
+        others = ", ".join(describe_metric(m) for m in self.candidates if m is not self.chosen)
+        return (
+            f"{chosen}, chosen of {len(self.candidates)} metrics with that name (one not sent "
+            f"through the API first, then the oldest; the others: {others}); set "
+            "'conversion_metric_id' to use another"
+        )
+
+
+def choose_conversion_metric(metrics: t.Iterable[dict[str, t.Any]], name: str) -> ConversionMetric:
+    """Real accounts have several metrics of one name (an e-commerce integration's "Placed
+    Order" and one sent through the API): prefer the integration's, then the oldest."""
+    candidates = sorted((m for m in metrics if m.get("name") == name), key=_preference)
+    return ConversionMetric(name, candidates[0] if candidates else None, candidates)
+
+
+def _preference(metric: dict[str, t.Any]) -> tuple[bool, dt.datetime, str]:
+    created = metric.get("created")
+    return (
+        integration_name(metric).lower() == "api",
+        timestamps.parse(created) if created else timestamps.NEVER,
+        metric["id"],
+    )
+
+
+def integration_name(metric: dict[str, t.Any]) -> str:
+    """The metric's source ("Shopify", "API"); ``category`` may be a text or an object."""
+    integration = metric.get("integration")
+    if not isinstance(integration, dict):
+        return str(integration or "unknown integration")
+    if str(integration.get("key") or "").lower() == "api":
+        return "API"
+    return str(integration.get("name") or integration.get("key") or "unknown integration")
+
+
+def describe_metric(metric: dict[str, t.Any]) -> str:
+    return f"{metric['id']} ({integration_name(metric)}, created {metric.get('created') or '?'})"
+
+
 class ReportStream(KlaviyoStream):
-    """Shared by the reporting streams: the sync's start and the conversion metric."""
+    """Shared by the reporting streams: the sync's start."""
 
     @functools.cached_property
     def started_at(self) -> dt.datetime:
-        return dt.datetime.fromtimestamp(self._initialized_at / 1000, dt.timezone.utc)
-
-    def metrics(self) -> list[dict[str, t.Any]]:
-        """Every metric of the account (one or two requests)."""
-        return list(self.klaviyo_tap.reader("metrics").read(None))
+        return timestamps.floor_second(timestamps.from_millis(self._initialized_at))
 
 
 class ValuesReportStream(ReportStream):
@@ -58,17 +104,16 @@ class ValuesReportStream(ReportStream):
     def conversion_metric_id(self) -> str | None:
         if self.config.get("conversion_metric_id"):
             return str(self.config["conversion_metric_id"])
-        name = self.config.get("conversion_metric_name", "Placed Order")
-        return next((m["id"] for m in self.metrics() if m.get("name") == name), None)
+        chosen = self.klaviyo_tap.conversion_metric.chosen
+        return chosen["id"] if chosen else None
 
     def read(self, context: Context | None, *, incremental: bool = True) -> t.Iterator[dict]:
         metric_id = self.conversion_metric_id()
         if metric_id is None:
             self.logger.warning(
-                "Skipping stream '%s': the account has no 'Placed Order' metric to measure "
-                "conversions; set 'conversion_metric_id' to the metric to use.",
-                self.name,
-            )
+                "Skipping stream '%s': %s.",
+                self.name, self.klaviyo_tap.conversion_metric.describe(),
+            )  # fmt: skip
             return
         end = start_of_day(self.started_at)
         start = end - int(self.config.get("report_timeframe_days", 30)) * DAY
@@ -77,7 +122,10 @@ class ValuesReportStream(ReportStream):
                 "type": self.report_type,
                 "attributes": {
                     "statistics": self.statistics,
-                    "timeframe": {"start": klaviyo_datetime(start), "end": klaviyo_datetime(end)},
+                    "timeframe": {
+                        "start": timestamps.filter_text(start),
+                        "end": timestamps.filter_text(end),
+                    },
                     "conversion_metric_id": metric_id,
                 },
             }
@@ -85,10 +133,10 @@ class ValuesReportStream(ReportStream):
         document = self.client.post(self.resource.path, body, tier=self.tier)
         common = {
             "timeframe_key": None,
-            "timeframe_start": record_datetime(start),
-            "timeframe_end": record_datetime(end),
+            "timeframe_start": timestamps.to_text(start),
+            "timeframe_end": timestamps.to_text(end),
             "conversion_metric_id": metric_id,
-            "extracted_at": record_datetime(self.started_at),
+            "extracted_at": timestamps.to_text(self.started_at),
         }
         for result in document["data"]["attributes"]["results"]:
             yield {**result["groupings"], **common, **result["statistics"]}
@@ -123,8 +171,8 @@ class MetricAggregatesStream(ReportStream):
                     "interval": "day",
                     "timezone": "UTC",
                     "filter": [
-                        f"greater-or-equal(datetime,{klaviyo_datetime(start)})",
-                        f"less-than(datetime,{klaviyo_datetime(end)})",
+                        f"greater-or-equal(datetime,{timestamps.filter_text(start)})",
+                        f"less-than(datetime,{timestamps.filter_text(end)})",
                     ],
                 },
             }
@@ -135,6 +183,6 @@ class MetricAggregatesStream(ReportStream):
         series = (attributes.get("data") or [{"measurements": {}}])[0]["measurements"]
         for index, date in enumerate(attributes.get("dates") or ()):
             yield {
-                "date": record_datetime(parse_datetime(date)),
+                "date": timestamps.to_text(timestamps.parse(date)),
                 **{name: values[index] for name, values in series.items()},
             }

@@ -17,13 +17,9 @@ import threading
 import time
 import typing as t
 
+from tap_klaviyo import timestamps
 from tap_klaviyo.prefetch import Prefetch
-from tap_klaviyo.streams.base import (
-    Context,
-    KlaviyoStream,
-    parse_datetime,
-    record_datetime,
-)
+from tap_klaviyo.streams.base import Context, KlaviyoStream
 from tap_klaviyo.streams.events import EventsStream
 from tap_klaviyo.streams.profiles import ProfilesStream
 
@@ -35,10 +31,11 @@ class WindowPage(t.NamedTuple):
 
     window: int
     records: list[dict] | list[memoryview] | None = None
-    keys: t.Sequence[str] = ()  # the records' replication-key values, ascending
+    keys: t.Sequence[dt.datetime] = ()  # the records' replication-key values, in page order
 
 
 MIN_WINDOW = dt.timedelta(minutes=1)
+ONE_SECOND = dt.timedelta(seconds=1)
 WINDOWS_PER_CURSOR = 8  # at least this many windows per parallel cursor over the range
 SLOWEST_PAGE = 1.0  # seconds: Klaviyo answers a page in less (the sandbox's 250 ms in tests)
 PROGRESS_EVERY = 10.0  # seconds between progress lines on stderr
@@ -73,32 +70,33 @@ class Frontier:
     bookmark would be: an empty stretch before the sync's start is read again next time.
     """
 
-    def __init__(self, cap: str) -> None:
+    def __init__(self, cap: dt.datetime) -> None:
         self._lock = threading.Lock()
         self._cap = cap
         self._windows: list[Window] = []
-        self._reached: dict[int, str] = {}  # open window -> the last value written from it
+        self._reached: dict[int, dt.datetime] = {}  # open window -> its last value written
         self._done: set[int] = set()
         self._head = 0  # the first window not done
-        self._highest = ""
+        self._highest: dt.datetime | None = None
 
     def open(self, window: Window) -> int:
         with self._lock:
             self._windows.append(window)
             return len(self._windows) - 1
 
-    def written(self, index: int, values: t.Sequence[str]) -> None:
-        """The values of one page of ``index`` (ascending), now written."""
+    def written(self, index: int, values: t.Sequence[dt.datetime]) -> None:
+        """The values of one page of ``index`` (ascending to the second), now written.
+
+        Within a second, records may come in any order of their fractions: the bookmark is
+        resumed from its whole second, which reads that second again.
+        """
         if not values:
             return
-        below_cap = (
-            values[-1]
-            if values[-1] <= self._cap
-            else max((v for v in values if v <= self._cap), default="")
-        )
+        below_cap = max((v for v in values if v <= self._cap), default=None)
         with self._lock:
             self._reached[index] = values[-1]
-            self._highest = max(self._highest, below_cap)
+            if below_cap is not None and (self._highest is None or below_cap > self._highest):
+                self._highest = below_cap
 
     def close(self, index: int) -> None:
         with self._lock:
@@ -109,17 +107,16 @@ class Frontier:
                 self._head += 1
 
     @property
-    def bookmark(self) -> str | None:
+    def bookmark(self) -> dt.datetime | None:
         """The replication-key value a STATE may hold now; None until something is written."""
         with self._lock:
-            if not self._highest:
+            if self._highest is None:
                 return None
             if self._head < len(self._windows):
-                start = self._windows[self._head][0]
-                frontier = self._reached.get(self._head) or record_datetime(start)
+                frontier = self._reached.get(self._head) or self._windows[self._head][0]
             else:
                 end = self._windows[-1][1] if self._windows else None
-                frontier = record_datetime(end) if end else "~"
+                frontier = end or timestamps.NEVER
             return min(frontier, self._highest)
 
 
@@ -133,7 +130,8 @@ class WindowedMixin(KlaviyoStream):
 
     @functools.cached_property
     def sync_started(self) -> dt.datetime:
-        return dt.datetime.fromtimestamp(self._initialized_at / 1000, dt.timezone.utc)
+        """The sync's start, to the whole second: windows are cut in Klaviyo's seconds."""
+        return timestamps.floor_second(timestamps.from_millis(self._initialized_at))
 
     def read(self, context: Context | None, *, incremental: bool = True) -> t.Iterator[dict]:
         if not incremental:
@@ -163,10 +161,10 @@ class WindowedMixin(KlaviyoStream):
     ) -> None:
         """Windows finish out of order: the bookmark follows the frontier, not each record."""
 
-    def advance_bookmark(self, value: str | None, context: Context | None) -> None:
+    def advance_bookmark(self, value: dt.datetime | None, context: Context | None) -> None:
         if value is not None:
             key = self.resource.replication_key or ""
-            super()._increment_stream_state({key: value}, context=context)
+            super()._increment_stream_state({key: timestamps.to_text(value)}, context=context)
 
     def window_tasks(
         self, context: Context | None, frontier: Frontier
@@ -199,7 +197,8 @@ class WindowedMixin(KlaviyoStream):
             # keep every cursor busy: the first page may come from a sparse start.
             widest = (now - after) / (WINDOWS_PER_CURSOR * self.cursors)
             while after < now:
-                end = min(after + min(density.span_for(records_per_window), widest), now)
+                span = max(min(density.span_for(records_per_window), widest), ONE_SECOND)
+                end = min(timestamps.floor_second(after + span), now)
                 yield self.window_task(context, frontier, (after, end), density)
                 after = end
         if stop is None or stop > now:
@@ -213,11 +212,11 @@ class WindowedMixin(KlaviyoStream):
         rows = self.rows_of(first)
         if not (first.get("links") or {}).get("next") or not rows:
             return (start, now), None
-        boundary = self.row_time(rows[-1], first)
+        boundary = timestamps.floor_second(self.row_time(rows[-1], first))
         return (start, boundary), boundary
 
     def row_time(self, row: dict[str, t.Any], document: dict[str, t.Any]) -> dt.datetime:
-        return parse_datetime(self.shape(row, document)[self.resource.replication_key or ""])
+        return timestamps.parse(self.shape(row, document)[self.resource.replication_key or ""])
 
     def fixed_task(
         self, frontier: Frontier, document: dict[str, t.Any], window: Window
@@ -251,9 +250,9 @@ class WindowedMixin(KlaviyoStream):
     def window_page(self, index: int, document: dict[str, t.Any], window: Window) -> WindowPage:
         """A page as finished RECORD lines, built on the worker: the buffer holds bytes, far
         smaller than the page's objects, and the writer only copies them."""
-        records = list(self.records_of(document, *window))
+        records = self.records_of(document, *window)
         key = self.resource.replication_key or ""
-        keys = [record[key] for record in records]
+        keys = [timestamps.parse(record[key]) for record in records if record.get(key)]
         return WindowPage(index, self.record_lines(records), keys)
 
     def earliest_record(self, context: Context | None) -> dt.datetime | None:
@@ -290,25 +289,25 @@ class Progress:
         self.count = 0
         self.began = self.last = time.monotonic()
 
-    def add(self, records: int, reached: str | None) -> None:
+    def add(self, records: int, reached: dt.datetime | None) -> None:
         self.count += records
         if time.monotonic() - self.last < PROGRESS_EVERY:
             return
         self.last = time.monotonic()
         self.stream.logger.info(
             "%s: %s records, %s/s, complete up to %s%s",
-            self.stream.name, f"{self.count:,}", f"{self.rate():,.0f}", reached or "?",
-            self.share(reached),
+            self.stream.name, f"{self.count:,}", f"{self.rate():,.0f}",
+            timestamps.to_text(reached) if reached else "?", self.share(reached),
         )  # fmt: skip
 
     def rate(self) -> float:
         return self.count / max(time.monotonic() - self.began, 1e-6)
 
-    def share(self, reached: str | None) -> str:
+    def share(self, reached: dt.datetime | None) -> str:
         if self.start is None or reached is None:
             return ""
         total = (self.end - self.start).total_seconds()
-        done = (parse_datetime(reached) - self.start).total_seconds()
+        done = (reached - self.start).total_seconds()
         return f" ({min(max(done / total, 0), 1):.0%} of the range)" if total > 0 else ""
 
     def done(self) -> None:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +22,11 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from tap_klaviyo.sandbox.app import DEMO_API_KEY, allowed_parameters
-from tap_klaviyo.sandbox.endpoints import OPERATIONS, Operation, Tier
-from tap_klaviyo.sandbox.server import Sandbox
+from tap_klaviyo.sandbox.data import Sizes
+from tap_klaviyo.sandbox.data._reports import STATISTICS
+from tap_klaviyo.sandbox.endpoints import BY_ID, OPERATIONS, Operation, Tier
+from tap_klaviyo.sandbox.faults import FaultPlan
+from tap_klaviyo.sandbox.server import Sandbox, running_sandbox
 
 SPEC_PATH = (
     Path(__file__).resolve().parents[2].parent / "shared/klaviyo-openapi/stable-2026-07-15.json"
@@ -320,3 +324,77 @@ def test_responses_conform_to_the_spec(
             _explain(error) for error in validator.iter_errors(_without_null_links(document))
         ]
         assert not problems, f"{method} {path}:\n" + "\n".join(problems[:20])
+
+
+# --- conformance: error bodies against the spec's ``4XX`` response ------------------------
+
+
+def _error_validator(spec: dict[str, Any], registry: Registry, op: Operation) -> Any:
+    """The validator of the operation's ``4XX`` body (``#/components/responses/ClientError``)."""
+    ref = _spec_op(spec, op)["responses"]["4XX"]["$ref"]
+    schema = f"{ref}/content/application~1vnd.api+json/schema"
+    return Draft202012Validator({"$ref": f"{SPEC_URI}{schema}"}, registry=registry)
+
+
+def _bad_statistics(ids: dict[str, str]) -> dict[str, Any]:
+    body = REPORT_BODIES["campaign-values-report"](ids)
+    body["data"]["attributes"]["statistics"] = ["opens", "opnes", "revenue"]
+    return body
+
+
+@dataclass(frozen=True)
+class ErrorCase:
+    """A request answered with a 4XX, and the operation whose ``4XX`` schema applies."""
+
+    operation_id: str
+    method: str
+    path: str
+    status: int
+    count: int = 1  # errors in the body
+    body: Callable[[dict[str, str]], Any] | None = None
+
+
+ERROR_CASES = [
+    ErrorCase("get_list", "GET", "/api/lists/XyZ123", 404),
+    ErrorCase("get_profiles_for_list", "GET", "/api/lists/XyZ123/profiles", 404),
+    ErrorCase("get_lists", "GET", "/api/lists/XyZ123/nothing-here", 404),
+    ErrorCase("get_lists", "GET", "/api/lists?sort=nope", 400),
+    ErrorCase("query_campaign_values", "POST", "/api/campaign-values-reports", 400, 2,
+              _bad_statistics),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("case", ERROR_CASES, ids=[f"{c.status}-{c.path}" for c in ERROR_CASES])
+def test_error_bodies_conform_to_the_spec(
+    spec: dict[str, Any], registry: Registry, sandbox: Sandbox, ids: dict[str, str], case: ErrorCase
+) -> None:
+    validator = _error_validator(spec, registry, BY_ID[case.operation_id])
+    body = case.body(ids) if case.body else None
+    response = requests.request(case.method, sandbox.url + case.path, headers=HEADERS, json=body)
+    assert response.status_code == case.status, response.text
+    document = response.json()
+    assert len(document["errors"]) == case.count
+    problems = [_explain(error) for error in validator.iter_errors(document)]
+    assert not problems, f"{case.method} {case.path}:\n" + "\n".join(problems)
+
+
+def test_throttled_body_conforms_to_the_spec(spec: dict[str, Any], registry: Registry) -> None:
+    validator = _error_validator(spec, registry, BY_ID["get_lists"])
+    tiny = Sizes(profiles=20, events=50, lists=2, segments=1, campaigns=2, flows=1)
+    faults = FaultPlan({"429": 1.0})
+    with running_sandbox(sizes=tiny, rate_limits=False, faults=faults) as throttling:
+        response = requests.get(throttling.url + "/api/lists", headers=HEADERS)
+    assert response.status_code == 429
+    problems = [_explain(error) for error in validator.iter_errors(response.json())]
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("path", ["/api/campaign-values-reports", "/api/flow-values-reports"])
+def test_report_statistics_are_the_specs(spec: dict[str, Any], path: str) -> None:
+    """The statistics the sandbox accepts are exactly the spec's enum (others are 400s)."""
+    ref = spec["paths"][path]["post"]["requestBody"]["content"]["application/vnd.api+json"]
+    name = ref["schema"]["$ref"].rsplit("/", 1)[-1]
+    document = spec["components"]["schemas"][name]["properties"]["data"]
+    resource = spec["components"]["schemas"][document["$ref"].rsplit("/", 1)[-1]]
+    attributes = resource["properties"]["attributes"]
+    assert set(attributes["properties"]["statistics"]["items"]["enum"]) == STATISTICS

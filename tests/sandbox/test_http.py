@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import time
-from pathlib import Path
+import datetime as dt
+import re
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 import requests
 
-from tap_klaviyo.sandbox.app import DEMO_API_KEY, REVOKED_API_KEY
+from tap_klaviyo.sandbox.app import DEMO_API_KEY, REVOKED_API_KEY, AccountLike, throttled
+from tap_klaviyo.sandbox.data import Sizes
+from tap_klaviyo.sandbox.endpoints import XS
 from tap_klaviyo.sandbox.faults import KINDS, FaultPlan
-from tap_klaviyo.sandbox.server import Sandbox
+from tap_klaviyo.sandbox.limits import RateLimiter
+from tap_klaviyo.sandbox.model import NotFound, Page, Query
+from tap_klaviyo.sandbox.server import Sandbox, build_account, running_sandbox
 
 REVISION = "2026-07-15"
 HEADERS = {
@@ -24,7 +27,7 @@ HEADERS = {
 }
 RESTRICTED_KEY = "pk_restrictedlistsonly000000000000000"
 EMAIL = "filter=equals(messages.channel,'email')"
-REPO = Path(__file__).resolve().parents[2]
+UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 def get(sandbox: Sandbox, path: str, headers: dict[str, str] | None = None, **kw: Any) -> Any:
@@ -32,11 +35,26 @@ def get(sandbox: Sandbox, path: str, headers: dict[str, str] | None = None, **kw
 
 
 def error_of(response: requests.Response) -> dict[str, Any]:
+    """The one error of a JSON:API error response; every error but a 404 has a source."""
     assert response.headers["Content-Type"].startswith("application/vnd.api+json")
     (error,) = response.json()["errors"]
-    assert {"id", "status", "code", "title", "detail", "source"} <= set(error)
+    assert {"id", "status", "code", "title", "detail"} <= set(error)
+    assert ("source" in error) == (response.status_code != 404)
     assert error["status"] == response.status_code
     return error
+
+
+def assert_not_found(response: requests.Response, path: str) -> None:
+    """Klaviyo's 404: the request path in the detail, no source."""
+    assert response.status_code == 404, response.text
+    error = error_of(response)
+    assert UUID.fullmatch(error.pop("id"))
+    assert error == {
+        "status": 404,
+        "code": "not_found",
+        "title": "Not found",
+        "detail": f"The path {path} could not be found",
+    }
 
 
 def truth(sandbox: Sandbox, collection: str, **params: str) -> dict[str, Any]:
@@ -187,15 +205,119 @@ def test_wrong_methods(sandbox: Sandbox) -> None:
     assert requests.delete(sandbox.url + "/api/lists", headers=HEADERS).status_code == 405
 
 
-def test_unknown_route_is_a_jsonapi_404(sandbox: Sandbox) -> None:
-    response = get(sandbox, "/api/no-such-thing")
-    assert response.status_code == 404
-    assert error_of(response)["code"] == "not_found"
+@pytest.mark.parametrize("path", ["/api/no-such-thing", "/api/lists/XyZ123/nothing-here"])
+def test_unknown_route_is_a_jsonapi_404(sandbox: Sandbox, path: str) -> None:
+    assert_not_found(get(sandbox, path), path)
 
 
-def test_unknown_id_is_404(sandbox: Sandbox) -> None:
-    assert error_of(get(sandbox, "/api/lists/XXXXXX"))["code"] == "not_found"
-    assert error_of(get(sandbox, "/api/profiles/01AAAAAAAAAAAAAAAAAAAAAAAA"))["status"] == 404
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/lists/XyZ123",
+        "/api/lists/XyZ123/",
+        "/api/profiles/01AAAAAAAAAAAAAAAAAAAAAAAA",
+        "/api/lists/XyZ123/profiles",
+        "/api/segments/XyZ123/profiles",
+    ],
+)
+def test_unknown_id_is_404(sandbox: Sandbox, path: str) -> None:
+    assert_not_found(get(sandbox, path), path)
+
+
+class Vanishing:
+    """The real account, except that ``gone`` ids were deleted after being listed.
+
+    The data layer raises NotFound for such parents; this stand-in raises it on
+    demand, so the HTTP layer's answer is tested whatever the data layer generates.
+    """
+
+    def __init__(self, account: AccountLike) -> None:
+        self.account = account
+        self.gone: set[str] = set()
+
+    def _check(self, id: object) -> None:
+        if id in self.gone:
+            raise NotFound(f"A resource with id {id} does not exist.")
+
+    def query(self, q: Query) -> Page:
+        self._check(q.parent_id)
+        return self.account.query(q)
+
+    def get(
+        self,
+        collection: str,
+        id: str,
+        additional_fields: frozenset[str] = frozenset(),
+        include: frozenset[str] = frozenset(),
+    ) -> Page:
+        self._check(id)
+        return self.account.get(collection, id, additional_fields, include)
+
+    def report(self, report_type: str, attributes: dict) -> dict:
+        self._check(attributes.get("metric_id"))
+        return self.account.report(report_type, attributes)
+
+    def advance(self, seconds: float) -> dict:
+        return self.account.advance(seconds)
+
+    def truth(
+        self,
+        collection: str,
+        parent_id: str | None = None,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+        field: str | None = None,
+    ) -> dict:
+        return self.account.truth(collection, parent_id, since, until, field)
+
+    def summary(self) -> dict:
+        return self.account.summary()
+
+
+@pytest.fixture(scope="module")
+def vanishing() -> Iterator[tuple[Sandbox, Vanishing]]:
+    account = Vanishing(build_account(seed=3, sizes=Sizes(profiles=40, events=200, lists=3)))
+    with running_sandbox(account, rate_limits=False) as running:
+        yield running, account
+
+
+def _aggregate(metric_id: str) -> dict[str, Any]:
+    return {
+        "data": {
+            "type": "metric-aggregate",
+            "attributes": {
+                "metric_id": metric_id,
+                "measurements": ["count"],
+                "filter": [
+                    "greater-or-equal(datetime,2026-06-01T00:00:00)",
+                    "less-than(datetime,2026-06-08T00:00:00)",
+                ],
+            },
+        }
+    }
+
+
+def test_vanished_parents_are_404(vanishing: tuple[Sandbox, Vanishing]) -> None:
+    """Listed, then deleted before the detail request: every such path is Klaviyo's 404."""
+    sandbox, account = vanishing
+    list_id = first_id(sandbox, "/api/lists")
+    segment_id = first_id(sandbox, "/api/segments")
+    action_id = first_id(sandbox, f"/api/flows/{first_id(sandbox, '/api/flows')}/flow-actions")
+    metric_id = first_id(sandbox, "/api/metrics")
+    paths = [
+        f"/api/lists/{list_id}",
+        f"/api/lists/{list_id}/profiles",
+        f"/api/segments/{segment_id}",
+        f"/api/segments/{segment_id}/profiles",
+        f"/api/flow-actions/{action_id}/flow-messages",
+    ]
+    assert all(get(sandbox, path).status_code == 200 for path in paths)
+    assert _post(sandbox, "/api/metric-aggregates", _aggregate(metric_id)).status_code == 200
+    account.gone |= {list_id, segment_id, action_id, metric_id}
+    for path in paths:
+        assert_not_found(get(sandbox, path), path)
+    response = _post(sandbox, "/api/metric-aggregates", _aggregate(metric_id))
+    assert_not_found(response, "/api/metric-aggregates")
 
 
 # --- responses ----------------------------------------------------------------------------
@@ -434,19 +556,26 @@ def test_report_body_must_be_json(sandbox: Sandbox) -> None:
     assert response.status_code == 400
 
 
-def test_report_round_trip(sandbox: Sandbox) -> None:
+def _placed_order(sandbox: Sandbox) -> str:
     metrics = get(sandbox, "/api/metrics").json()["data"]
-    placed = next(m["id"] for m in metrics if m["attributes"]["name"] == "Placed Order")
-    body = {
+    return next(m["id"] for m in metrics if m["attributes"]["name"] == "Placed Order")
+
+
+def _values_report(kind: str, statistics: Any, metric_id: str) -> dict[str, Any]:
+    return {
         "data": {
-            "type": "campaign-values-report",
+            "type": f"{kind}-values-report",
             "attributes": {
-                "statistics": ["opens", "recipients"],
+                "statistics": statistics,
                 "timeframe": {"key": "last_30_days"},
-                "conversion_metric_id": placed,
+                "conversion_metric_id": metric_id,
             },
         }
     }
+
+
+def test_report_round_trip(sandbox: Sandbox) -> None:
+    body = _values_report("campaign", ["opens", "recipients"], _placed_order(sandbox))
     response = _post(sandbox, "/api/campaign-values-reports", body)
     assert response.status_code == 200, response.text
     document = response.json()
@@ -454,16 +583,85 @@ def test_report_round_trip(sandbox: Sandbox) -> None:
     assert document["links"] == {"self": sandbox.url + "/api/campaign-values-reports"}
 
 
+@pytest.mark.parametrize("kind", ["campaign", "flow"])
+def test_unknown_statistics_are_one_error_each(sandbox: Sandbox, kind: str) -> None:
+    statistics = ["opens", "opnes", "recipients", "revenue", 7]
+    body = _values_report(kind, statistics, _placed_order(sandbox))
+    response = _post(sandbox, f"/api/{kind}-values-reports", body)
+    assert response.status_code == 400, response.text
+    errors = response.json()["errors"]
+    assert all(UUID.fullmatch(error.pop("id")) for error in errors)
+    assert errors == [
+        {
+            "status": 400,
+            "code": "invalid",
+            "title": "Invalid input.",
+            "detail": f"'{value}' is not a valid choice for statistics.",
+            "source": {"pointer": f"/data/attributes/statistics/{index}"},
+        }
+        for index, value in [(1, "opnes"), (3, "revenue"), (4, 7)]
+    ]
+
+
+def test_report_attribute_errors_point_into_the_body(sandbox: Sandbox) -> None:
+    body = _values_report("flow", ["opens"], "")
+    error = error_of(_post(sandbox, "/api/flow-values-reports", body))
+    assert error["code"] == "invalid"
+    assert error["source"] == {"pointer": "/data/attributes/conversion_metric_id"}
+
+
 # --- rate limits --------------------------------------------------------------------------
 
 
+class ManualClock:
+    """A monotonic clock that moves only when a test says so."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+# ``opened + 60 - now`` is 60.00000000000001 here when ``now == opened``: the reading
+# that once gave ``RateLimit-Reset: 61``.
+ROUNDING_TRAP = 4.4
+
+
+def _clocked(sandbox: Sandbox, now: float = ROUNDING_TRAP) -> ManualClock:
+    clock = ManualClock(now)
+    sandbox.state.limiter = RateLimiter(clock)
+    return clock
+
+
+def test_ratelimit_reset_never_exceeds_the_window() -> None:
+    assert (ROUNDING_TRAP + 60.0) - ROUNDING_TRAP > 60  # the trap is real
+    clock = ManualClock(ROUNDING_TRAP)
+    limiter = RateLimiter(clock)
+    assert limiter.hit("a", "op", XS).headers["RateLimit-Reset"] == "60"
+    clock.now += 0.25
+    assert limiter.hit("a", "op", XS).retry_after == 1  # the burst window, not 2
+    clock.now += 59.5
+    assert limiter.hit("a", "op", XS).headers["RateLimit-Reset"] == "1"
+
+
+def test_retry_after_counts_the_steady_window_in_whole_seconds() -> None:
+    clock = ManualClock(1000.0)  # whole seconds add up exactly from here
+    limiter = RateLimiter(clock)
+    for _ in range(XS.steady):  # one a second uses up the minute's 15
+        assert not limiter.hit("a", "op", XS).throttled
+        clock.now += 1.0
+    assert limiter.hit("a", "op", XS).retry_after == 60 - XS.steady
+
+
 def test_ratelimit_headers_on_every_response(limited_sandbox: Sandbox) -> None:
+    _clocked(limited_sandbox)
     first, second = get(limited_sandbox, "/api/lists"), get(limited_sandbox, "/api/lists")
     assert first.headers["RateLimit-Limit"] == "750"
     assert (
         int(second.headers["RateLimit-Remaining"]) == int(first.headers["RateLimit-Remaining"]) - 1
     )
-    assert 0 <= int(first.headers["RateLimit-Reset"]) <= 60
+    assert first.headers["RateLimit-Reset"] == second.headers["RateLimit-Reset"] == "60"
     invalid = get(limited_sandbox, "/api/lists?sort=nope")
     assert invalid.status_code == 400
     assert "RateLimit-Limit" in invalid.headers
@@ -471,13 +669,14 @@ def test_ratelimit_headers_on_every_response(limited_sandbox: Sandbox) -> None:
 
 
 def test_extra_small_tier_is_throttled(limited_sandbox: Sandbox) -> None:
+    _clocked(limited_sandbox)
     list_id = first_id(limited_sandbox, "/api/lists")
     path = f"/api/lists/{list_id}?additional-fields[list]=profile_count"
     first, second = get(limited_sandbox, path), get(limited_sandbox, path)
     assert first.status_code == 200
     assert first.headers["RateLimit-Limit"] == "15"  # XS: 1/s, 15/m
     assert second.status_code == 429
-    assert int(second.headers["Retry-After"]) >= 1
+    assert second.headers["Retry-After"] == "1"
     assert not any(name.lower().startswith("ratelimit") for name in second.headers)
     (error,) = second.json()["errors"]
     assert error["code"] == "throttled"
@@ -494,11 +693,29 @@ def test_extra_small_tier_is_throttled(limited_sandbox: Sandbox) -> None:
 
 
 def test_throttle_clears_after_retry_after(limited_sandbox: Sandbox) -> None:
+    clock = _clocked(limited_sandbox, 1000.0)  # halves add up exactly from here
     assert get(limited_sandbox, "/api/accounts").status_code == 200
-    throttled = get(limited_sandbox, "/api/accounts")
-    assert throttled.status_code == 429
-    time.sleep(int(throttled.headers["Retry-After"]))
+    refused = get(limited_sandbox, "/api/accounts")
+    assert refused.status_code == 429
+    assert refused.headers["Retry-After"] == "1"
+    clock.now += 0.5
+    assert get(limited_sandbox, "/api/accounts").status_code == 429  # not a moment early
+    clock.now += 0.5
     assert get(limited_sandbox, "/api/accounts").status_code == 200
+
+
+def test_a_429_never_carries_ratelimit_headers(limited_sandbox: Sandbox) -> None:
+    """Neither the limiter's nor an injected 429 (whose request the limiter never saw)."""
+    error = throttled(2)
+    error.headers.update({"RateLimit-Limit": "15", "RateLimit-Remaining": "0"})
+    built = error.response()
+    assert built.headers["Retry-After"] == "2"
+    assert not any(name.lower().startswith("ratelimit") for name in built.headers)
+    limited_sandbox.state.faults = FaultPlan({"429": 1.0})
+    response = get(limited_sandbox, "/api/lists")
+    assert response.status_code == 429
+    assert response.headers["Retry-After"] == "1"
+    assert not any(name.lower().startswith("ratelimit") for name in response.headers)
 
 
 # --- faults -------------------------------------------------------------------------------
@@ -637,38 +854,3 @@ def test_request_log(keyed_sandbox: Sandbox) -> None:
     assert DEMO_API_KEY not in str(log)
     assert {c["method"] for c in log["counts"]} == {"GET"}
     assert log["total"] == 2 == len(log["requests"])
-
-
-# --- the command line ---------------------------------------------------------------------
-
-
-def test_cli_prints_the_url_first() -> None:
-    command = [sys.executable, "-m", "tap_klaviyo.sandbox.cli", "--port", "0", "--profiles", "20"]
-    with subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO
-    ) as process:
-        try:
-            assert process.stdout is not None
-            url = process.stdout.readline().strip()
-            assert url.startswith("http://127.0.0.1:")
-            assert requests.get(url + "/__sandbox/health", timeout=5).json()["status"] == "ok"
-        finally:
-            process.terminate()
-            process.wait(timeout=10)
-        assert process.returncode == 0
-        assert process.stderr is not None
-        assert DEMO_API_KEY in process.stderr.read()
-
-
-@pytest.mark.parametrize(
-    "flags",
-    [["--rate-limits", "maybe"], ["--faults", "500=7"], ["--latency-ms", "-1"], ["--key", "x"]],
-)
-def test_cli_rejects_bad_flags(flags: list[str]) -> None:
-    command = [sys.executable, "-m", "tap_klaviyo.sandbox.cli", *flags]
-    result = subprocess.run(
-        command, capture_output=True, text=True, timeout=30, check=False, cwd=REPO
-    )
-    assert result.returncode == 2
-    assert len(result.stderr.strip().splitlines()) == 1
-    assert result.stdout == ""
