@@ -181,9 +181,20 @@ def _openapi_to_json_schema(node: Any) -> Any:
     return converted
 
 
+def _with_metricless_events(components: dict[str, Any]) -> dict[str, Any]:
+    """Since 2026-07-15 ``GET /api/events`` also returns events whose metric cannot be
+    resolved (the SDK's changelog; exclude them with ``has(metric)``), with a null metric
+    relationship that the spec's schema does not yet allow: the one deliberate bend."""
+    metric = components["schemas"]["EventResponseObjectResource"]["properties"]
+    data = metric["relationships"]["properties"]["metric"]["properties"]
+    data["data"] = {**data["data"], "nullable": True}
+    return components
+
+
 @pytest.fixture(scope="module")
 def registry(spec: dict[str, Any]) -> Registry:
-    contents = {"components": _openapi_to_json_schema(copy.deepcopy(spec["components"]))}
+    components = _with_metricless_events(copy.deepcopy(spec["components"]))
+    contents = {"components": _openapi_to_json_schema(components)}
     resource = Resource.from_contents(contents, default_specification=DRAFT202012)
     return Registry().with_resource(SPEC_URI, resource)
 

@@ -4,6 +4,8 @@
 ground-truth questions; ``Sizes`` says how big the account is. Large collections
 (profiles, events, list and segment members) are generated per index on demand, so
 memory does not grow with the dataset; small ones are materialised at construction.
+With ``quirks`` (the default) the account also sends the variants real accounts do
+(``Account`` lists them; ``_quirks`` holds the mixed timestamp forms).
 """
 
 from ._account import Account, Sizes

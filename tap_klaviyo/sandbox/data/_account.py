@@ -29,8 +29,17 @@ from ._core import (
     satisfies,
     walk,
 )
-from ._events import Events, NewEvent, make_metrics
+from ._events import (
+    Events,
+    Metric,
+    NewEvent,
+    duplicate_metric,
+    make_metrics,
+    object_categories,
+    vanished_metric,
+)
 from ._profiles import LIST_SUPPRESSION, SUPPRESSION, SUPPRESSION_REASONS, Groups, Profiles
+from ._quirks import Stamps
 from ._reports import Reports
 
 TIMELINE: dict[str, str | None] = {
@@ -58,6 +67,13 @@ CHANNEL_REQUIRED = (
 IDENTIFIERS = frozenset({"id", "email", "phone_number", "external_id", "profile_id"})
 ALL = 10**12  # page size for ground truth: everything in one page
 QUIRK_REPEATS = 3
+VANISHING = ("lists", "segments", "flow-actions", "metrics")
+# related collections whose parent may have vanished (quirks), by the parent's collection
+PARENTS = {
+    "list-profiles": "lists",
+    "segment-profiles": "segments",
+    "flow-messages": "flow-actions",
+}
 
 
 @dataclass(frozen=True)
@@ -119,6 +135,11 @@ def _sortable(values: list) -> Any:
 
 
 class Account:
+    """One seeded account. With ``quirks`` (the default) it also has what real accounts
+    send: mixed timestamp forms, a second "Placed Order" metric (``duplicate_metrics``),
+    object-shaped integration categories, events without a resolvable metric, records
+    listed but gone on detail (``vanished``), float counts in reports, and more."""
+
     def __init__(
         self,
         seed: int = 1,
@@ -130,16 +151,49 @@ class Account:
         moment = now if now is not None else dt.datetime.now(UTC).replace(second=0, microsecond=0)
         self.anchor = int(epoch(moment))
         list_ids = _unique_short_ids(seed, "list", sizes.lists)
-        self.metrics = make_metrics(seed, sizes.metrics, self.anchor)
+        base = make_metrics(seed, sizes.metrics, self.anchor)
+        duplicate = gone = None
+        self.metrics = base
+        if quirks:  # extra metrics go last: base indices (and events) stay as they are
+            base = object_categories(base)
+            duplicate = duplicate_metric(seed, base, self.anchor)
+            listed = [*base, *([duplicate] if duplicate else [])]
+            gone = vanished_metric(seed, listed, self.anchor)
+            self.metrics = [*listed, gone]
         self.profiles = Profiles(seed, sizes.profiles, self.anchor, list_ids)
-        self.events = Events(seed, sizes.events, self.anchor, self.metrics, self.profiles)
-        self.catalog = Catalog(seed, sizes, self.anchor, self.metrics, list_ids)
+        self.events = Events(
+            seed,
+            sizes.events,
+            self.anchor,
+            self.metrics,
+            self.profiles,
+            layout=len(base),
+            duplicate=duplicate,
+            orphans=quirks,
+        )
+        self.catalog = Catalog(seed, sizes, self.anchor, base, list_ids)
         catalog = self.catalog
+        self.duplicate_metrics: dict[str, tuple[str, ...]] = {}
+        """Metric name -> ids of the metrics sharing it, oldest first (quirks only)."""
+        if duplicate is not None:
+            self.duplicate_metrics[duplicate.name] = tuple(
+                m.id for m in self.metrics if m.name == duplicate.name
+            )
         self.metric_table = Table()
         for metric in self.metrics:
             triggers = catalog.metric_triggers.get(metric.id, [])
+            category = metric.integration["category"]
+            # an object-shaped category (quirk) still filters by its name
+            virtual = (
+                {"integration.category": category["category"]} if isinstance(category, dict) else {}
+            )
             self.metric_table.add(
-                Item(metric.index, metric.resource(), to_many={"flow-triggers": triggers})
+                Item(
+                    metric.index,
+                    metric.resource(),
+                    to_many={"flow-triggers": triggers},
+                    virtual=virtual,
+                )
             )
         self.list_groups = Groups(
             seed,
@@ -156,6 +210,15 @@ class Account:
             self.anchor,
             sizes.profiles,
         )
+        self.vanished: dict[str, frozenset[str]] = dict.fromkeys(VANISHING, frozenset())
+        """Collection -> ids listed by it whose detail and children answer NotFound."""
+        if quirks:
+            # after the groups: vanished lists and segments have no members
+            catalog.vary_campaigns()
+            self.vanished.update(catalog.add_vanished())
+        if gone is not None:
+            self.vanished["metrics"] = frozenset({gone.id})
+        self.stamps = Stamps(seed)
         self.tables: dict[str, Table] = {
             "lists": catalog.lists,
             "segments": catalog.segments,
@@ -193,7 +256,21 @@ class Account:
     # --- public API ------------------------------------------------------------------
 
     def query(self, q: Query) -> Page:
-        return self._query(q, rules=True, quirks=self.quirks)
+        return self._present(self._query(q, rules=True, quirks=self.quirks))
+
+    def _present(self, page: Page) -> Page:
+        """Mixed timestamp forms (quirks), applied to the page once it is chosen."""
+        if self.quirks:
+            vary = self.stamps.vary
+            for obj in page.data:
+                vary(obj)
+            for obj in page.included:
+                vary(obj)
+        return page
+
+    def metric(self, metric_id: str) -> Metric | None:
+        """A listed metric by id (vanished ones included)."""
+        return next((m for m in self.metrics if m.id == metric_id), None)
 
     def get(
         self,
@@ -202,6 +279,8 @@ class Account:
         additional_fields: frozenset[str] = frozenset(),
         include: frozenset[str] = frozenset(),
     ) -> Page:
+        if id in self.vanished.get(collection, ()):
+            raise NotFound(f"A resource with id {id} does not exist.")
         if collection == "profiles":
             p = self.profiles.index_of_id(id)
             if p is None:
@@ -222,7 +301,7 @@ class Account:
                 obj["attributes"]["profile_count"] = groups.count(groups.position[id])
         else:
             raise NotFound(f"Unknown collection {collection}.")
-        return Page([obj], self._included([obj], include))
+        return self._present(Page([obj], self._included([obj], include)))
 
     def report(self, report_type: str, attributes: dict) -> dict:
         return self.reports.run(report_type, attributes)
@@ -351,6 +430,12 @@ class Account:
 
     def _query(self, q: Query, rules: bool, quirks: bool) -> Page:
         collection = q.collection
+        if q.parent_id is not None and q.parent_id in self.vanished.get(
+            PARENTS.get(collection, ""), ()
+        ):
+            if rules:  # a request: the parent is gone; ground truth: it has no children
+                raise NotFound(f"A resource with id {q.parent_id} does not exist.")
+            return Page([])
         if collection == "profiles":
             return self._lazy_page(q, self._profile_plan(q), quirks)
         if collection == "events":
@@ -597,14 +682,17 @@ class Account:
         residual = []
         for condition in rest:
             if condition.field == "metric_id" and condition.op == "equals":
-                metric = next((m for m in self.metrics if m.id == condition.value), None)
+                metric = self.metric(str(condition.value))
                 if metric is None:
                     checks.append(lambda e: False)
             elif condition.field == "profile_id" and condition.op == "equals":
                 wanted = self.profiles.index_of_id(str(condition.value))
                 checks.append(lambda e, wanted=wanted: events.profile_of(e) == wanted)  # type: ignore[misc]
-            elif condition.op == "has" and condition.field in ("profile", "metric"):
-                continue  # every sandbox event has both
+            elif condition.op == "has" and condition.field == "metric":
+                if events.orphans:  # quirks: a few events have no resolvable metric
+                    checks.append(events.resolvable)
+            elif condition.op == "has" and condition.field == "profile":
+                continue  # every sandbox event has one
             else:
                 residual.append(condition)
 

@@ -23,6 +23,9 @@ from ._words import (
 CAMPAIGN_CHANNELS = ("email", "sms", "mobile_push")
 GREETING = "<p>Hello {{ first_name }}</p>"
 SENT = ("Sent", "Variations Sent")
+# Days before the anchor when the latest sent campaigns went out: a last_30_days
+# campaign-values-report has rows in every account.
+RECENT_SENDS = (4, 11, 18, 25)
 
 
 @dataclass
@@ -317,6 +320,40 @@ class Catalog:
                 archived=archived[number],
                 audiences=audiences,
             )
+        self._recent_sends()
+
+    def _recent_sends(self) -> None:
+        """Move the send of the latest sent campaigns into the last 30 days.
+
+        Only send-related times change (hashes, not the shared rng, pick the jitter), so
+        ids, statuses and every later record stay as they were.
+        """
+        sent = [
+            item
+            for item in reversed(self.campaigns.items)
+            if item.attributes["status"] in SENT and not item.attributes["archived"]
+        ]
+        for item, days in zip(sent, RECENT_SENDS, strict=False):
+            h = mix(salt(self.seed, "recent-send") ^ item.order)
+            send_time = self.anchor - days * DAY + h % (8 * 3600)
+            created = _epoch(item.attributes["created_at"])
+            if send_time - 3600 <= created or send_time <= _epoch(item.attributes["send_time"]):
+                continue  # already as recent as this (very many campaigns): keep it
+            updated = min(self.anchor - 120, send_time + 60 + (h >> 20) % (2 * DAY))
+            attributes = item.attributes
+            attributes["scheduled_at"] = iso(send_time - 600)
+            attributes["send_time"] = iso(send_time)
+            attributes["updated_at"] = iso(updated)
+            strategy = dict(attributes["send_strategy"])
+            if "datetime" in strategy:
+                strategy["datetime"] = iso(send_time)
+            if "date" in strategy:
+                strategy["date"] = iso(send_time)[:10]
+            attributes["send_strategy"] = strategy
+            for _, message_id in item.to_many["campaign-messages"]:
+                message = self.campaign_messages.by_id[message_id].attributes
+                message["send_times"] = [{"datetime": iso(send_time), "is_local": False}]
+                message["updated_at"] = iso(updated)
 
     def _campaign(
         self,
@@ -511,6 +548,114 @@ class Catalog:
                 virtual={"channel": channel},
             )
         )
+
+    def vary_campaigns(self) -> None:
+        """Quirks: email ``send_options`` carry ``ignore_unsubscribes``; half the campaigns
+        without custom tracking params say ``[]`` instead of null (hash-chosen)."""
+        for item in self.campaigns.items:
+            h = mix(salt(self.seed, "campaign-quirks") ^ item.order)
+            attributes = item.attributes
+            if item.virtual["messages.channel"] == "email":
+                attributes["send_options"] = {
+                    **attributes["send_options"],
+                    "ignore_unsubscribes": h % 10 == 0,
+                }
+            tracking = attributes["tracking_options"]
+            if tracking is not None and tracking["custom_tracking_params"] is None and h >> 8 & 1:
+                attributes["tracking_options"] = {**tracking, "custom_tracking_params": []}
+
+    def add_vanished(self) -> dict[str, frozenset[str]]:
+        """Quirks: one list, segment and flow action that are listed but deleted meanwhile.
+
+        They are appended last, so every first listed record is a real one; nothing else
+        refers to them (no members, messages, tags or triggers).
+        """
+        anchor = self.anchor
+        created, updated = iso(anchor - 400 * DAY), iso(anchor - 2 * DAY)
+        list_id = self._free_short_id("vanished-list", self.lists)
+        self.lists.add(
+            Item(
+                len(self.lists.items),
+                {
+                    "type": "list",
+                    "id": list_id,
+                    "attributes": {
+                        "name": "Imported 2023 (old)",
+                        "created": created,
+                        "updated": updated,
+                        "opt_in_process": "single_opt_in",
+                    },
+                },
+                to_many={"flow-triggers": [], "tags": []},
+            )
+        )
+        segment_id = self._free_short_id("vanished-segment", self.segments)
+        definition = {"condition_groups": [{"conditions": [_PROFILE_POINTS]}]}
+        self.segments.add(
+            Item(
+                len(self.segments.items),
+                {
+                    "type": "segment",
+                    "id": segment_id,
+                    "attributes": {
+                        "name": "Test segment (delete me)",
+                        "definition": definition,
+                        "created": created,
+                        "updated": updated,
+                        "is_active": True,
+                        "is_processing": False,
+                        "is_starred": False,
+                    },
+                },
+                to_many={"flow-triggers": [], "tags": []},
+            )
+        )
+        found = {"lists": frozenset({list_id}), "segments": frozenset({segment_id})}
+        found["flow-actions"] = self._vanished_action()
+        return found
+
+    def _free_short_id(self, kind: str, table: Table) -> str:
+        h = mix(salt(self.seed, kind))
+        while short_id(h) in table.by_id:
+            h = mix(h)
+        return short_id(h)
+
+    def _vanished_action(self) -> frozenset[str]:
+        """A send-email action of the first listed flow, after its real actions."""
+        flow = next((f for f in self.flows.items if not f.attributes["archived"]), None)
+        if flow is None:
+            return frozenset()
+        h = mix(salt(self.seed, "vanished-flow-action"))
+        action_id = str(90_000_000 + h % 9_000_000)
+        while action_id in self.flow_actions.by_id:
+            h = mix(h)
+            action_id = str(90_000_000 + h % 9_000_000)
+        status = flow.attributes["status"]
+        definition = {
+            "id": action_id,
+            "type": "send-email",
+            "data": {"message": _vanished_message(self.seed), "status": status},
+        }
+        self.flow_actions.add(
+            Item(
+                len(self.flow_actions.items),
+                {
+                    "type": "flow-action",
+                    "id": action_id,
+                    "attributes": {
+                        "created": flow.attributes["created"],
+                        "updated": flow.attributes["updated"],
+                        "definition": definition,
+                    },
+                    "relationships": {"flow": {"data": {"type": "flow", "id": flow.id}}},
+                },
+                parent=flow.id,
+                virtual={"action_type": "send-email", "status": status},
+                to_many={"flow-messages": []},
+            )
+        )
+        flow.to_many["flow-actions"] = [*flow.to_many["flow-actions"], ("flow-action", action_id)]
+        return frozenset({action_id})
 
     # --- flows -----------------------------------------------------------------------
 
@@ -715,6 +860,34 @@ class Catalog:
         return self.flow_messages.add(
             Item(len(self.flow_messages.items), resource, parent=action.id, virtual={"name": name})
         )
+
+
+_PROFILE_POINTS = {
+    "type": "profile-property",
+    "property": "properties['loyalty_points']",
+    "filter": {"type": "numeric", "operator": "greater-than", "value": 10},
+}
+
+
+def _vanished_message(seed: int) -> dict:
+    """The definition of the vanished action's email (its flow message is gone too)."""
+    return {
+        "id": short_id(mix(salt(seed, "vanished-flow-message"))),
+        "name": "Email #gone",
+        "from_email": "hello@shop.example.com",
+        "from_label": "Example Shop",
+        "reply_to_email": None,
+        "cc_email": None,
+        "bcc_email": None,
+        "subject_line": SUBJECTS[0],
+        "preview_text": None,
+        "template_id": None,
+        "smart_sending_enabled": True,
+        "transactional": False,
+        "add_tracking_params": True,
+        "custom_tracking_params": [{"param": "utm_source", "value": "klaviyo"}],
+        "additional_filters": None,
+    }
 
 
 def _epoch(text: str) -> int:

@@ -4,12 +4,18 @@ Event ``e`` belongs to the metric whose index range contains it; inside that ran
 ``datetime`` is non-decreasing (groups of 3-10 events share a second, and the last ~0.1%
 are future-dated, as Klaviyo accepts). Sorting all events by datetime is a k-way merge
 of the metric streams by ``(datetime, e)``; filtering by metric is one stream.
+
+With quirks, some base events leave their stream's metric by arithmetic in ``e`` (so
+counts stay closed-form): every ``ORPHAN_PERIOD``-th has no resolvable metric, and from
+the duplicate's creation every ``DUPLICATE_PERIOD``-th "Placed Order" belongs to a second
+metric of that name (an API integration). Their datetimes and properties do not change.
 """
 
 from __future__ import annotations
 
 import bisect
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
 
 from ._core import (
     DAY,
@@ -37,6 +43,11 @@ _ORDER_METRICS = {
     "Refunded Order",
 }
 _ID_SPACE = 2**62
+ORPHAN_PERIOD = 200  # about 0.5% of the base events have no resolvable metric
+DUPLICATE_PERIOD = 4  # the duplicate "Placed Order" takes every 4th after its creation
+_DUPLICATE_REST = 1  # orphans sit at rests = 3 (mod 4): the two sets never overlap
+DUPLICATED = "Placed Order"
+CATEGORY_IDS = {"Internal": 1, "eCommerce": 3, "API": 15}
 
 
 def metric_kind(name: str) -> int:
@@ -106,6 +117,71 @@ def make_metrics(seed: int, count: int, anchor: int) -> list[Metric]:
     return metrics
 
 
+def _free_id(seed: int, kind: str, used: set[str]) -> str:
+    h = mix(salt(seed, kind))
+    while short_id(h) in used:
+        h = mix(h)
+    return short_id(h)
+
+
+def api_integration(seed: int) -> dict:
+    return {
+        "object": "integration",
+        "id": short_id(mix(salt(seed, "integration-api"))),
+        "key": "api",
+        "name": "API",
+        "category": "API",
+    }
+
+
+def object_categories(metrics: list[Metric]) -> list[Metric]:
+    """Every third metric (never "Placed Order") reports its category as an object."""
+    varied = []
+    for metric in metrics:
+        integration = metric.integration
+        if metric.index % 3 == 2 and metric.name != DUPLICATED:
+            name = integration["category"]
+            category = {"id": CATEGORY_IDS.get(name, 99), "category": name}
+            integration = {**integration, "category": category}
+        varied.append(replace(metric, integration=integration))
+    return varied
+
+
+def duplicate_metric(seed: int, metrics: list[Metric], anchor: int) -> Metric | None:
+    """A second "Placed Order", from the API integration, created long after the first."""
+    original = next((m for m in metrics if m.name == DUPLICATED), None)
+    if original is None:
+        return None
+    created = anchor - 200 * DAY
+    metric_id = _free_id(seed, "metric-duplicate", {m.id for m in metrics})
+    return Metric(
+        index=len(metrics),
+        id=metric_id,
+        name=DUPLICATED,
+        integration=api_integration(seed),
+        created=created,
+        updated=created + 3600,
+        share=original.share,
+        kind=original.kind,
+    )
+
+
+def vanished_metric(seed: int, metrics: list[Metric], anchor: int) -> Metric:
+    """Listed by GET /api/metrics, yet gone for metric-aggregates: deleted meanwhile."""
+    created = anchor - 90 * DAY
+    metric_id = _free_id(seed, "metric-vanished", {m.id for m in metrics})
+    return Metric(
+        index=len(metrics),
+        id=metric_id,
+        name="Submitted Quiz",
+        integration=api_integration(seed),
+        created=created,
+        updated=created + 3600,
+        share=0.0,  # never chosen for new events
+        kind=CUSTOM_KIND,
+    )
+
+
 @dataclass(frozen=True)
 class MetricStream:
     """Events ``[lo, hi)`` of one metric; the last ``future`` ones are future-dated."""
@@ -137,11 +213,23 @@ class EventOverlay:
 
 
 class Events:
+    """``metrics[:layout]`` own the base streams; the rest (the quirks' duplicate and
+    vanished metrics) own no stream. ``duplicate`` takes part of its namesake's stream."""
+
     def __init__(
-        self, seed: int, count: int, anchor: int, metrics: list[Metric], profiles: Profiles
+        self,
+        seed: int,
+        count: int,
+        anchor: int,
+        metrics: Sequence[Metric],
+        profiles: Profiles,
+        *,
+        layout: int | None = None,
+        duplicate: Metric | None = None,
+        orphans: bool = False,
     ) -> None:
         self.base = count
-        self.metrics = metrics
+        self.metrics = list(metrics)
         self.profiles = profiles
         self.overlay = EventOverlay()
         self._profiles = max(1, profiles.base)  # events only point at base profiles
@@ -149,8 +237,22 @@ class Events:
         self._multiplier = mix(salt(seed, "event-id")) | 1
         self._inverse = pow(self._multiplier, -1, _ID_SPACE)
         self._offset = mix(salt(seed, "event-offset")) % _ID_SPACE
-        self.streams_by_metric = self._layout(seed, count, anchor, metrics)
+        owners = self.metrics[: len(self.metrics) if layout is None else layout]
+        self.streams_by_metric = self._layout(seed, count, anchor, owners)
         self._starts = [s.lo for s in self.streams_by_metric]
+        self.orphans = orphans and count > 0
+        # rest 3 (mod 4) keeps orphans off the duplicate's rest 1
+        self.orphan_rest = DUPLICATE_PERIOD * (salt(seed, "orphans") % 50) + 3
+        self.duplicate = duplicate
+        self._original = -1
+        self._duplicate_from = count
+        original = next((m for m in owners if duplicate and m.name == duplicate.name), None)
+        if duplicate is not None and original is not None:
+            stream = self.streams_by_metric[original.index]
+            self._original = original.index
+            self._duplicate_from = Run(stream.lo, stream.hi, stream.at).position(
+                (duplicate.created, -1)
+            )
 
     @staticmethod
     def _layout(seed: int, count: int, anchor: int, metrics: list[Metric]) -> list[MetricStream]:
@@ -182,20 +284,98 @@ class Events:
     # --- orderings -------------------------------------------------------------------
 
     def streams(self, metric: Metric | None = None) -> list[Stream]:
-        chosen = (
-            self.streams_by_metric if metric is None else [self.streams_by_metric[metric.index]]
-        )
-        runs: list[Stream] = [Run(s.lo, s.hi, s.at) for s in chosen if s.hi > s.lo]
+        if metric is None:
+            runs: list[Stream] = [
+                Run(s.lo, s.hi, s.at) for s in self.streams_by_metric if s.hi > s.lo
+            ]
+        else:
+            runs = self._metric_runs(metric)
         keys = self.overlay.keys
         if metric is not None:
             events = self.overlay.events
             keys = [key for key in keys if events[key[1]].metric == metric.index]
         return [*runs, Keys(keys)]
 
-    def metric_of(self, e: int) -> Metric:
+    def _metric_runs(self, metric: Metric) -> list[Stream]:
+        stream = self.span(metric)
+        if stream is None:
+            return []
+        if self.duplicate is not None and metric.index == self.duplicate.index:
+            return [Run(self._duplicate_from, stream.hi, stream.at, self._not_duplicate)]
+        skip = self._strays_of(metric)
+        return [Run(stream.lo, stream.hi, stream.at, skip)] if stream.hi > stream.lo else []
+
+    def _strays_of(self, metric: Metric) -> Callable[[int], bool] | None:
+        """What a metric's stream skips: its orphans and what the duplicate took."""
+        if metric.index == self._original:
+            return self._stray
+        return self.orphan if self.orphans else None
+
+    def span(self, metric: Metric) -> MetricStream | None:
+        """The stream holding a metric's base events (the duplicate's is its namesake's)."""
+        if self.duplicate is not None and metric.index == self.duplicate.index:
+            return self.streams_by_metric[self._original] if self._original >= 0 else None
+        if metric.index < len(self.streams_by_metric):
+            return self.streams_by_metric[metric.index]
+        return None
+
+    def orphan(self, e: int) -> bool:
+        """A base event whose metric cannot be resolved (``relationships.metric`` null)."""
+        return self.orphans and e < self.base and e % ORPHAN_PERIOD == self.orphan_rest
+
+    def resolvable(self, e: int) -> bool:
+        return not self.orphan(e)
+
+    def _taken(self, e: int) -> bool:
+        return self._duplicate_from <= e < self.base and e % DUPLICATE_PERIOD == _DUPLICATE_REST
+
+    def _not_duplicate(self, e: int) -> bool:
+        return not self._taken(e)
+
+    def _stray(self, e: int) -> bool:
+        return self.orphan(e) or self._taken(e)
+
+    def count(self, metric: Metric, lo: int, hi: int) -> int:
+        """Base events of ``metric`` among indices ``[lo, hi)`` of its span: closed-form."""
+        if hi <= lo:
+            return 0
+        if self.duplicate is not None and metric.index == self.duplicate.index:
+            return _residues(max(lo, self._duplicate_from), hi, DUPLICATE_PERIOD, _DUPLICATE_REST)
+        n = hi - lo
+        if self.orphans:
+            n -= _residues(lo, hi, ORPHAN_PERIOD, self.orphan_rest)
+        if metric.index == self._original:
+            n -= _residues(max(lo, self._duplicate_from), hi, DUPLICATE_PERIOD, _DUPLICATE_REST)
+        return n
+
+    def members(self, metric: Metric, lo: int, hi: int) -> Iterator[int] | range:
+        """The base events of ``metric`` among indices ``[lo, hi)`` of its span."""
+        if self.duplicate is not None and metric.index == self.duplicate.index:
+            return (e for e in range(max(lo, self._duplicate_from), hi) if self._taken(e))
+        skip = self._strays_of(metric)
+        if skip is None:
+            return range(lo, hi)
+        return (e for e in range(lo, hi) if not skip(e))
+
+    def _stream_of(self, e: int) -> MetricStream:
+        return self.streams_by_metric[bisect.bisect_right(self._starts, e) - 1]
+
+    def metric_of(self, e: int) -> Metric | None:
+        """The event's metric; None when it cannot be resolved (a quirk)."""
         if e >= self.base:
             return self.metrics[self.overlay.events[e].metric]
-        return self.streams_by_metric[bisect.bisect_right(self._starts, e) - 1].metric
+        metric = self._stream_of(e).metric
+        if self.orphans and e % ORPHAN_PERIOD == self.orphan_rest:
+            return None
+        if metric.index == self._original and self._taken(e):
+            return self.duplicate
+        return metric
+
+    def kind_of(self, e: int) -> int:
+        """The shape of the event's properties: its stream's metric, resolvable or not."""
+        if e >= self.base:
+            return self.metrics[self.overlay.events[e].metric].kind
+        return self._stream_of(e).metric.kind
 
     def datetime_of(self, e: int) -> int:
         if e >= self.base:
@@ -223,12 +403,12 @@ class Events:
 
     def value(self, e: int) -> float | None:
         """``$value`` of the event (None when it has none), without building it."""
-        kind = self.metric_of(e).kind
         h = mix(self._salt ^ e ^ 0x5A5A)
-        return _value(kind, h)
+        return _value(self.kind_of(e), h)
 
     def build(self, e: int, ts: int | None = None) -> dict:
         metric = self.metric_of(e)
+        kind = metric.kind if metric is not None else self.kind_of(e)
         if ts is None:
             ts = self.datetime_of(e)
         h = mix(self._salt ^ e ^ 0x5A5A)
@@ -242,16 +422,23 @@ class Events:
             "id": base62((e * self._multiplier + self._offset) % _ID_SPACE, 11),
             "attributes": {
                 "timestamp": ts,
-                "event_properties": _properties(metric.kind, h, e, ts),
+                "event_properties": _properties(kind, h, e, ts),
                 "datetime": iso(ts),
                 "uuid": uuid_text(h, h * 0x9E3779B97F4A7C15 & 0xFFFFFFFFFFFFFFFF),
             },
             "relationships": {
                 "profile": {"data": {"type": "profile", "id": self.profiles.id(profile)}},
-                "metric": {"data": {"type": "metric", "id": metric.id}},
+                "metric": {"data": None if metric is None else {"type": "metric", "id": metric.id}},
                 "attributions": {},
             },
         }
+
+
+def _residues(lo: int, hi: int, period: int, rest: int) -> int:
+    """How many ``x`` in ``[lo, hi)`` have ``x % period == rest``."""
+    if hi <= lo:
+        return 0
+    return (hi - 1 - rest) // period - (lo - 1 - rest) // period
 
 
 def _items(h: int) -> list[tuple[int, int]]:

@@ -5,6 +5,9 @@ consistent (uniques <= totals, rates are the ratios). Metric aggregates count th
 sandbox events: counts by binary search over each metric's monotone stream (exact at any
 size); ``sum_value`` and ``unique`` walk the events when the window holds at most
 ``WALK_LIMIT`` of them and are estimated from the count beyond that.
+
+With quirks, values reports carry an ``id`` and send count statistics as floats on most
+rows (``4779.0``, as Klaviyo does); a metric that vanished after being listed is 404.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import orjson
 
-from ..model import InvalidQuery
+from ..model import InvalidQuery, NotFound
 from ._core import DAY, INF, UTC, Run, epoch, mix, salt, unit, uuid_text
 from ._events import PRODUCT_KIND
 
@@ -45,6 +48,14 @@ SEND_CHANNEL = {
     "mobile_push": "push-notification",
     "push": "push-notification",
 }
+COUNTS = frozenset(
+    {
+        "bounced", "bounced_or_failed", "clicks", "clicks_unique", "conversion_uniques",
+        "conversions", "delivered", "failed", "message_segment_count_sum", "opens",
+        "opens_unique", "recipients", "spam_complaints", "text_message_credit_usage_amount",
+        "unsubscribe_uniques", "unsubscribes",
+    }
+)  # fmt: skip
 MEASUREMENTS = frozenset({"count", "sum_value", "unique"})
 INTERVALS = frozenset({"hour", "day", "week", "month"})
 WALK_LIMIT = 200_000
@@ -93,7 +104,10 @@ class Reports:
             raise InvalidQuery(
                 "'conversion_metric_id' is a required field.", "conversion_metric_id"
             )
-        if metric_id not in self.account.metric_table.by_id:
+        if (
+            metric_id not in self.account.metric_table.by_id
+            or metric_id in self.account.vanished["metrics"]
+        ):
             raise InvalidQuery(f"Metric {metric_id} does not exist.", "conversion_metric_id")
         start, end = self._timeframe(attributes.get("timeframe"))
         group_by = attributes.get("group_by") or [*required, "send_channel"]
@@ -109,21 +123,30 @@ class Reports:
             if report_type.startswith("campaign")
             else self._flow_rows(start, end)
         )
+        quirks = self.account.quirks
         results = []
         for dimensions, h, recipients, channel in rows:
             if all(_term_matches(dimensions, term) for term in terms):
                 numbers = _statistics(h, recipients, channel, metric_id)
+                floats = quirks and (h >> 7) % 4 != 0  # most rows, stable per message
                 results.append(
                     {
                         "groupings": {name: dimensions.get(name) for name in group_by},
-                        "statistics": {name: numbers[name] for name in statistics},
+                        "statistics": {
+                            name: float(numbers[name])
+                            if floats and name in COUNTS
+                            else numbers[name]
+                            for name in statistics
+                        },
                     }
                 )
-        return {
-            "type": report_type,
-            "attributes": {"results": results},
-            "relationships": _report_links(report_type, results),
-        }
+        document: dict[str, Any] = {"type": report_type}
+        if quirks:
+            h = mix(salt(self.account.seed, f"{report_type}-{metric_id}-{start}-{end}"))
+            document["id"] = uuid_text(h, mix(h))
+        document["attributes"] = {"results": results}
+        document["relationships"] = _report_links(report_type, results)
+        return document
 
     def _timeframe(self, timeframe: Any) -> tuple[int, int]:
         if not isinstance(timeframe, dict):
@@ -215,9 +238,11 @@ class Reports:
 
     def _aggregate(self, attributes: dict) -> dict:
         account = self.account
-        metric = next((m for m in account.metrics if m.id == attributes.get("metric_id")), None)
+        metric = account.metric(str(attributes.get("metric_id")))
         if metric is None:
             raise InvalidQuery("'metric_id' must be an existing metric.", "metric_id")
+        if metric.id in account.vanished["metrics"]:  # listed, then deleted
+            raise NotFound(f"A metric with id {metric.id} does not exist.")
         measurements = attributes.get("measurements")
         if (
             not isinstance(measurements, list)
@@ -237,8 +262,9 @@ class Reports:
             raise InvalidQuery("Invalid timezone.", "timezone") from error
         start, end = _aggregate_range(attributes.get("filter"), zone)
         buckets = _buckets(start, end, interval)
-        stream = account.events.streams_by_metric[metric.index]
-        run = Run(stream.lo, stream.hi, stream.at)
+        events = account.events
+        stream = events.span(metric)
+        run = Run(stream.lo, stream.hi, stream.at) if stream else Run(0, 0, lambda e: 0)
         fresh = [
             (ts, e)
             for ts, e in account.events.overlay.keys
@@ -249,16 +275,18 @@ class Reports:
         series: dict[str, list[float]] = {name: [] for name in measurements}
         positions = [run.position((bound, -INF)) for bound in bounds]
         total = positions[-1] - positions[0]
+        walk = total <= WALK_LIMIT  # beyond it, sum and unique are estimated from counts
         for k in range(len(buckets)):
             lo, hi = positions[k], positions[k + 1]
             extra = [e for ts, e in fresh if bounds[k] <= ts < bounds[k + 1]]
-            indices = range(lo, hi)
+            count = events.count(metric, lo, hi)
+            indices = [*events.members(metric, lo, hi), *extra] if walk else []
             if "count" in series:
-                series["count"].append(float(hi - lo + len(extra)))
+                series["count"].append(float(count + len(extra)))
             if "sum_value" in series:
-                series["sum_value"].append(self._sum(metric.kind, indices, extra, total))
+                series["sum_value"].append(self._sum(metric.kind, indices, count, walk))
             if "unique" in series:
-                series["unique"].append(self._unique(indices, extra, total))
+                series["unique"].append(self._unique(indices, count, len(extra), walk))
         h = mix(salt(account.seed, f"aggregate-{metric.id}-{bounds[0]}-{bounds[-1]}"))
         return {
             "type": "metric-aggregate",
@@ -269,18 +297,18 @@ class Reports:
             },
         }
 
-    def _sum(self, kind: int, indices: range, extra: list[int], total: int) -> float:
+    def _sum(self, kind: int, indices: list[int], count: int, walk: bool) -> float:
         events = self.account.events
-        if total > WALK_LIMIT:  # estimate: count x the mean order value
-            return round(len(indices) * (90.0 if kind != PRODUCT_KIND else 40.0), 2)
-        values = [events.value(e) for e in [*indices, *extra]]
+        if not walk:  # estimate: the base count x the mean order value
+            return round(count * (90.0 if kind != PRODUCT_KIND else 40.0), 2)
+        values = [events.value(e) for e in indices]
         return round(sum(v for v in values if v is not None), 2)
 
-    def _unique(self, indices: range, extra: list[int], total: int) -> float:
+    def _unique(self, indices: list[int], count: int, fresh: int, walk: bool) -> float:
         events = self.account.events
-        if total > WALK_LIMIT:  # estimate: most profiles appear once per bucket
-            return float(int(len(indices) * 0.9) + len(extra))
-        return float(len({events.profile_of(e) for e in [*indices, *extra]}))
+        if not walk:  # estimate: most profiles appear once per bucket
+            return float(int(count * 0.9) + fresh)
+        return float(len({events.profile_of(e) for e in indices}))
 
 
 def _report_links(report_type: str, results: list[dict]) -> dict:
