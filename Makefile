@@ -6,15 +6,16 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test lint bench clean
 
-$(STAMP): pyproject.toml
+# The tap (with its dev tools) and the sandbox, its own distribution, both from this tree.
+$(STAMP): pyproject.toml sandbox/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e ./sandbox -e '.[dev]'
 	touch $(STAMP)
 
 ## make demo: start the sandbox, sync every stream into ./output, print row counts
 demo: $(STAMP)
-	$(BIN)/python -m tap_klaviyo.demo
+	$(BIN)/python scripts/demo.py
 
 ## make lint: ruff (lint + format) and mypy
 lint: $(STAMP)

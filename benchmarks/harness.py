@@ -26,7 +26,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tap_klaviyo.sandbox.app import DEMO_API_KEY
+from klaviyo_sandbox.app import DEMO_API_KEY
 
 REPO = Path(__file__).resolve().parents[1]
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -132,7 +132,7 @@ class SandboxProcess:
     def __enter__(self) -> SandboxProcess:
         script = Path(sys.executable).with_name("tap-klaviyo-sandbox")
         command = (
-            [str(script)] if script.exists() else [sys.executable, "-m", "tap_klaviyo.sandbox.cli"]
+            [str(script)] if script.exists() else [sys.executable, "-m", "klaviyo_sandbox.cli"]
         )
         stderr = (log_dir() / f"{self.name}.stderr").open("wb")
         self.proc = subprocess.Popen(

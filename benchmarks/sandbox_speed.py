@@ -22,7 +22,7 @@ import orjson
 
 from benchmarks.harness import SandboxOptions, SandboxProcess
 from benchmarks.report import markdown
-from tap_klaviyo.sandbox.app import DEMO_API_KEY, REVISION
+from klaviyo_sandbox.app import DEMO_API_KEY, REVISION
 
 HEADERS = {
     "Authorization": f"Klaviyo-API-Key {DEMO_API_KEY}",

@@ -41,7 +41,7 @@ STREAM_CLASSES: dict[str, type[KlaviyoStream]] = {
 
 def package_version() -> str:
     try:
-        return version("tap-klaviyo")
+        return version("singer-tap-klaviyo")
     except PackageNotFoundError:  # pragma: no cover - running from a bare source tree
         return "0+unknown"
 

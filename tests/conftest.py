@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from tap_klaviyo.sandbox.app import DEMO_API_KEY
-from tap_klaviyo.sandbox.data import Sizes
-from tap_klaviyo.sandbox.server import Sandbox, running_sandbox
+from klaviyo_sandbox.app import DEMO_API_KEY
+from klaviyo_sandbox.data import Sizes
+from klaviyo_sandbox.server import Sandbox, running_sandbox
 
 SPEC = Path(__file__).resolve().parents[1].parent / "shared/klaviyo-openapi/stable-2026-07-15.json"
 # Small enough for a quick suite, large enough for several pages of every collection.

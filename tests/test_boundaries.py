@@ -23,9 +23,9 @@ from typing import Any
 import pytest
 import requests
 
-from tap_klaviyo.sandbox.app import DEMO_API_KEY
-from tap_klaviyo.sandbox.data._events import NewEvent
-from tap_klaviyo.sandbox.server import Sandbox, running_sandbox
+from klaviyo_sandbox.app import DEMO_API_KEY
+from klaviyo_sandbox.data._events import NewEvent
+from klaviyo_sandbox.server import Sandbox, running_sandbox
 from tap_klaviyo.tap import TapKlaviyo
 from tests.conftest import SMALL, tap_config
 from tests.singer import TapRun, quiet_tap, run_tap, select_only

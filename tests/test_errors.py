@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tap_klaviyo.sandbox.app import DEMO_API_KEY, REVOKED_API_KEY
+from klaviyo_sandbox.app import DEMO_API_KEY, REVOKED_API_KEY
 from tests.conftest import tap_config
 from tests.singer import TapRun, run_tap, select_only
 

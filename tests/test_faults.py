@@ -21,14 +21,14 @@ from typing import Any
 
 import pytest
 
+from klaviyo_sandbox.app import DEMO_API_KEY
+from klaviyo_sandbox.faults import KINDS, FaultPlan
+from klaviyo_sandbox.server import Sandbox, running_sandbox
 from tap_klaviyo import client as client_module
 from tap_klaviyo.budget import Budget
 from tap_klaviyo.client import MAX_RETRY_WAIT, KlaviyoClient
 from tap_klaviyo.errors import KlaviyoAPIError, PermissionDeniedError
 from tap_klaviyo.resources import S
-from tap_klaviyo.sandbox.app import DEMO_API_KEY
-from tap_klaviyo.sandbox.faults import KINDS, FaultPlan
-from tap_klaviyo.sandbox.server import Sandbox, running_sandbox
 from tests.conftest import SMALL, tap_config
 from tests.local_server import local_server
 from tests.singer import TapRun, parse_messages, run_tap, select_only, start_tap

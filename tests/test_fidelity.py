@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 import requests
 
+from klaviyo_sandbox.app import DEMO_API_KEY
+from klaviyo_sandbox.server import Sandbox, running_sandbox
 from tap_klaviyo import timestamps
-from tap_klaviyo.sandbox.app import DEMO_API_KEY
-from tap_klaviyo.sandbox.server import Sandbox, running_sandbox
 from tests.conftest import SMALL, tap_config
 from tests.singer import TapRun, run_tap
 from tests.truth import ids

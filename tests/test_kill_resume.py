@@ -29,8 +29,8 @@ from typing import Any
 
 import pytest
 
-from tap_klaviyo.sandbox.data import Sizes
-from tap_klaviyo.sandbox.server import Sandbox, running_sandbox
+from klaviyo_sandbox.data import Sizes
+from klaviyo_sandbox.server import Sandbox, running_sandbox
 from tests.conftest import SMALL, tap_config, target_config
 from tests.singer import TapRun, parse_messages, run_tap, select_only, start_tap
 from tests.truth import assert_none_lost, emitted_keys, expected_keys, vanished

@@ -23,9 +23,9 @@ from typing import Any
 import pytest
 import yaml
 
+from klaviyo_sandbox.app import DEMO_API_KEY
+from klaviyo_sandbox.server import running_sandbox
 from tap_klaviyo.resources import RESOURCES
-from tap_klaviyo.sandbox.app import DEMO_API_KEY
-from tap_klaviyo.sandbox.server import running_sandbox
 from tap_klaviyo.settings import CONFIG_SCHEMA
 from tests.conftest import POSTGRES_DSN, SMALL
 from tests.truth import expected_keys

@@ -1,7 +1,8 @@
-"""The wheel, as a user installs it: its files, its commands, without the sandbox extra.
+"""The wheels, as a user installs them: the tap's files and command, without the sandbox.
 
-Builds the wheel, installs it (core dependencies only) into a fresh virtualenv and runs the
-installed ``tap-klaviyo`` there, away from the repo's checkout and the dev virtualenv.
+Builds the tap's wheel, installs it into a fresh virtualenv and runs the installed
+``tap-klaviyo`` there, away from the repo's checkout and the dev virtualenv; the sandbox is
+its own wheel (``sandbox/``), with its own command.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from tap_klaviyo.settings import KNOWN_SETTINGS
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[1]
+SANDBOX = REPO / "sandbox"
 STREAMS = sorted(resource.name for resource in RESOURCES)
 # Right form (pk_ + 34 letters or digits), never a real key: nothing here makes a request.
 FAKE_KEY = "pk_" + "Q7x2Lm9Kd4" * 3 + "Zr8T"
@@ -64,7 +66,7 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
         assert fallback.returncode == 0, (
             f"python -m build: {built.stderr[-2000:]}\npip wheel: {fallback.stderr[-2000:]}"
         )
-    wheels = list(outdir.glob("tap_klaviyo-*.whl"))
+    wheels = list(outdir.glob("singer_tap_klaviyo-*.whl"))
     assert len(wheels) == 1, wheels
     return wheels[0]
 
@@ -86,7 +88,7 @@ def config_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def test_wheel_ships_the_schemas_and_the_sandbox(wheel: Path) -> None:
+def test_wheel_ships_the_schemas_not_the_sandbox(wheel: Path) -> None:
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
         for stream in STREAMS:
@@ -102,19 +104,36 @@ def test_wheel_ships_the_schemas_and_the_sandbox(wheel: Path) -> None:
         entry_points = archive.read(metadata.replace("METADATA", "entry_points.txt")).decode()
     shipped_schemas = {n for n in names if n.startswith("tap_klaviyo/schemas/")}
     assert shipped_schemas == {f"tap_klaviyo/schemas/{s}.json" for s in STREAMS}
-    sandbox = {
-        path.relative_to(REPO).as_posix()
-        for path in (REPO / "tap_klaviyo" / "sandbox").rglob("*.py")
+    assert not [n for n in names if "sandbox" in n], "the sandbox is its own distribution"
+    assert "tap-klaviyo = tap_klaviyo.cli:main" in entry_points
+    assert "sandbox" not in entry_points
+    assert not [r for r in requires if r.lower().startswith(("aiohttp", "klaviyo-sandbox"))]
+
+
+@pytest.fixture(scope="module")
+def sandbox_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    outdir = tmp_path_factory.mktemp("sandbox-dist")
+    built = run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", outdir, SANDBOX])
+    assert built.returncode == 0, built.stderr[-2000:]
+    (found,) = outdir.glob("klaviyo_sandbox-*.whl")
+    return found
+
+
+def test_sandbox_wheel_is_the_sandbox_alone(sandbox_wheel: Path) -> None:
+    with zipfile.ZipFile(sandbox_wheel) as archive:
+        names = set(archive.namelist())
+        entry_points = next(
+            archive.read(n).decode() for n in names if n.endswith(".dist-info/entry_points.txt")
+        )
+    sources = {
+        path.relative_to(SANDBOX).as_posix()
+        for path in (SANDBOX / "klaviyo_sandbox").rglob("*.py")
         if "__pycache__" not in path.parts
     }
-    assert sandbox, "no sandbox sources in the checkout"
-    assert sandbox <= names, f"missing from the wheel: {sorted(sandbox - names)}"
-    assert "tap-klaviyo = tap_klaviyo.cli:main" in entry_points
-    assert "tap-klaviyo-sandbox = tap_klaviyo.sandbox:main" in entry_points
-    # The sandbox's server stack comes only with an extra (sandbox, or dev which includes it).
-    aiohttp = [r.replace('"', "'") for r in requires if r.lower().startswith("aiohttp")]
-    assert any("extra == 'sandbox'" in r for r in aiohttp), requires
-    assert all("extra == " in r for r in aiohttp), aiohttp
+    assert sources, "no sandbox sources in the checkout"
+    assert sources <= names, f"missing from the wheel: {sorted(sources - names)}"
+    assert not [n for n in names if n.startswith("tap_klaviyo")]
+    assert "tap-klaviyo-sandbox = klaviyo_sandbox:main" in entry_points
 
 
 def test_installed_tap_discovers_every_stream(bin_dir: Path, config_file: Path) -> None:
@@ -162,11 +181,5 @@ def test_core_install_has_no_sandbox_stack(bin_dir: Path) -> None:
     assert found.stdout.strip() == "None", "aiohttp came with a core install"
 
 
-def test_sandbox_command_without_the_extra_says_what_to_install(bin_dir: Path) -> None:
-    """The command exists in a core install, and stops with one line, serving nothing."""
-    started = run([bin_dir / "tap-klaviyo-sandbox", "--port", "0"], cwd=bin_dir, timeout=60)
-    assert started.returncode != 0
-    assert started.stdout == "", "it printed a base URL without its server stack"
-    assert "Traceback" not in started.stderr, started.stderr
-    assert "tap-klaviyo[sandbox]" in started.stderr, started.stderr
-    assert "aiohttp" in started.stderr
+def test_core_install_has_no_sandbox_command(bin_dir: Path) -> None:
+    assert not (bin_dir / "tap-klaviyo-sandbox").exists()

@@ -25,13 +25,13 @@ import requests
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from klaviyo_sandbox.app import DEMO_API_KEY, allowed_parameters
+from klaviyo_sandbox.endpoints import OPERATIONS, Operation
+from klaviyo_sandbox.faults import FaultPlan
+from klaviyo_sandbox.filters import parse, parse_filter
+from klaviyo_sandbox.server import running_sandbox
 from tap_klaviyo.records import relationship_column, to_record
 from tap_klaviyo.resources import RESOURCE_BY_NAME
-from tap_klaviyo.sandbox.app import DEMO_API_KEY, allowed_parameters
-from tap_klaviyo.sandbox.endpoints import OPERATIONS, Operation
-from tap_klaviyo.sandbox.faults import FaultPlan
-from tap_klaviyo.sandbox.filters import parse, parse_filter
-from tap_klaviyo.sandbox.server import running_sandbox
 from tap_klaviyo.streams.base import KlaviyoStream
 from tap_klaviyo.tap import TapKlaviyo
 from tap_klaviyo.timestamps import filter_text

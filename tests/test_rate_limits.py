@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from tap_klaviyo.sandbox.faults import FaultPlan
-from tap_klaviyo.sandbox.server import Sandbox, running_sandbox
+from klaviyo_sandbox.faults import FaultPlan
+from klaviyo_sandbox.server import Sandbox, running_sandbox
 from tests.conftest import SMALL, tap_config
 from tests.singer import run_tap, select_only
 from tests.truth import emitted_keys, expected_keys

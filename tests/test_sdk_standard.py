@@ -7,8 +7,8 @@ from contextlib import ExitStack
 
 from singer_sdk.testing import SuiteConfig, get_tap_test_class
 
-from tap_klaviyo.sandbox.app import DEMO_API_KEY
-from tap_klaviyo.sandbox.server import running_sandbox
+from klaviyo_sandbox.app import DEMO_API_KEY
+from klaviyo_sandbox.server import running_sandbox
 from tap_klaviyo.tap import TapKlaviyo
 from tests.conftest import SMALL
 

@@ -24,14 +24,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from klaviyo_sandbox.app import ALL_SCOPES
+from klaviyo_sandbox.endpoints import OPERATIONS
+from klaviyo_sandbox.faults import FaultPlan
+from klaviyo_sandbox.server import Sandbox, running_sandbox
 from tap_klaviyo.budget import Budget
 from tap_klaviyo.client import READ_ONLY_POSTS, KlaviyoClient
 from tap_klaviyo.errors import ConfigError, KlaviyoAPIError
 from tap_klaviyo.resources import S
-from tap_klaviyo.sandbox.app import ALL_SCOPES
-from tap_klaviyo.sandbox.endpoints import OPERATIONS
-from tap_klaviyo.sandbox.faults import FaultPlan
-from tap_klaviyo.sandbox.server import Sandbox, running_sandbox
 from tap_klaviyo.settings import check_base_url, is_loopback, resolve_api_key
 from tests.conftest import SMALL, tap_config
 from tests.local_server import Responder, local_server

@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
+from klaviyo_sandbox.server import Sandbox
 from tap_klaviyo import timestamps
-from tap_klaviyo.sandbox.server import Sandbox
 from tap_klaviyo.streams.windows import WINDOWS_PER_CURSOR, Frontier, WindowedMixin
 from tests.conftest import tap_config
 from tests.singer import quiet_tap, run_tap, select_only

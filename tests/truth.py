@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from tap_klaviyo.sandbox.server import Sandbox
+from klaviyo_sandbox.server import Sandbox
 
 SUPPRESSION = "subscriptions.email.marketing.suppression.timestamp"
 EPOCH = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)

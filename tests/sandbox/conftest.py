@@ -10,9 +10,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from tap_klaviyo.sandbox.data import Sizes
-from tap_klaviyo.sandbox.faults import FaultPlan
-from tap_klaviyo.sandbox.server import Sandbox, running_sandbox
+from klaviyo_sandbox.data import Sizes
+from klaviyo_sandbox.faults import FaultPlan
+from klaviyo_sandbox.server import Sandbox, running_sandbox
 
 # A few pages of everything, and cheap to build.
 TINY = Sizes(

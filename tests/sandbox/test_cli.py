@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 import requests
 
-from tap_klaviyo.sandbox.app import DEMO_API_KEY
-from tap_klaviyo.sandbox.cli import SIZE_FLAGS, banner, build_parser
-from tap_klaviyo.sandbox.data import Sizes
-from tap_klaviyo.sandbox.faults import KINDS
-from tap_klaviyo.sandbox.server import Listening
+from klaviyo_sandbox.app import DEMO_API_KEY
+from klaviyo_sandbox.cli import SIZE_FLAGS, banner, build_parser
+from klaviyo_sandbox.data import Sizes
+from klaviyo_sandbox.faults import KINDS
+from klaviyo_sandbox.server import Listening
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -119,7 +119,7 @@ def test_listening(addresses: tuple[tuple[str, int], ...], url: str, exposed: bo
 
 def test_help_runs_as_the_command() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "tap_klaviyo.sandbox.cli", "--help"],
+        [sys.executable, "-m", "klaviyo_sandbox.cli", "--help"],
         capture_output=True,
         text=True,
         timeout=30,
@@ -131,7 +131,7 @@ def test_help_runs_as_the_command() -> None:
 
 
 def test_cli_prints_the_url_first() -> None:
-    command = [sys.executable, "-m", "tap_klaviyo.sandbox.cli", "--port", "0", "--profiles", "20"]
+    command = [sys.executable, "-m", "klaviyo_sandbox.cli", "--port", "0", "--profiles", "20"]
     with subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO
     ) as process:
@@ -156,7 +156,7 @@ def test_cli_prints_the_url_first() -> None:
     [["--rate-limits", "maybe"], ["--faults", "500=7"], ["--latency-ms", "-1"], ["--key", "x"]],
 )
 def test_cli_rejects_bad_flags(flags: list[str]) -> None:
-    command = [sys.executable, "-m", "tap_klaviyo.sandbox.cli", *flags]
+    command = [sys.executable, "-m", "klaviyo_sandbox.cli", *flags]
     result = subprocess.run(
         command, capture_output=True, text=True, timeout=30, check=False, cwd=REPO
     )

@@ -13,8 +13,8 @@ from typing import Any
 import orjson
 import pytest
 
-from tap_klaviyo.sandbox.data import Account, Sizes
-from tap_klaviyo.sandbox.model import Condition, InvalidQuery, NotFound, Query
+from klaviyo_sandbox.data import Account, Sizes
+from klaviyo_sandbox.model import Condition, InvalidQuery, NotFound, Query
 
 UTC = dt.timezone.utc
 ANCHOR = dt.datetime(2025, 3, 1, 12, tzinfo=UTC)

@@ -21,12 +21,12 @@ from jsonschema.exceptions import best_match
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from tap_klaviyo.sandbox.app import DEMO_API_KEY, allowed_parameters
-from tap_klaviyo.sandbox.data import Sizes
-from tap_klaviyo.sandbox.data._reports import STATISTICS
-from tap_klaviyo.sandbox.endpoints import BY_ID, OPERATIONS, Operation, Tier
-from tap_klaviyo.sandbox.faults import FaultPlan
-from tap_klaviyo.sandbox.server import Sandbox, running_sandbox
+from klaviyo_sandbox.app import DEMO_API_KEY, allowed_parameters
+from klaviyo_sandbox.data import Sizes
+from klaviyo_sandbox.data._reports import STATISTICS
+from klaviyo_sandbox.endpoints import BY_ID, OPERATIONS, Operation, Tier
+from klaviyo_sandbox.faults import FaultPlan
+from klaviyo_sandbox.server import Sandbox, running_sandbox
 
 SPEC_PATH = (
     Path(__file__).resolve().parents[2].parent / "shared/klaviyo-openapi/stable-2026-07-15.json"

@@ -1,4 +1,4 @@
-"""Property tests of the filter grammar (``tap_klaviyo.sandbox.filters``)."""
+"""Property tests of the filter grammar (``klaviyo_sandbox.filters``)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tap_klaviyo.sandbox.endpoints import OPERATIONS, FilterField
-from tap_klaviyo.sandbox.filters import OPERATORS, parse, parse_filter
-from tap_klaviyo.sandbox.model import Condition, InvalidQuery
+from klaviyo_sandbox.endpoints import OPERATIONS, FilterField
+from klaviyo_sandbox.filters import OPERATORS, parse, parse_filter
+from klaviyo_sandbox.model import Condition, InvalidQuery
 
 UTC = dt.timezone.utc
 

@@ -11,13 +11,13 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 import requests
 
-from tap_klaviyo.sandbox.app import DEMO_API_KEY, REVOKED_API_KEY, AccountLike, throttled
-from tap_klaviyo.sandbox.data import Sizes
-from tap_klaviyo.sandbox.endpoints import XS
-from tap_klaviyo.sandbox.faults import KINDS, FaultPlan
-from tap_klaviyo.sandbox.limits import RateLimiter
-from tap_klaviyo.sandbox.model import NotFound, Page, Query
-from tap_klaviyo.sandbox.server import Sandbox, build_account, running_sandbox
+from klaviyo_sandbox.app import DEMO_API_KEY, REVOKED_API_KEY, AccountLike, throttled
+from klaviyo_sandbox.data import Sizes
+from klaviyo_sandbox.endpoints import XS
+from klaviyo_sandbox.faults import KINDS, FaultPlan
+from klaviyo_sandbox.limits import RateLimiter
+from klaviyo_sandbox.model import NotFound, Page, Query
+from klaviyo_sandbox.server import Sandbox, build_account, running_sandbox
 
 REVISION = "2026-07-15"
 HEADERS = {

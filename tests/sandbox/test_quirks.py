@@ -16,12 +16,12 @@ from typing import Any
 import pytest
 import requests
 
-from tap_klaviyo.sandbox.app import DEMO_API_KEY
-from tap_klaviyo.sandbox.data import Account, Sizes
-from tap_klaviyo.sandbox.data._core import walk
-from tap_klaviyo.sandbox.data._quirks import FORMS, TIMESTAMP_FIELDS, form_of
-from tap_klaviyo.sandbox.model import Condition, NotFound, Query
-from tap_klaviyo.sandbox.server import Sandbox
+from klaviyo_sandbox.app import DEMO_API_KEY
+from klaviyo_sandbox.data import Account, Sizes
+from klaviyo_sandbox.data._core import walk
+from klaviyo_sandbox.data._quirks import FORMS, TIMESTAMP_FIELDS, form_of
+from klaviyo_sandbox.model import Condition, NotFound, Query
+from klaviyo_sandbox.server import Sandbox
 
 UTC = dt.timezone.utc
 ANCHOR = dt.datetime(2025, 3, 1, 12, tzinfo=UTC)

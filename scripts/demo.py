@@ -13,9 +13,9 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from klaviyo_sandbox.app import DEMO_API_KEY
+from klaviyo_sandbox.server import running_sandbox
 from tap_klaviyo.resources import RESOURCES
-from tap_klaviyo.sandbox.app import DEMO_API_KEY
-from tap_klaviyo.sandbox.server import running_sandbox
 
 OUTPUT = Path("output")
 

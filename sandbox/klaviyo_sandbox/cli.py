@@ -14,10 +14,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import fields
 from typing import NoReturn
 
-from tap_klaviyo.sandbox.app import DEMO_API_KEY, REVISION, KeyRing, create_app
-from tap_klaviyo.sandbox.data import Sizes
-from tap_klaviyo.sandbox.faults import KINDS, FaultPlan, FaultSpecError
-from tap_klaviyo.sandbox.server import Listening, build_account, serve
+from klaviyo_sandbox.app import DEMO_API_KEY, REVISION, KeyRing, create_app
+from klaviyo_sandbox.data import Sizes
+from klaviyo_sandbox.faults import KINDS, FaultPlan, FaultSpecError
+from klaviyo_sandbox.server import Listening, build_account, serve
 
 PROG = "tap-klaviyo-sandbox"
 # Plain text for --help: the module docstring's markup is for readers of the code.

@@ -15,8 +15,8 @@ from typing import Any
 
 from aiohttp import web
 
-from tap_klaviyo.sandbox.app import STATE, AccountLike, KeyRing, SandboxState, create_app
-from tap_klaviyo.sandbox.faults import FaultPlan
+from klaviyo_sandbox.app import STATE, AccountLike, KeyRing, SandboxState, create_app
+from klaviyo_sandbox.faults import FaultPlan
 
 SHUTDOWN_SECONDS = 1.0  # in-flight requests (an injected timeout) get this long at exit
 # ``off`` starts every sandbox without its quirks (unless one is asked for), so a whole test
@@ -63,7 +63,7 @@ def build_account(
 ) -> AccountLike:
     """A seeded data-layer account (``Sizes()`` defaults when ``sizes`` is None; quirks as
     ``KLAVIYO_SANDBOX_QUIRKS`` says when ``quirks`` is None)."""
-    from tap_klaviyo.sandbox.data import Account, Sizes
+    from klaviyo_sandbox.data import Account, Sizes
 
     quirks = default_quirks() if quirks is None else quirks
     return Account(seed=seed, sizes=sizes or Sizes(), now=now, quirks=quirks)

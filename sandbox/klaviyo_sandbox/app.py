@@ -25,9 +25,9 @@ from urllib.parse import quote, urlencode
 import orjson
 from aiohttp import web
 
-from tap_klaviyo.sandbox.data._reports import STATISTICS
-from tap_klaviyo.sandbox.endpoints import OPERATIONS, Operation, tier_for
-from tap_klaviyo.sandbox.faults import (
+from klaviyo_sandbox.data._reports import STATISTICS
+from klaviyo_sandbox.endpoints import OPERATIONS, Operation, tier_for
+from klaviyo_sandbox.faults import (
     BODY_FAULTS,
     CDN_ERROR_PAGE,
     CDN_TITLES,
@@ -35,9 +35,9 @@ from tap_klaviyo.sandbox.faults import (
     NOT_JSON,
     FaultPlan,
 )
-from tap_klaviyo.sandbox.filters import parse_filter
-from tap_klaviyo.sandbox.limits import Decision, RateLimiter
-from tap_klaviyo.sandbox.model import Condition, InvalidQuery, NotFound, Page, Query
+from klaviyo_sandbox.filters import parse_filter
+from klaviyo_sandbox.limits import Decision, RateLimiter
+from klaviyo_sandbox.model import Condition, InvalidQuery, NotFound, Page, Query
 
 JSONAPI = "application/vnd.api+json"
 REVISION = "2026-07-15"

@@ -21,8 +21,8 @@ import datetime as dt
 import re
 from collections.abc import Mapping
 
-from tap_klaviyo.sandbox.endpoints import FilterField
-from tap_klaviyo.sandbox.model import Condition, FilterValue, InvalidQuery
+from klaviyo_sandbox.endpoints import FilterField
+from klaviyo_sandbox.model import Condition, FilterValue, InvalidQuery
 
 OPERATORS = frozenset(
     {

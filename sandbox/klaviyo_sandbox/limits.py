@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from tap_klaviyo.sandbox.endpoints import Tier
+from klaviyo_sandbox.endpoints import Tier
 
 BURST_SECONDS = 1.0
 STEADY_SECONDS = 60.0
