@@ -26,7 +26,7 @@ from benchmarks.harness import (
 )
 from benchmarks.report import Row
 from tap_klaviyo.resources import EVENTS, L, M, Tier
-from tap_klaviyo.settings import DEFAULT_MAX_BUFFERED_PAGES, DEFAULT_MAX_WORKERS
+from tap_klaviyo.settings import DEFAULTS
 
 # A mid-size account (the example); scenario 4/5 scale it by ``Plan.mid_scale``.
 MID_SIZE = {
@@ -54,8 +54,8 @@ class Plan:
     steady_span: float = 120  # scenario 3: at least this long a steady state is measured
     mid_scale: float = 0.1  # scenario 4/5
     mid_fixed: dict[str, int] = field(default_factory=lambda: dict(MID_FIXED))
-    max_workers: int = DEFAULT_MAX_WORKERS  # the tap's defaults unless told otherwise
-    max_buffered_pages: int = DEFAULT_MAX_BUFFERED_PAGES
+    max_workers: int = DEFAULTS["max_workers"]  # the tap's defaults unless told otherwise
+    max_buffered_pages: int = DEFAULTS["max_buffered_pages"]
     speed_seconds: float = 10  # sandbox speed: seconds of paging per concurrency
     scenarios: tuple[str, ...] = ("1", "2", "3", "4", "5", "sandbox")
 

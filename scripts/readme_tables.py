@@ -26,9 +26,8 @@ def replication(resource: Resource) -> str:
 
 
 def endpoint(resource: Resource) -> str:
-    method = "POST" if "report" in resource.path or "aggregates" in resource.path else "GET"
     via = f" (`include={','.join(resource.include)}`)" if resource.emits else ""
-    return f"{method} `{resource.path}`{via}"
+    return f"{resource.method} `{resource.path}`{via}"
 
 
 def streams_table() -> str:

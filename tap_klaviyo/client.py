@@ -27,14 +27,10 @@ from tap_klaviyo.errors import (
     NotFoundError,
     PermissionDeniedError,
 )
-from tap_klaviyo.resources import Tier
+from tap_klaviyo.resources import READ_ONLY_POSTS, Tier
 
 logger = logging.getLogger("tap_klaviyo.client")
 
-# The tap is read-only by construction: these reporting POSTs read, every other call is a GET.
-READ_ONLY_POSTS = frozenset(
-    {"/api/campaign-values-reports", "/api/flow-values-reports", "/api/metric-aggregates"}
-)
 RETRIABLE_STATUS = frozenset({429, 500, 502, 503, 504, 520, 522, 524})
 MAX_RETRY_WAIT = 120.0
 MAX_THROTTLED = 30  # 429s waited out for one request before giving up
@@ -59,14 +55,12 @@ class RequestStats:
     requests: int = 0
     retries: int = 0
     throttled: int = 0
-    by_reason: dict[str, int] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def count_retry(self, reason: str) -> None:
         with self.lock:
             self.retries += 1
             self.throttled += reason == "429"
-            self.by_reason[reason] = self.by_reason.get(reason, 0) + 1
 
 
 class KlaviyoClient:
@@ -270,7 +264,6 @@ class KlaviyoClient:
                 raise PermissionDeniedError(
                     f"Klaviyo denied access to {_endpoint_of(response.url)} (403 "
                     f"permission_denied): {_error_detail(json_body)}",
-                    scopes=(),
                 )
             # An HTML 403 is the CDN's bot challenge, not a missing scope: try again.
             raise TransientError("403 (not from the API: CDN challenge page)")

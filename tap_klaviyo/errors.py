@@ -28,10 +28,6 @@ class AuthenticationError(TapKlaviyoError):
 class PermissionDeniedError(TapKlaviyoError):
     """Klaviyo answered 403 ``permission_denied``: the key lacks a scope."""
 
-    def __init__(self, message: str, scopes: tuple[str, ...]) -> None:
-        super().__init__(message)
-        self.scopes = scopes
-
 
 class KlaviyoAPIError(TapKlaviyoError):
     """Any other answer the tap cannot recover from (after retries, where retrying helps)."""

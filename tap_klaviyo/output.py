@@ -34,6 +34,7 @@ class SingerOutput(GenericSingerWriter[bytes, Message]):
     """The tap's message writer (singer-sdk's ``message_writer_class`` extension point)."""
 
     def __init__(self) -> None:
+        super().__init__()
         # Re-entrant: a SIGTERM handler writes the final STATE from the main thread, maybe
         # while that thread is inside write_line.
         self._lock = threading.RLock()

@@ -1,8 +1,11 @@
-"""JSON:API resource object -> analysis-ready row, once per record and cheaply.
+"""JSON:API page -> analysis-ready rows, once per record and cheaply.
 
 ``{"id", "attributes": {...}, "relationships": {"metric": {"data": {"id"}}}}`` becomes
 ``{"id", **attributes, "metric_id"}``: attributes hoisted, relationship ids as
 ``<relationship>_id`` (to-one) or ``<singular relationship>_ids`` (to-many), links dropped.
+A row that needs more than its own object (an event's metric name, a campaign's messages)
+finds it in its ``Page``'s index of ``included`` objects. Every shape has one signature,
+``(resource object, page) -> row``: the table names it, no stream overrides it.
 """
 
 from __future__ import annotations
@@ -14,6 +17,38 @@ import typing as t
 from tap_klaviyo import timestamps
 
 
+class Page:
+    """One JSON:API document: its resource objects, and its ``included`` ones by type and id
+    (indexed once per page, on first use)."""
+
+    __slots__ = ("_index", "document")
+
+    def __init__(self, document: dict[str, t.Any]) -> None:
+        self.document = document
+        self._index: dict[tuple[str, str], dict[str, t.Any]] | None = None
+
+    def objects(self, included_type: str | None = None) -> list[dict[str, t.Any]]:
+        """The page's ``data`` (a list, even from a single GET), or its ``included`` objects
+        of ``included_type``."""
+        if included_type:
+            return [i for i in self.document.get("included") or () if i["type"] == included_type]
+        data = self.document["data"]
+        return data if isinstance(data, list) else [data]
+
+    def included(self, kind: str, ident: str | None) -> dict[str, t.Any] | None:
+        if self._index is None:
+            self._index = {(i["type"], i["id"]): i for i in self.document.get("included") or ()}
+        return self._index.get((kind, ident)) if ident else None
+
+    @property
+    def next_url(self) -> str | None:
+        return (self.document.get("links") or {}).get("next")
+
+
+Row = dict[str, t.Any]
+Shape = t.Callable[[dict[str, t.Any], Page | None], Row]
+
+
 @functools.cache
 def relationship_column(name: str, *, to_many: bool) -> str:
     """``metric`` -> ``metric_id``; ``campaign-messages`` -> ``campaign_message_ids``."""
@@ -23,8 +58,8 @@ def relationship_column(name: str, *, to_many: bool) -> str:
     return column + "_id"
 
 
-def to_record(resource: dict[str, t.Any]) -> dict[str, t.Any]:
-    """Flatten one resource object into a row."""
+def to_record(resource: dict[str, t.Any], page: Page | None = None) -> Row:
+    """Flatten one resource object into a row (the generic shape: it needs nothing else)."""
     record: dict[str, t.Any] = {"id": resource["id"]}
     record.update(resource.get("attributes") or {})
     for name, relationship in (resource.get("relationships") or {}).items():
@@ -36,11 +71,6 @@ def to_record(resource: dict[str, t.Any]) -> dict[str, t.Any]:
         else:
             record[relationship_column(name, to_many=False)] = data["id"] if data else None
     return record
-
-
-def index_included(document: dict[str, t.Any]) -> dict[tuple[str, str], dict[str, t.Any]]:
-    """The ``included`` objects of a page, by (type, id)."""
-    return {(item["type"], item["id"]): item for item in document.get("included") or ()}
 
 
 # -- one timestamp form in every row ----------------------------------------------------------
@@ -97,7 +127,31 @@ def normalize_timestamps(value: t.Any, tree: TimestampTree) -> None:
 MESSAGE_CONTENT_COLUMNS = ("subject", "preview_text", "from_email", "from_label", "body", "title")
 
 
-def campaign_message_row(resource: dict[str, t.Any]) -> dict[str, t.Any]:
+def event_row(resource: dict[str, t.Any], page: Page | None = None) -> Row:
+    """An event with its metric's name, from the page's ``include=metric`` (null for an event
+    whose metric Klaviyo cannot resolve)."""
+    record = to_record(resource)
+    metric = page.included("metric", record.get("metric_id")) if page else None
+    record["metric_name"] = (metric.get("attributes") or {}).get("name") if metric else None
+    return record
+
+
+def campaign_detailed_row(resource: dict[str, t.Any], page: Page | None = None) -> Row:
+    """A campaign with its messages (``include=campaign-messages``) and A/B shape."""
+    record = to_record(resource)
+    found = (
+        page.included("campaign-message", i) if page else None
+        for i in record.get("campaign_message_ids") or ()
+    )
+    messages = [campaign_message_row(message) for message in found if message]
+    record["messages"] = messages
+    record["message_count"] = len(messages)
+    method = (record.get("send_strategy") or {}).get("method")
+    record["is_ab_test"] = method == "ab_test_campaign" or len(messages) > 1
+    return record
+
+
+def campaign_message_row(resource: dict[str, t.Any], page: Page | None = None) -> Row:
     """A campaign message with its definition's most-queried parts as columns."""
     record = to_record(resource)
     definition = record.get("definition") or {}
@@ -109,13 +163,13 @@ def campaign_message_row(resource: dict[str, t.Any]) -> dict[str, t.Any]:
     return record
 
 
-def flow_action_row(resource: dict[str, t.Any]) -> dict[str, t.Any]:
+def flow_action_row(resource: dict[str, t.Any], page: Page | None = None) -> Row:
     record = to_record(resource)
     record["action_type"] = (record.get("definition") or {}).get("type")
     return record
 
 
-def flow_message_row(resource: dict[str, t.Any]) -> dict[str, t.Any]:
+def flow_message_row(resource: dict[str, t.Any], page: Page | None = None) -> Row:
     record = to_record(resource)
     definition = record.get("definition") or {}
     record.setdefault("channel", definition.get("channel"))
@@ -123,7 +177,7 @@ def flow_message_row(resource: dict[str, t.Any]) -> dict[str, t.Any]:
     return record
 
 
-def member_row(resource: dict[str, t.Any]) -> dict[str, t.Any]:
+def member_row(resource: dict[str, t.Any], page: Page | None = None) -> Row:
     """A list or segment membership; the list/segment id comes from the partition."""
     attributes = resource.get("attributes") or {}
     return {
@@ -133,7 +187,7 @@ def member_row(resource: dict[str, t.Any]) -> dict[str, t.Any]:
     }
 
 
-def global_exclusion_row(resource: dict[str, t.Any]) -> dict[str, t.Any]:
+def global_exclusion_row(resource: dict[str, t.Any], page: Page | None = None) -> Row:
     """A globally suppressed profile: why and since when it gets no email marketing."""
     attributes = resource.get("attributes") or {}
     marketing = ((attributes.get("subscriptions") or {}).get("email") or {}).get("marketing") or {}

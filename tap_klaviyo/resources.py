@@ -1,14 +1,17 @@
 """One declarative table of the Klaviyo resources the tap reads.
 
-Streams differ mostly in data: the endpoint, the keys, the server-side filter that makes them
-incremental, the page size, the rate-limit tier and the scope. Adding a plain stream is adding
-a row here (and its schema in ``schemas/``); the README's streams table is rendered from it.
+Streams differ mostly in data: the endpoint and its method, the keys, the server-side filter
+that makes them incremental, the partitions and their filters, the page size, the rate-limit
+tier (and what lowers it), the scope, the row shape, and which of a few behaviours reads them.
+Adding a stream is adding a row here (and its schema in ``schemas/``); the README's streams
+table and the client's list of read-only POSTs are derived from it.
 """
 
 from __future__ import annotations
 
+import enum
 import typing as t
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 from tap_klaviyo import records
 
@@ -54,6 +57,34 @@ UPDATED = Increment("updated")
 UPDATED_GT = Increment("updated", lower="greater-than", upper=None)
 
 
+class Behaviour(enum.Enum):
+    """How a stream is read; everything else about it is data in its ``Resource``."""
+
+    PAGES = "pages"  # page after page, one cursor per partition
+    WINDOWS = "windows"  # the time range cut into windows read in parallel (large streams)
+    VALUES_REPORT = "values report"  # one report POST a run
+    METRIC_AGGREGATES = "metric aggregates"  # one POST per metric per year of days
+
+
+@dataclass(frozen=True)
+class Partition:
+    """One pass over an endpoint: its state context and the filters that select it."""
+
+    context: t.Mapping[str, t.Any]
+    filters: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class AdditionalField:
+    """An ``additional-fields[<type>]`` value that a setting turns on, and the tier it costs
+    when Klaviyo serves it at a lower one."""
+
+    of_type: str
+    name: str
+    setting: str
+    tier: Tier | None = None
+
+
 @dataclass(frozen=True)
 class Resource:
     """How one stream is read from Klaviyo."""
@@ -62,13 +93,19 @@ class Resource:
     path: str
     scopes: tuple[str, ...]
     tier: Tier
+    behaviour: Behaviour = Behaviour.PAGES
+    method: t.Literal["GET", "POST"] = "GET"
     primary_keys: tuple[str, ...] = ("id",)
     increment: Increment | None = None
+    # Klaviyo sorts on the filter field server-side; where it is known not to (archived email
+    # campaigns come back slightly out of order), the bookmark is set at the end of the pass.
+    sorted: bool = True
     page_size: int | None = None
     include: tuple[str, ...] = ()
-    # Each entry is one pass over the endpoint with an extra filter (Klaviyo hides archived
+    additional_fields: tuple[AdditionalField, ...] = ()
+    # Each entry is one pass over the endpoint with its own filter (Klaviyo hides archived
     # campaigns and flows unless asked, and wants one campaign pass per channel).
-    partitions: tuple[dict[str, t.Any], ...] = field(default_factory=tuple)
+    partitions: tuple[Partition, ...] = ()
     # Rows taken from the page's ``included`` objects of this type instead of ``data``: one
     # request per page of parents rather than one per parent.
     emits: str | None = None
@@ -81,7 +118,15 @@ class Resource:
     params: tuple[tuple[str, str], ...] = ()
     # Some filters cannot be left open (the suppression filter selects suppressed profiles).
     earliest: str | None = None
-    shape: t.Callable[[dict[str, t.Any]], dict[str, t.Any]] = records.to_record
+    # Events reach Klaviyo late with past timestamps: ``lookback_window`` re-reads them.
+    late_arrivals: bool = False
+    # One row per parent per run, stamped ``snapshot_at`` (the run's start): daily runs
+    # accumulate growth.
+    snapshot: bool = False
+    # Windowed reads: pages per window (longer windows waste fewer part-filled last pages).
+    pages_per_window: int = 8
+    report_type: str | None = None  # the JSON:API type of a report's request body
+    shape: records.Shape = records.to_record
     description: str = ""
 
     @property
@@ -89,16 +134,38 @@ class Resource:
         return self.increment.key if self.increment else None
 
 
-CAMPAIGN_CHANNELS = ("email", "sms", "mobile_push")
-ARCHIVED = (False, True)
+def archived_partitions(*channels: str) -> tuple[Partition, ...]:
+    """Archived and not (and one pass per campaign channel, where given)."""
+    passes = []
+    for channel in channels or (None,):
+        for archived in (False, True):
+            context: dict[str, t.Any] = {"archived": archived}
+            filters = [f"equals(archived,{str(archived).lower()})"]
+            if channel:
+                context = {"channel": channel, **context}
+                filters.insert(0, f"equals(messages.channel,'{channel}')")
+            passes.append(Partition(context, tuple(filters)))
+    return tuple(passes)
+
+
+PROFILE_FIELDS = (
+    AdditionalField("profile", "subscriptions", "profile_subscriptions"),
+    # Klaviyo drops profiles from the L to the M tier when predictions are requested.
+    AdditionalField("profile", "predictive_analytics", "profile_predictive_analytics", tier=M),
+)
 
 PROFILES = Resource(
     name="profiles",
     path="/api/profiles",
     scopes=("profiles:read",),
     tier=L,
+    behaviour=Behaviour.WINDOWS,
     increment=replace(UPDATED, lower="greater-than"),
     page_size=100,
+    additional_fields=PROFILE_FIELDS,
+    # Bound by their tier (M: 150 requests a minute), not latency: longer windows waste
+    # even fewer requests on part-filled last pages.
+    pages_per_window=20,
     description="People, with consent (`subscriptions`) and predictions by default.",
 )
 LISTS = Resource(
@@ -124,13 +191,10 @@ CAMPAIGNS = Resource(
     scopes=("campaigns:read",),
     tier=M,
     increment=Increment("updated_at"),
+    sorted=False,
     page_size=100,
     include=("tags",),
-    partitions=tuple(
-        {"channel": channel, "archived": archived}
-        for channel in CAMPAIGN_CHANNELS
-        for archived in ARCHIVED
-    ),
+    partitions=archived_partitions("email", "sms", "mobile_push"),
     description="Email, SMS and push campaigns, archived ones included.",
 )
 FLOWS = Resource(
@@ -141,7 +205,7 @@ FLOWS = Resource(
     increment=UPDATED,
     page_size=50,
     include=("tags",),
-    partitions=tuple({"archived": archived} for archived in ARCHIVED),
+    partitions=archived_partitions(),
     description="Flows, archived ones included.",
 )
 METRICS = Resource(
@@ -156,10 +220,13 @@ EVENTS = Resource(
     path="/api/events",
     scopes=("events:read",),
     tier=XL,
+    behaviour=Behaviour.WINDOWS,
     increment=Increment("datetime"),
     page_size=1000,
     include=("metric",),
     params=(("fields[metric]", "name"),),  # only the names travel with each page
+    late_arrivals=True,
+    shape=records.event_row,
     description="Every event, with `metric_id`, `metric_name` and `profile_id`.",
 )
 TEMPLATES = Resource(
@@ -184,6 +251,7 @@ CAMPAIGNS_DETAILED = replace(
     CAMPAIGNS,
     name="campaigns_detailed",
     include=("tags", "campaign-messages"),
+    shape=records.campaign_detailed_row,
     description="Campaigns with their messages and A/B test shape in one row.",
 )
 CAMPAIGN_MESSAGES = replace(
@@ -227,6 +295,7 @@ LISTS_DETAILED = Resource(
     params=(("additional-fields[list]", "profile_count"),),
     parent="lists",
     parent_key="id",
+    snapshot=True,
     description="Each list with its profile_count, one snapshot per run (XS tier: 15/min).",
 )
 SEGMENTS_DETAILED = replace(
@@ -280,6 +349,9 @@ CAMPAIGN_VALUES_REPORTS = Resource(
     path="/api/campaign-values-reports",
     scopes=("campaigns:read",),
     tier=REPORTS,
+    behaviour=Behaviour.VALUES_REPORT,
+    method="POST",
+    report_type="campaign-values-report",
     primary_keys=("campaign_id", "campaign_message_id", "send_channel", *REPORT_TIMEFRAME),
     description="Opens, clicks, conversions... per campaign message over the last N days. "
     "1 request a run (reports: 1/s, 2/min, 225/day).",
@@ -289,6 +361,7 @@ FLOW_VALUES_REPORTS = replace(
     name="flow_values_reports",
     path="/api/flow-values-reports",
     scopes=("flows:read",),
+    report_type="flow-values-report",
     primary_keys=("flow_id", "flow_message_id", "send_channel", *REPORT_TIMEFRAME),
     description="The same statistics per flow message. 1 request a run.",
 )
@@ -297,6 +370,9 @@ METRIC_AGGREGATES = Resource(
     path="/api/metric-aggregates",
     scopes=("metrics:read",),
     tier=S,
+    behaviour=Behaviour.METRIC_AGGREGATES,
+    method="POST",
+    report_type="metric-aggregate",
     primary_keys=("metric_id", "date"),
     increment=Increment("date"),
     parent="metrics",
@@ -330,3 +406,5 @@ RESOURCES: tuple[Resource, ...] = (
     METRIC_AGGREGATES,
 )
 RESOURCE_BY_NAME = {resource.name: resource for resource in RESOURCES}
+# The tap is read-only by construction: these POSTs read (reports), every other call is a GET.
+READ_ONLY_POSTS = frozenset(r.path for r in RESOURCES if r.method == "POST")

@@ -1,25 +1,28 @@
-"""The tap's settings: their JSON schema (for --about and Meltano) and their validation.
+"""The tap's settings: their JSON schema (for --about and Meltano), their validation, and
+the one typed ``Settings`` object every part of the tap reads.
 
-Validation happens before any request and reports the first problem as one line that names
-the setting and shows the expected form. It never echoes the API key.
+Each default is written once, in the schema below. Validation happens before any request and
+reports the first problem as one line that names the setting and shows the expected form. It
+never echoes the API key.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import ipaddress
 import re
 import typing as t
+from dataclasses import dataclass, field, fields
 from urllib.parse import urlsplit
 
+from singer_sdk import Tap
 from singer_sdk import typing as th
 
+from tap_klaviyo import timestamps
 from tap_klaviyo.errors import ConfigError
 
 DEFAULT_REVISION = "2026-07-15"
-DEFAULT_BASE_URL = "https://a.klaviyo.com"
-DEFAULT_MAX_WORKERS = 32
-DEFAULT_MAX_BUFFERED_PAGES = 32
 
 PRIVATE_KEY = re.compile(r"pk_[A-Za-z0-9]{34}")
 PUBLIC_KEY = re.compile(r"[A-Za-z0-9]{6}")
@@ -68,18 +71,18 @@ CONFIG_SCHEMA = th.PropertiesList(
     th.Property(
         "base_url",
         th.StringType,
-        default=DEFAULT_BASE_URL,
+        default="https://a.klaviyo.com",
         description="API root. Plain http is accepted only for loopback hosts (the sandbox).",
     ),
     th.Property(
         "request_timeout",
-        th.NumberType,
+        th.NumberType(exclusive_minimum=0),
         default=60,
         description="Seconds to wait for one HTTP response before retrying it.",
     ),
     th.Property(
         "max_retries",
-        th.IntegerType,
+        th.IntegerType(minimum=1),
         default=8,
         description="Attempts for one request on 429, 5xx and network errors before failing.",
     ),
@@ -90,23 +93,23 @@ CONFIG_SCHEMA = th.PropertiesList(
     ),
     th.Property(
         "lookback_window",
-        th.IntegerType,
+        th.IntegerType(minimum=0),
         default=0,
         description="Seconds of events to read again behind the bookmark on each run, for "
         "events that reach Klaviyo late with an earlier timestamp (e.g. 3600).",
     ),
     th.Property(
         "max_workers",
-        th.IntegerType,
-        default=DEFAULT_MAX_WORKERS,
+        th.IntegerType(minimum=1),
+        default=32,
         description="Requests in flight at once: time windows of events and profiles, and "
         "the children of lists, segments, flows and metrics, are fetched in parallel within "
         "each endpoint's rate-limit tier.",
     ),
     th.Property(
         "max_buffered_pages",
-        th.IntegerType,
-        default=DEFAULT_MAX_BUFFERED_PAGES,
+        th.IntegerType(minimum=1),
+        default=32,
         description="Pages being fetched or waiting to be written, at most (bounds memory "
         "use; requests in flight are at most this many too).",
     ),
@@ -126,7 +129,7 @@ CONFIG_SCHEMA = th.PropertiesList(
     ),
     th.Property(
         "report_timeframe_days",
-        th.IntegerType,
+        th.IntegerType(minimum=1, maximum=365),
         default=30,
         description="campaign/flow values reports cover the last N whole days (UTC), 1 to 365.",
     ),
@@ -149,7 +152,7 @@ CONFIG_SCHEMA = th.PropertiesList(
     ),
     th.Property(
         "metric_aggregates_days",
-        th.IntegerType,
+        th.IntegerType(minimum=1),
         default=365,
         description="Days of daily metric aggregates to read on the first run, today "
         "included (later runs resume from the bookmark).",
@@ -164,6 +167,97 @@ CONFIG_SCHEMA = th.PropertiesList(
 ).to_dict()
 
 KNOWN_SETTINGS = frozenset(CONFIG_SCHEMA["properties"])
+DEFAULTS: dict[str, t.Any] = {
+    name: spec["default"] for name, spec in CONFIG_SCHEMA["properties"].items() if "default" in spec
+}
+
+
+def _sdk_settings() -> frozenset[str]:
+    """The settings singer-sdk adds to every tap (stream maps, flattening, batching...), read
+    from the SDK itself so that a new one is never reported as unknown."""
+    schema: dict[str, t.Any] = {"type": "object", "properties": {}}
+    Tap.append_builtin_config(schema)
+    return frozenset(schema["properties"])
+
+
+SDK_SETTINGS = _sdk_settings()
+# Under these the SDK itself must shape and write each record (the fast path cannot).
+SDK_RECORD_SETTINGS = ("stream_maps", "flattening_enabled", "batch_config")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting, validated and with its default applied: built once from the config."""
+
+    api_key: str = field(repr=False)
+    start_date: dt.datetime | None
+    end_date: dt.datetime | None
+    revision: str
+    account_name: str | None
+    base_url: str
+    request_timeout: float
+    max_retries: int
+    user_agent: str | None
+    lookback_window: int
+    max_workers: int
+    max_buffered_pages: int
+    profile_subscriptions: bool
+    profile_predictive_analytics: bool
+    report_timeframe_days: int
+    report_statistics: tuple[str, ...] | None
+    conversion_metric_id: str | None
+    conversion_metric_name: str
+    metric_aggregates_days: int
+    fail_on_missing_scope: bool
+    # Stream maps, flattening or batch messages are configured: records take the SDK's path.
+    sdk_records: bool
+
+    @classmethod
+    def from_config(cls, config: t.Mapping[str, t.Any]) -> Settings:
+        """Validate ``config`` (ConfigError on the first bad setting) and apply defaults."""
+        validate(config)
+
+        def value(name: str) -> t.Any:
+            given = config.get(name)
+            return DEFAULTS.get(name) if given is None else given
+
+        start, end = (
+            parse_datetime(name, config[name]) if config.get(name) is not None else None
+            for name in ("start_date", "end_date")
+        )
+        statistics = config.get("report_statistics")
+        return cls(
+            api_key=resolve_api_key(config),
+            start_date=start,
+            end_date=end,
+            revision=value("revision"),
+            account_name=config.get("account_name") or None,
+            base_url=check_base_url(value("base_url")),
+            request_timeout=float(value("request_timeout")),
+            max_retries=value("max_retries"),
+            user_agent=config.get("user_agent") or None,
+            lookback_window=value("lookback_window"),
+            max_workers=value("max_workers"),
+            max_buffered_pages=value("max_buffered_pages"),
+            profile_subscriptions=bool(value("profile_subscriptions")),
+            profile_predictive_analytics=bool(value("profile_predictive_analytics")),
+            report_timeframe_days=value("report_timeframe_days"),
+            report_statistics=tuple(statistics) if statistics else None,
+            conversion_metric_id=str(config["conversion_metric_id"])
+            if config.get("conversion_metric_id")
+            else None,
+            conversion_metric_name=value("conversion_metric_name"),
+            metric_aggregates_days=value("metric_aggregates_days"),
+            fail_on_missing_scope=bool(value("fail_on_missing_scope")),
+            sdk_records=any(config.get(name) for name in SDK_RECORD_SETTINGS),
+        )
+
+    @property
+    def label(self) -> str:
+        return self.account_name or "Klaviyo account"
+
+
+assert {f.name for f in fields(Settings)} - {"sdk_records"} == KNOWN_SETTINGS - {"auth_token"}
 
 
 def resolve_api_key(config: t.Mapping[str, t.Any]) -> str:
@@ -192,12 +286,11 @@ def parse_datetime(name: str, value: object) -> dt.datetime:
     if not isinstance(value, str):
         raise ConfigError(f"Setting '{name}' must be a timestamp in the form {DATETIME_FORM}.")
     try:
-        parsed = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        parsed = timestamps.parse(value)
     except ValueError:
         raise ConfigError(
             f"Setting '{name}' is not a valid timestamp: expected the form {DATETIME_FORM}."
         ) from None
-    parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
     if parsed < EPOCH:
         raise ConfigError(f"Setting '{name}' must be 1970-01-01T00:00:00Z or later.")
     return parsed
@@ -242,42 +335,50 @@ def validate(config: t.Mapping[str, t.Any]) -> list[str]:
                 "Setting 'end_date' must be later than 'start_date' "
                 f"({config['end_date']} is not after {config['start_date']})."
             )
-    revision = config.get("revision", DEFAULT_REVISION)
+    revision = config.get("revision") or DEFAULTS["revision"]
     if not isinstance(revision, str) or not REVISION.fullmatch(revision):
         raise ConfigError(
             "Setting 'revision' must look like YYYY-MM-DD or YYYY-MM-DD.pre, "
             f"e.g. {DEFAULT_REVISION}."
         )
-    check_base_url(config.get("base_url", DEFAULT_BASE_URL))
-    days = config.get("report_timeframe_days")
-    if days is not None and not (isinstance(days, int) and 1 <= days <= 365):
-        raise ConfigError("Setting 'report_timeframe_days' must be a whole number from 1 to 365.")
-    for name in (
-        "request_timeout",
-        "max_retries",
-        "metric_aggregates_days",
-        "max_workers",
-        "max_buffered_pages",
-        "lookback_window",
-    ):
-        value = config.get(name)
-        minimum = 0 if name == "lookback_window" else 1
-        if value is not None and (
-            isinstance(value, bool) or not isinstance(value, int | float) or value < minimum
-        ):
-            raise ConfigError(f"Setting '{name}' must be a number of at least {minimum}.")
-    unknown = sorted(set(config) - KNOWN_SETTINGS - _SDK_SETTINGS)
-    return [f"Unknown setting '{name}' is ignored." for name in unknown]
+    check_base_url(config.get("base_url") or DEFAULTS["base_url"])
+    for name, spec in CONFIG_SCHEMA["properties"].items():
+        if {"integer", "number"} & set(_types(spec)):
+            check_number(name, spec, config.get(name))
+    return [unknown_setting(name) for name in sorted(set(config) - KNOWN_SETTINGS - SDK_SETTINGS)]
 
 
-# Settings that singer-sdk itself adds to every tap (stream maps, flattening, batching...).
-_SDK_SETTINGS = frozenset(
-    {
-        "stream_maps",
-        "stream_map_config",
-        "faker_config",
-        "flattening_enabled",
-        "flattening_max_depth",
-        "batch_config",
-    }
-)
+def _types(spec: t.Mapping[str, t.Any]) -> list[str]:
+    kinds = spec.get("type", [])
+    return [kinds] if isinstance(kinds, str) else list(kinds)
+
+
+def check_number(name: str, spec: t.Mapping[str, t.Any], value: t.Any) -> None:
+    """A count is a whole number (not 2.5, not true), a duration any number; both within the
+    bounds the schema gives."""
+    if value is None:
+        return
+    whole = "integer" in _types(spec)
+    low, high = spec.get("minimum"), spec.get("maximum")
+    above = spec.get("exclusiveMinimum")
+    if isinstance(value, bool) or not isinstance(value, int if whole else int | float):
+        ok = False
+    else:
+        ok = (low is None or value >= low) and (high is None or value <= high)
+        ok = ok and (above is None or value > above)
+    if not ok:
+        kind = "a whole number" if whole else "a number"
+        if high is not None:
+            bounds = f" from {low} to {high}"
+        elif above is not None:
+            bounds = f" above {above}"
+        else:
+            bounds = f" of at least {low}" if low is not None else ""
+        raise ConfigError(f"Setting '{name}' must be {kind}{bounds}.")
+
+
+def unknown_setting(name: str) -> str:
+    known = sorted(KNOWN_SETTINGS | SDK_SETTINGS)
+    near = difflib.get_close_matches(name, known, n=1)
+    hint = f"; did you mean '{near[0]}'?" if near else "."
+    return f"Unknown setting '{name}' is ignored{hint}"

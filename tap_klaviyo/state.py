@@ -9,6 +9,7 @@ warning each.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import typing as t
 
@@ -21,7 +22,8 @@ LEGACY_KEYS = ("since", "updated", "updated_at", "datetime", "timestamp", "date"
 def migrate(
     state: t.Any, replication_keys: t.Mapping[str, str | None]
 ) -> tuple[dict[str, t.Any], list[str]]:
-    """The state in singer-sdk's format, and a warning per bookmark that could not be kept."""
+    """The state in singer-sdk's format, and a warning per bookmark that could not be kept.
+    ``state`` itself is left as it was."""
     if not isinstance(state, dict) or not isinstance(state.get("bookmarks", {}), dict):
         raise InputFileError(
             'The state file must hold a JSON object like {"bookmarks": {"events": {...}}}.'
@@ -32,7 +34,7 @@ def migrate(
         if stream not in replication_keys:
             warnings.append(f"The state has a bookmark for unknown stream '{stream}': ignored.")
             continue
-        migrated = _migrate_entry(entry, replication_keys[stream])
+        migrated = _migrate_entry(copy.deepcopy(entry), replication_keys[stream])
         if migrated is None:
             warnings.append(f"The state's bookmark for '{stream}' is not readable: ignored.")
             continue

@@ -1,4 +1,5 @@
-"""The Klaviyo tap: settings, the client shared by every stream, and the stream list."""
+"""The Klaviyo tap: its settings, the client every stream shares, the streams of the table,
+``--test``, and how a sync ends (whatever stops it)."""
 
 from __future__ import annotations
 
@@ -7,36 +8,21 @@ import functools
 import sys
 import typing as t
 from importlib.metadata import PackageNotFoundError, version
-from types import FrameType
 
-from singer_sdk import Tap
-
-from tap_klaviyo import settings, state
+from tap_klaviyo import state
 from tap_klaviyo.client import KlaviyoClient
 from tap_klaviyo.errors import PermissionDeniedError, TapKlaviyoError
 from tap_klaviyo.output import SingerOutput
 from tap_klaviyo.resources import RESOURCE_BY_NAME, RESOURCES, Resource
+from tap_klaviyo.sdk_compat import TapInternals
+from tap_klaviyo.settings import CONFIG_SCHEMA, Settings, validate
+from tap_klaviyo.streams import STREAM_CLASSES
 from tap_klaviyo.streams.base import KlaviyoStream
-from tap_klaviyo.streams.detailed import CampaignsDetailedStream, SnapshotStream
 from tap_klaviyo.streams.reports import (
     ConversionMetric,
-    MetricAggregatesStream,
     ValuesReportStream,
     choose_conversion_metric,
 )
-from tap_klaviyo.streams.windows import WindowedEventsStream, WindowedProfilesStream
-
-# The few resources whose behaviour differs from the generic stream.
-STREAM_CLASSES: dict[str, type[KlaviyoStream]] = {
-    "profiles": WindowedProfilesStream,
-    "events": WindowedEventsStream,
-    "campaigns_detailed": CampaignsDetailedStream,
-    "lists_detailed": SnapshotStream,
-    "segments_detailed": SnapshotStream,
-    "campaign_values_reports": ValuesReportStream,
-    "flow_values_reports": ValuesReportStream,
-    "metric_aggregates": MetricAggregatesStream,
-}
 
 
 def package_version() -> str:
@@ -46,43 +32,47 @@ def package_version() -> str:
         return "0+unknown"
 
 
-class TapKlaviyo(Tap):
+class TapKlaviyo(TapInternals):
     """Singer tap for Klaviyo."""
 
     name = "tap-klaviyo"
     # A copy: singer-sdk adds its own settings to the tap's schema in place.
-    config_jsonschema = copy.deepcopy(settings.CONFIG_SCHEMA)
+    config_jsonschema = copy.deepcopy(CONFIG_SCHEMA)
     message_writer_class = SingerOutput
+
+    @functools.cached_property
+    def settings(self) -> Settings:
+        return Settings.from_config(self.config)
 
     @property
     def output(self) -> SingerOutput:
         return t.cast("SingerOutput", self.message_writer)
 
-    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
-        # Our own checks first: one line per problem, naming the setting, never the key.
-        warnings = settings.validate(self.config)
+    def check_settings(self) -> list[str]:
+        """Our own checks, before the SDK's: one line per problem, never the key."""
+        warnings = validate(self.config)
         for warning in warnings:
             self.logger.warning(warning)
-        return [*warnings, *super()._validate_config(raise_errors=raise_errors)]
+        return warnings
 
     @functools.cached_property
     def client(self) -> KlaviyoClient:
-        config = self.config
+        chosen = self.settings
         return KlaviyoClient(
-            api_key=settings.resolve_api_key(config),
-            base_url=settings.check_base_url(config.get("base_url", settings.DEFAULT_BASE_URL)),
-            revision=config.get("revision", settings.DEFAULT_REVISION),
-            user_agent=config.get("user_agent") or f"tap-klaviyo/{package_version()}",
-            timeout=float(config.get("request_timeout", 60)),
-            max_retries=int(config.get("max_retries", 8)),
-            pool_size=int(config.get("max_workers", settings.DEFAULT_MAX_WORKERS)) + 4,
+            api_key=chosen.api_key,
+            base_url=chosen.base_url,
+            revision=chosen.revision,
+            user_agent=chosen.user_agent or f"tap-klaviyo/{package_version()}",
+            timeout=chosen.request_timeout,
+            max_retries=chosen.max_retries,
+            pool_size=chosen.max_workers + 4,
         )
 
     @functools.cached_property
     def conversion_metric(self) -> ConversionMetric:
         """The values reports' conversion metric, chosen once per run (one metrics listing)."""
-        name = self.config.get("conversion_metric_name", "Placed Order")
-        choice = choose_conversion_metric(self.reader("metrics").read(None), name)
+        name = self.settings.conversion_metric_name
+        choice = choose_conversion_metric(self.reader("metrics").read_all(None), name)
         if len(choice.candidates) > 1:
             self.logger.warning("Values reports: %s.", choice.describe())
         return choice
@@ -91,19 +81,13 @@ class TapKlaviyo(Tap):
         return [self.stream_for(resource) for resource in RESOURCES]
 
     def stream_for(self, resource: Resource) -> KlaviyoStream:
-        return STREAM_CLASSES.get(resource.name, KlaviyoStream)(self, resource)
+        return STREAM_CLASSES[resource.behaviour](self, resource)
 
+    @functools.cache  # noqa: B019 - one reader per parent stream for the tap's life
     def reader(self, name: str) -> KlaviyoStream:
         """A stream object used only to read (a child's parents), apart from the synced one."""
         return self.stream_for(RESOURCE_BY_NAME[name])
 
-    @property
-    def label(self) -> str:
-        return self.config.get("account_name") or "Klaviyo account"
-
-    # singer-sdk marks these two final; they are overridden on purpose (and pinned to the
-    # 0.54 line, and covered by the sync and --test tests): a failed sync must hand over its
-    # safe state, and --test reports each stream's scope rather than syncing a record.
     def load_state(self, state_dict: dict[str, t.Any]) -> None:
         """Read older state formats too (see ``tap_klaviyo.state``)."""
         keys = {resource.name: resource.replication_key for resource in RESOURCES}
@@ -112,7 +96,9 @@ class TapKlaviyo(Tap):
             self.logger.warning(warning)
         super().load_state(migrated)
 
-    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
+    # -- how a sync ends --------------------------------------------------------------------
+
+    def on_signal(self, signum: int) -> None:
         """SIGTERM/SIGINT: hand the target the last safe state, then stop non-zero."""
         self.logger.warning("Stopping on signal %d; the last safe state follows.", signum)
         self.output.when_idle(functools.partial(self._stop, 128 + signum))
@@ -122,10 +108,10 @@ class TapKlaviyo(Tap):
         self.output.flush()
         sys.exit(exit_code)
 
-    def sync_all(self) -> None:  # type: ignore[misc]
-        self.logger.info("Syncing %s", self.label)
+    def sync_account(self, sync: t.Callable[[], None]) -> None:
+        self.logger.info("Syncing %s", self.settings.label)
         try:
-            super().sync_all()
+            sync()
         except TapKlaviyoError:
             # Bookmarks only ever cover records already emitted: hand them to the target
             # before stopping, so the next run resumes here.
@@ -139,9 +125,11 @@ class TapKlaviyo(Tap):
                 stats.requests, stats.retries, stats.throttled,
             )  # fmt: skip
 
-    def run_connection_test(self) -> bool:  # type: ignore[misc]
+    # -- --test ---------------------------------------------------------------------------
+
+    def test_connection(self) -> bool:
         """Check the key, then whether each stream's scope is granted."""
-        self.logger.info("Testing the connection to %s", self.label)
+        self.logger.info("Testing the connection to %s", self.settings.label)
         for stream in self.streams.values():
             assert isinstance(stream, KlaviyoStream)
             scopes = " + ".join(stream.resource.scopes)
@@ -156,7 +144,7 @@ class TapKlaviyo(Tap):
         return True
 
     def describe_conversion_metric(self) -> str:
-        configured = self.config.get("conversion_metric_id")
+        configured = self.settings.conversion_metric_id
         if configured:
             return f"conversion metric: {configured} (set by 'conversion_metric_id')"
         try:

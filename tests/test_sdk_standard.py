@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import atexit
-from contextlib import ExitStack
+import socket
+from collections.abc import Iterator
 
+import pytest
 from singer_sdk.testing import SuiteConfig, get_tap_test_class
 
 from klaviyo_sandbox.app import DEMO_API_KEY
@@ -12,13 +13,30 @@ from klaviyo_sandbox.server import running_sandbox
 from tap_klaviyo.tap import TapKlaviyo
 from tests.conftest import SMALL
 
-# The test class is built at import time with its config, so its sandbox starts here too.
-_stack = ExitStack()
-atexit.register(_stack.close)
-_sandbox = _stack.enter_context(running_sandbox(seed=3, sizes=SMALL, rate_limits=False))
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+# The test class is built at import time with its config: it gets the sandbox's address
+# now, and the sandbox starts only when this module's tests run.
+PORT = _free_port()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def sandbox() -> Iterator[None]:
+    with running_sandbox(seed=3, sizes=SMALL, rate_limits=False, port=PORT):
+        yield
+
 
 TestTapKlaviyo = get_tap_test_class(
     TapKlaviyo,
-    config={"api_key": DEMO_API_KEY, "base_url": _sandbox.url, "report_timeframe_days": 365},
+    config={
+        "api_key": DEMO_API_KEY,
+        "base_url": f"http://127.0.0.1:{PORT}",
+        "report_timeframe_days": 365,
+    },
     suite_config=SuiteConfig(max_records_limit=250),
 )

@@ -19,18 +19,18 @@ import pytest
 
 from klaviyo_sandbox.server import Sandbox
 from tap_klaviyo import timestamps
-from tap_klaviyo.streams.windows import WINDOWS_PER_CURSOR, Frontier, WindowedMixin
+from tap_klaviyo.streams.windows import WINDOWS_PER_CURSOR, Frontier, WindowedStream
 from tests.conftest import tap_config
 from tests.singer import quiet_tap, run_tap, select_only
 
 DISTANT = "2000-01-01T00:00:00Z"
 
 
-def windows_of(sandbox: Sandbox, name: str, **settings: Any) -> tuple[WindowedMixin, list]:
+def windows_of(sandbox: Sandbox, name: str, **settings: Any) -> tuple[WindowedStream, list]:
     stream = quiet_tap(tap_config(sandbox, **settings)).streams[name]
-    assert isinstance(stream, WindowedMixin)
-    stream._write_starting_replication_value(None)  # what the SDK does first: start_date
-    frontier = Frontier(stream.signpost)
+    assert isinstance(stream, WindowedStream)
+    stream.write_starting_value(None)  # what the SDK does first: start_date
+    frontier = Frontier(stream.sync_started)
     for _ in stream.window_tasks(None, frontier):
         pass  # each task opens its window in the frontier, in time order
     return stream, frontier._windows

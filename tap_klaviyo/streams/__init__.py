@@ -1,2 +1,14 @@
-"""The tap's streams: one generic stream driven by the resource table, plus the few behaviours
-that differ (events' metric names, profiles' additional fields)."""
+"""The tap's streams: the generic stream the resource table drives, and the few behaviours
+that read differently (parallel time windows, report POSTs)."""
+
+from tap_klaviyo.resources import Behaviour
+from tap_klaviyo.streams.base import KlaviyoStream
+from tap_klaviyo.streams.reports import MetricAggregatesStream, ValuesReportStream
+from tap_klaviyo.streams.windows import WindowedStream
+
+STREAM_CLASSES: dict[Behaviour, type[KlaviyoStream]] = {
+    Behaviour.PAGES: KlaviyoStream,
+    Behaviour.WINDOWS: WindowedStream,
+    Behaviour.VALUES_REPORT: ValuesReportStream,
+    Behaviour.METRIC_AGGREGATES: MetricAggregatesStream,
+}

@@ -1,4 +1,5 @@
-"""The generic Klaviyo stream: one ``Resource`` row, JSON:API pages, server-side increments."""
+"""The generic Klaviyo stream: one ``Resource`` row, JSON:API pages, server-side increments,
+child streams read parent by parent, and the per-record hot path that writes them."""
 
 from __future__ import annotations
 
@@ -8,30 +9,40 @@ import threading
 import typing as t
 from collections import Counter
 
-from singer_sdk.streams import Stream
+from singer_sdk import Tap
 
-from tap_klaviyo import records, settings, timestamps
+from tap_klaviyo import records, timestamps
 from tap_klaviyo.client import KlaviyoClient
 from tap_klaviyo.errors import NotFoundError, PermissionDeniedError
-from tap_klaviyo.output import record_line, record_lines, utc_now_iso
+from tap_klaviyo.output import SingerOutput, record_line, record_lines, utc_now_iso
 from tap_klaviyo.prefetch import Prefetch
+from tap_klaviyo.records import Page
 from tap_klaviyo.resources import Resource, Tier
 from tap_klaviyo.schemas import load_schema
-
-if t.TYPE_CHECKING:
-    from tap_klaviyo.tap import TapKlaviyo
-
-Context = t.Mapping[str, t.Any]
+from tap_klaviyo.sdk_compat import Context, StreamInternals
+from tap_klaviyo.settings import Settings
 
 # A ``greater-than`` bound one second early is ``greater-or-equal`` to the second: records
 # sharing the bookmark's second are read again, not lost.
 ONE_SECOND = dt.timedelta(seconds=1)
 CHUNK_SIZE = 500  # records handed from a worker to the writer at a time
-# Settings under which the SDK itself must shape and write each record.
-SDK_RECORD_SETTINGS = ("stream_maps", "flattening_enabled", "batch_config")
 # Why a record Klaviyo sent is left out on purpose (counted, and the counts logged).
 BEFORE_WINDOW = "records before their window (already synced: Klaviyo repeats a bound's records)"
 AFTER_WINDOW = "records at or after their window's end (read by the next window, or past end_date)"
+
+
+class TapServices(t.Protocol):
+    """What a stream uses of its tap (a Protocol: the streams never import the tap)."""
+
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def client(self) -> KlaviyoClient: ...
+    @property
+    def output(self) -> SingerOutput: ...
+    @property
+    def initialized_at(self) -> int: ...
+    def reader(self, name: str) -> KlaviyoStream: ...
 
 
 class Vanished(t.NamedTuple):
@@ -40,35 +51,47 @@ class Vanished(t.NamedTuple):
     error: NotFoundError
 
 
-class KlaviyoStream(Stream):
-    """A stream read from one Klaviyo endpoint, as described by a ``Resource``."""
+Chunk = tuple[Context, "list[dict] | Vanished | None"]
+
+
+class KlaviyoStream(StreamInternals):
+    """A stream read from one Klaviyo endpoint, as its ``Resource`` describes it."""
 
     resource: Resource
 
-    def __init__(self, tap: TapKlaviyo, resource: Resource) -> None:
+    def __init__(self, tap: Tap, resource: Resource) -> None:
         self.resource = resource
-        self.klaviyo_tap = tap
+        self.services = t.cast("TapServices", tap)
         super().__init__(tap, schema=load_schema(resource.name), name=resource.name)
         self.primary_keys = list(resource.primary_keys)
         # State is kept per partition (campaign channel, parent id...) by the SDK, each with
         # its own resumable bookmark.
         self.replication_key = resource.replication_key
+        self.timestamp_tree = records.timestamp_tree(self.schema)
         self._last_increment: tuple[Context | None, dt.datetime] | None = None
         self._left_out: Counter[str] = Counter()
         self._left_out_lock = threading.Lock()
-        self.timestamp_tree = records.timestamp_tree(self.schema)
+        self._fanout: FanOut | None = None
+
+    @property
+    def settings(self) -> Settings:
+        return self.services.settings
 
     @property
     def client(self) -> KlaviyoClient:
-        return self.klaviyo_tap.client
+        return self.services.client
+
+    @functools.cached_property
+    def sync_started(self) -> dt.datetime:
+        """The sync's start, to the whole second: no bookmark passes it (Klaviyo accepts
+        future-dated records), windows and reports end there, snapshots carry it."""
+        return timestamps.floor_second(timestamps.from_millis(self.services.initialized_at))
 
     # -- what the SDK asks -----------------------------------------------------------------
 
     @property
     def is_sorted(self) -> bool:
-        # Klaviyo sorts on the filter field server-side; campaigns' archived pages are known
-        # to come back slightly out of order, so they are bookmarked at the end of the pass.
-        return self.resource.increment is not None and self.resource.path != "/api/campaigns"
+        return self.resource.increment is not None and self.resource.sorted
 
     # Order is checked by the tap itself (windows in order, quirky duplicates dropped): the SDK's
     # check would stop a sync over a record Klaviyo returned twice, or re-read by lookback.
@@ -82,28 +105,13 @@ class KlaviyoStream(Stream):
             except PermissionDeniedError as denied:
                 self.skip_for_missing_scope(denied)
                 return []
-        return [dict(partition) for partition in self.resource.partitions] or None
-
-    def log_left_out(self) -> None:
-        """One line at the end of the stream for the records left out on purpose."""
-        if self._left_out:
-            self.logger.info(
-                "%s: left out on purpose: %s",
-                self.name,
-                "; ".join(f"{count:,} {why}" for why, count in sorted(self._left_out.items())),
-            )
-            self._left_out.clear()
-
-    def count_left_out(self, counts: Counter[str]) -> None:
-        if counts:
-            with self._left_out_lock:  # windows are read on several threads
-                self._left_out.update(counts)
+        return [dict(partition.context) for partition in self.resource.partitions] or None
 
     def get_records(self, context: Context | None) -> t.Iterable[dict]:
         if self.resource.parent and not (context or {}).get(self.resource.parent_key or ""):
             return  # a child stream whose parents could not be listed
         try:
-            yield from self.fanout_records(context) if self.resource.parent else self.read(context)
+            yield from self.children(context) if self.resource.parent else self.read(context)
         except PermissionDeniedError as denied:
             self.skip_for_missing_scope(denied)
         if not self.partitions or context == self.partitions[-1]:
@@ -111,7 +119,7 @@ class KlaviyoStream(Stream):
 
     def skip_for_missing_scope(self, denied: PermissionDeniedError) -> None:
         """A 403 skips this stream with a warning (others go on), unless told to stop."""
-        if self.config.get("fail_on_missing_scope"):
+        if self.settings.fail_on_missing_scope:
             raise denied
         self.logger.warning(
             "Skipping stream '%s': the API key lacks the scope %s (%s). Add the scope "
@@ -129,34 +137,36 @@ class KlaviyoStream(Stream):
             partition = next(iter(self.partitions or ()), None)
         next(iter(self.read(partition)), None)
 
-    def _increment_stream_state(
-        self, latest_record: dict, *, context: Context | None = None
-    ) -> None:
-        # Never bookmark past the sync's start: Klaviyo accepts future-dated records, and a
-        # bookmark in the future would hide everything that happens until then.
-        value = latest_record.get(self.resource.replication_key or "")
+    # -- state -----------------------------------------------------------------------------
+
+    def on_record_for_state(self, record: dict, context: Context | None) -> None:
+        value = record.get(self.resource.replication_key or "")
         if isinstance(value, str):
             moment = timestamps.parse(value)
-            if moment > self.signpost:
-                return
+            if moment > self.sync_started:
+                return  # a future-dated record: a bookmark there would hide what comes
             # Ties and values below the partition's highest so far (a second's records may
             # come in any order of their fractions, unsorted streams in any order at all).
             last = self._last_increment
             if last is not None and last[0] == context and moment <= last[1]:
                 return
             self._last_increment = (context, moment)
-        super()._increment_stream_state(latest_record, context=context)
+        self.sdk_increment_state(record, context)
 
-    def _process_record(
-        self,
-        record: dict,
-        child_context: Context | None = None,
-        partition_context: Context | None = None,
-    ) -> None:
-        # The partition's keys become columns (a campaign's channel, a member's list_id); the
-        # SDK's child-stream walk is skipped: child streams here read their parents themselves.
-        for key, value in (partition_context or {}).items():
-            record.setdefault(key, value)
+    def log_left_out(self) -> None:
+        """One line at the end of the stream for the records left out on purpose."""
+        if self._left_out:
+            self.logger.info(
+                "%s: left out on purpose: %s",
+                self.name,
+                "; ".join(f"{count:,} {why}" for why, count in sorted(self._left_out.items())),
+            )
+            self._left_out.clear()
+
+    def count_left_out(self, counts: Counter[str]) -> None:
+        if counts:
+            with self._left_out_lock:  # windows are read on several threads
+                self._left_out.update(counts)
 
     # -- writing: the per-record hot path ---------------------------------------------------
 
@@ -167,21 +177,20 @@ class KlaviyoStream(Stream):
         None when stream maps, flattening or batch messages are configured: those records
         take the SDK's path.
         """
-        if any(self.config.get(name) for name in SDK_RECORD_SETTINGS):
+        if self.settings.sdk_records:
             return None
         properties = self.schema["properties"]
         mask = self.mask
         deselected = frozenset(p for p in properties if not mask.get(("properties", p), True))
         return frozenset(properties), deselected
 
-    def record_lines(self, records: list[dict]) -> list[dict] | list[memoryview]:
+    def record_lines(self, rows: list[dict]) -> list[dict] | list[memoryview]:
         """The RECORD lines of some rows, finished where the rows were built (a fetch thread)
         so that the writer only copies bytes; the rows themselves when the SDK writes them."""
         plan = self.record_plan
         if plan is None:
-            return records
-        rows = (self.columns(record, plan) for record in records)
-        return record_lines(self.name, rows, utc_now_iso())
+            return rows
+        return record_lines(self.name, (self.columns(row, plan) for row in rows), utc_now_iso())
 
     def columns(
         self, record: dict, plan: tuple[frozenset[str], frozenset[str]]
@@ -195,16 +204,16 @@ class KlaviyoStream(Stream):
             record.pop(name, None)
         return record
 
-    def _write_record_message(self, record: dict | memoryview) -> None:
+    def write_record(self, record: dict | memoryview) -> None:
         if isinstance(record, memoryview):  # a line from ``record_lines``
             line: bytes | memoryview = record
         elif (plan := self.record_plan) is not None:
             line = record_line(self.name, self.columns(record, plan), utc_now_iso())
         else:
-            super()._write_record_message(record)
+            self.sdk_write_record(record)
             return
-        self.klaviyo_tap.output.write_line(line)
-        self.state_manager.is_flushed = False
+        self.services.output.write_line(line)
+        self.mark_state_unflushed()
 
     @functools.cache  # noqa: B019 - one warning per field per stream is the point
     def warn_unknown_field(self, name: str) -> None:
@@ -216,39 +225,166 @@ class KlaviyoStream(Stream):
 
     # -- reading ---------------------------------------------------------------------------
 
-    def read(self, context: Context | None, *, incremental: bool = True) -> t.Iterator[dict]:
-        """The rows of one partition, in the endpoint's order."""
-        if not incremental:
-            return self.read_window(context, None, None, incremental=False)
+    def read(self, context: Context | None) -> t.Iterator[dict]:
+        """The rows of one partition from its bookmark (or start_date), in the endpoint's
+        order."""
         return self.read_from(context, self.lower_bound(context))
+
+    def read_all(self, context: Context | None) -> t.Iterator[dict]:
+        """Every row of one partition, whatever the bookmark: a child's parents."""
+        return self.read_window(context, None, None)
 
     def read_from(self, context: Context | None, start: dt.datetime | None) -> t.Iterator[dict]:
         """The rows of one partition from ``start`` (a bookmark, start_date or None)."""
         return self.read_window(context, start, self.upper_bound())
 
-    # -- child streams: every parent's children, read ahead in parallel ---------------------
+    def read_window(
+        self, context: Context | None, start: dt.datetime | None, end: dt.datetime | None
+    ) -> t.Iterator[dict]:
+        """The rows whose replication key is in [start, end), either bound optional."""
+        for page in self.pages(context, start, end):
+            yield from self.rows(page, start, end)
+
+    def pages(
+        self, context: Context | None, start: dt.datetime | None, end: dt.datetime | None
+    ) -> t.Iterator[Page]:
+        path = self.resource.path.format(id=(context or {}).get(self.resource.parent_key or ""))
+        params = self.request_params(context, start, end)
+        for document in self.client.paginate(
+            path, params, tier=self.tier, endpoint=self.resource.path
+        ):
+            yield Page(document)
+
+    def rows(self, page: Page, start: dt.datetime | None, end: dt.datetime | None) -> list[dict]:
+        """The page's rows in [start, end) (whole seconds, as Klaviyo filters), timestamps
+        in one form. Rows outside are left out and counted: records at a greater-than bound
+        that Klaviyo returns again, or past an end the endpoint cannot filter on."""
+        key = self.resource.replication_key
+        low = timestamps.floor_second(start) if start and key else None
+        high = timestamps.floor_second(end) if end and key else None
+        kept, left_out = [], Counter[str]()
+        for record in self.shaped(page):
+            value = record.get(key) if key else None
+            # A row without a value cannot be outside a window: kept, never dropped.
+            if value is not None and (low is not None or high is not None):
+                moment = timestamps.parse(value)
+                if low is not None and moment < low:
+                    left_out[BEFORE_WINDOW] += 1
+                    continue
+                if high is not None and moment >= high:
+                    left_out[AFTER_WINDOW] += 1
+                    continue
+            kept.append(record)
+        self.count_left_out(left_out)
+        return kept
+
+    def shaped(self, page: Page) -> t.Iterator[dict]:
+        """Every row of the page as the table shapes it, its timestamps in one form."""
+        shape, tree = self.resource.shape, self.timestamp_tree
+        snapshot_at = timestamps.to_text(self.sync_started) if self.resource.snapshot else None
+        for resource in page.objects(self.resource.emits):
+            record = shape(resource, page)
+            records.normalize_timestamps(record, tree)
+            if snapshot_at:
+                record["snapshot_at"] = snapshot_at
+            yield record
+
+    def lower_bound(self, context: Context | None) -> dt.datetime | None:
+        """The bookmark (or start_date), to the whole second: its second is read again;
+        ``lookback_window`` earlier where records arrive late."""
+        start = self.get_starting_timestamp(context)
+        if start is None and self.resource.earliest:
+            start = timestamps.parse(self.resource.earliest)
+        if start is None:
+            return None
+        if self.resource.late_arrivals:
+            start -= dt.timedelta(seconds=self.settings.lookback_window)
+        return timestamps.floor_second(timestamps.as_utc(start))
+
+    def upper_bound(self) -> dt.datetime | None:
+        end = self.settings.end_date
+        return timestamps.floor_second(end) if end else None
+
+    # -- the request ----------------------------------------------------------------------
 
     @functools.cached_property
-    def fanout(self) -> t.Iterator[tuple[Context, list[dict] | Vanished | None]]:
-        """(partition, records) chunks of every parent in order; ``None`` ends a parent."""
-        tasks = []
-        for partition in self.partitions or ():
-            # Bookmarks are read here, on the main thread, before workers start.
-            self._write_starting_replication_value(partition)
-            tasks.append(
-                functools.partial(self.partition_chunks, partition, self.lower_bound(partition))
-            )
-        return iter(
-            Prefetch(
-                tasks,
-                max_workers=self.max_workers,
-                max_buffered=self.max_buffered_pages,
-            )
-        )
+    def additional_fields(self) -> list[str]:
+        return [
+            f.name for f in self.resource.additional_fields if getattr(self.settings, f.setting)
+        ]
 
-    def partition_chunks(
-        self, partition: Context, start: dt.datetime | None
-    ) -> t.Iterator[tuple[Context, list[dict] | Vanished | None]]:
+    @functools.cached_property
+    def tier(self) -> Tier:
+        """The tier the request really falls in: some additional fields lower it."""
+        lowered = (
+            f.tier
+            for f in self.resource.additional_fields
+            if f.tier and f.name in self.additional_fields
+        )
+        return next(lowered, self.resource.tier)
+
+    def request_params(
+        self,
+        context: Context | None,
+        start: dt.datetime | None = None,
+        end: dt.datetime | None = None,
+    ) -> dict[str, str]:
+        resource = self.resource
+        params: dict[str, str] = dict(resource.params)
+        if resource.page_size:
+            params["page[size]"] = str(resource.page_size)
+        if resource.include:
+            params["include"] = ",".join(resource.include)
+        if self.additional_fields:
+            of_type = resource.additional_fields[0].of_type
+            params[f"additional-fields[{of_type}]"] = ",".join(self.additional_fields)
+        filters = self.partition_filters(context)
+        if resource.increment:
+            params["sort"] = resource.increment.filter_field
+            filters.extend(self.time_filters(start, end))
+        if filters:
+            params["filter"] = ",".join(filters)
+        return params
+
+    def partition_filters(self, context: Context | None) -> list[str]:
+        """The filters of the table's partition ``context`` (none for a parent's id)."""
+        found = (p.filters for p in self.resource.partitions if dict(p.context) == context)
+        return list(next(found, ()))
+
+    def time_filters(self, start: dt.datetime | None, end: dt.datetime | None) -> list[str]:
+        increment = self.resource.increment
+        assert increment is not None
+        field = increment.filter_field
+        filters = []
+        if start is not None:
+            if increment.lower == "greater-than":
+                start -= ONE_SECOND
+            filters.append(f"{increment.lower}({field},{timestamps.filter_text(start)})")
+        if end is not None and increment.upper:
+            filters.append(f"{increment.upper}({field},{timestamps.filter_text(end)})")
+        return filters
+
+    # -- child streams: every parent's children, read ahead in parallel ---------------------
+
+    def parent_partitions(self) -> t.Iterator[dict[str, t.Any]]:
+        """Every parent (all of them, not only those changed since the last run)."""
+        parent = self.services.reader(self.resource.parent or "")
+        key = self.resource.parent_key or ""
+        for partition in parent.partitions or [None]:  # type: ignore[list-item]
+            for record in parent.read_all(partition):
+                carried = {child: record.get(column) for column, child in self.resource.carry}
+                yield {key: record["id"], **carried}
+
+    def children(self, context: Context | None) -> t.Iterator[dict]:
+        """One parent's children; the first parent starts the read-ahead of all of them."""
+        partitions = self.partitions or []
+        if self._fanout is None or (partitions and context == partitions[0]):
+            self._fanout = FanOut(self, partitions)
+        return self._fanout.records(context)
+
+    def partition_chunks(self, partition: Context, start: dt.datetime | None) -> t.Iterator[Chunk]:
+        """One parent's rows in chunks, then ``None``; a ``Vanished`` before it if the
+        parent was deleted since it was listed."""
         chunk: list[dict] = []
         vanished = None
         try:
@@ -264,17 +400,6 @@ class KlaviyoStream(Stream):
             yield partition, vanished
         yield partition, None
 
-    def fanout_records(self, context: Context | None) -> t.Iterator[dict]:
-        """The SDK asks for partitions in the order they were listed: so do the chunks come."""
-        for partition, chunk in self.fanout:
-            if chunk is None:
-                assert partition == context, "partitions are read in the order listed"
-                return
-            if isinstance(chunk, Vanished):
-                self.skip_vanished_parent(partition, chunk.error)
-                continue
-            yield from chunk
-
     def skip_vanished_parent(self, partition: Context, error: NotFoundError) -> None:
         """A parent deleted since it was listed: this one is skipped, every other synced; its
         bookmark stays where it was."""
@@ -287,152 +412,32 @@ class KlaviyoStream(Stream):
         )  # fmt: skip
         self.count_left_out(Counter({f"{kind}s deleted during the sync (skipped)": 1}))
 
-    def read_window(
-        self,
-        context: Context | None,
-        start: dt.datetime | None,
-        end: dt.datetime | None,
-        *,
-        incremental: bool = True,
-    ) -> t.Iterator[dict]:
-        """The rows whose replication key is in [start, end), either bound optional."""
-        for document in self.pages(context, start, end, incremental=incremental):
-            yield from self.records_of(document, start, end)
 
-    def pages(
-        self,
-        context: Context | None,
-        start: dt.datetime | None,
-        end: dt.datetime | None,
-        *,
-        incremental: bool = True,
-    ) -> t.Iterator[dict[str, t.Any]]:
-        path = self.resource.path.format(id=(context or {}).get(self.resource.parent_key or ""))
-        params = self.request_params(context, start, end, incremental=incremental)
-        return self.client.paginate(path, params, tier=self.tier, endpoint=self.resource.path)
+class FanOut:
+    """Every parent's children, fetched ahead in parallel and handed over parent by parent,
+    in the order the SDK asks for them (the order the parents were listed)."""
 
-    def records_of(
-        self, document: dict[str, t.Any], start: dt.datetime | None, end: dt.datetime | None
-    ) -> list[dict]:
-        """The page's rows in [start, end) (whole seconds, as Klaviyo filters), timestamps
-        in one form. Rows outside are left out and counted: records at a greater-than bound
-        that Klaviyo returns again, or past an end the endpoint cannot filter on."""
-        key = self.resource.replication_key
-        tree = self.timestamp_tree
-        low = timestamps.floor_second(start) if start and key else None
-        high = timestamps.floor_second(end) if end and key else None
-        rows, left_out = [], Counter[str]()
-        for resource in self.rows_of(document):
-            record = self.shape(resource, document)
-            records.normalize_timestamps(record, tree)
-            value = record.get(key) if key else None
-            # A row without a value cannot be outside a window: kept, never dropped.
-            if value is not None and (low is not None or high is not None):
-                moment = timestamps.parse(value)
-                if low is not None and moment < low:
-                    left_out[BEFORE_WINDOW] += 1
-                    continue
-                if high is not None and moment >= high:
-                    left_out[AFTER_WINDOW] += 1
-                    continue
-            rows.append(record)
-        self.count_left_out(left_out)
-        return rows
-
-    def lower_bound(self, context: Context | None) -> dt.datetime | None:
-        """The bookmark (or start_date), to the whole second: its second is read again."""
-        start = self.get_starting_timestamp(context)
-        if start is None and self.resource.earliest:
-            start = timestamps.parse(self.resource.earliest)
-        return timestamps.floor_second(timestamps.as_utc(start)) if start else None
-
-    def upper_bound(self) -> dt.datetime | None:
-        end = self.config.get("end_date")
-        return timestamps.floor_second(timestamps.parse(end)) if end else None
-
-    def rows_of(self, document: dict[str, t.Any]) -> list[dict[str, t.Any]]:
-        if self.resource.emits:
-            return [i for i in document.get("included") or () if i["type"] == self.resource.emits]
-        data = document["data"]
-        return data if isinstance(data, list) else [data]
-
-    def shape(self, resource: dict[str, t.Any], document: dict[str, t.Any]) -> dict[str, t.Any]:
-        """Resource object -> row; streams with columns from elsewhere override this."""
-        return self.resource.shape(resource)
-
-    def parent_partitions(self) -> t.Iterator[dict[str, t.Any]]:
-        """Every parent (all of them, not only those changed since the last run)."""
-        parent = self.klaviyo_tap.reader(self.resource.parent or "")
-        key = self.resource.parent_key or ""
-        for partition in parent.partitions or [None]:  # type: ignore[list-item]
-            for record in parent.read(partition, incremental=False):
-                carried = {child: record.get(column) for column, child in self.resource.carry}
-                yield {key: record["id"], **carried}
-
-    @property
-    def tier(self) -> Tier:
-        return self.resource.tier
-
-    @property
-    def max_workers(self) -> int:
-        return int(self.config.get("max_workers", settings.DEFAULT_MAX_WORKERS))
-
-    @property
-    def max_buffered_pages(self) -> int:
-        return int(self.config.get("max_buffered_pages", settings.DEFAULT_MAX_BUFFERED_PAGES))
-
-    @functools.cached_property
-    def signpost(self) -> dt.datetime:
-        """No bookmark goes past the sync's start (Klaviyo accepts future-dated records)."""
-        signpost = self.get_replication_key_signpost(None)
-        return (
-            timestamps.as_utc(signpost) if isinstance(signpost, dt.datetime) else timestamps.NEVER
+    def __init__(self, stream: KlaviyoStream, partitions: list[dict]) -> None:
+        self.stream = stream
+        tasks = []
+        for partition in partitions:
+            # Bookmarks are read here, on the main thread, before workers start.
+            stream.write_starting_value(partition)
+            start = stream.lower_bound(partition)
+            tasks.append(functools.partial(stream.partition_chunks, partition, start))
+        settings = stream.settings
+        self._chunks = iter(
+            Prefetch(
+                tasks, max_workers=settings.max_workers, max_buffered=settings.max_buffered_pages
+            )
         )
 
-    def request_params(
-        self,
-        context: Context | None,
-        start: dt.datetime | None = None,
-        end: dt.datetime | None = None,
-        *,
-        incremental: bool = True,
-    ) -> dict[str, str]:
-        resource = self.resource
-        params: dict[str, str] = dict(resource.params)
-        if resource.page_size:
-            params["page[size]"] = str(resource.page_size)
-        if resource.include:
-            params["include"] = ",".join(resource.include)
-        filters = self.partition_filters(context or {})
-        if resource.increment and incremental:
-            params["sort"] = resource.increment.filter_field
-            filters.extend(self.time_filters(start, end))
-        if filters:
-            params["filter"] = ",".join(filters)
-        params.update(self.extra_params())
-        return params
-
-    @staticmethod
-    def partition_filters(partition: Context) -> list[str]:
-        filters = []
-        if "channel" in partition:
-            filters.append(f"equals(messages.channel,'{partition['channel']}')")
-        if "archived" in partition:
-            filters.append(f"equals(archived,{str(partition['archived']).lower()})")
-        return filters
-
-    def time_filters(self, start: dt.datetime | None, end: dt.datetime | None) -> list[str]:
-        increment = self.resource.increment
-        assert increment is not None
-        field = increment.filter_field
-        filters = []
-        if start is not None:
-            if increment.lower == "greater-than":
-                start -= ONE_SECOND
-            filters.append(f"{increment.lower}({field},{timestamps.filter_text(start)})")
-        if end is not None and increment.upper:
-            filters.append(f"{increment.upper}({field},{timestamps.filter_text(end)})")
-        return filters
-
-    def extra_params(self) -> dict[str, str]:
-        return {}
+    def records(self, context: Context | None) -> t.Iterator[dict]:
+        for partition, chunk in self._chunks:
+            if chunk is None:
+                assert partition == context, "partitions are read in the order listed"
+                return
+            if isinstance(chunk, Vanished):
+                self.stream.skip_vanished_parent(partition, chunk.error)
+                continue
+            yield from chunk

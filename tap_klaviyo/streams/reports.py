@@ -4,11 +4,10 @@ metric aggregates. They answer one document per request, with no ``links.next``.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import typing as t
 
 from tap_klaviyo import timestamps
-from tap_klaviyo.streams.base import Context, KlaviyoStream
+from tap_klaviyo.streams.base import Context, KlaviyoStream, TapServices
 
 DAY = dt.timedelta(days=1)
 # Klaviyo answers at most one year of daily points per request.
@@ -78,48 +77,45 @@ def describe_metric(metric: dict[str, t.Any]) -> str:
     return f"{metric['id']} ({integration_name(metric)}, created {metric.get('created') or '?'})"
 
 
-class ReportStream(KlaviyoStream):
-    """Shared by the reporting streams: the sync's start."""
+class ReportServices(TapServices, t.Protocol):
+    """What the values reports use of their tap: the run's one conversion metric choice."""
 
-    @functools.cached_property
-    def started_at(self) -> dt.datetime:
-        return timestamps.floor_second(timestamps.from_millis(self._initialized_at))
+    @property
+    def conversion_metric(self) -> ConversionMetric: ...
 
 
-class ValuesReportStream(ReportStream):
+class ValuesReportStream(KlaviyoStream):
     """campaign_values_reports / flow_values_reports: one row per message and channel."""
 
     @property
-    def report_type(self) -> str:  # campaign-values-report, flow-values-report
-        return self.resource.path.removeprefix("/api/").removesuffix("s")
-
-    @property
     def statistics(self) -> list[str]:
-        configured = self.config.get("report_statistics")
-        if configured:
-            return list(configured)
+        if self.settings.report_statistics:
+            return list(self.settings.report_statistics)
         owner_keys = set(self.resource.primary_keys)
         return sorted(set(self.schema["properties"]) - NOT_STATISTICS - owner_keys)
 
+    @property
+    def conversion_metric(self) -> ConversionMetric:
+        return t.cast("ReportServices", self.services).conversion_metric
+
     def conversion_metric_id(self) -> str | None:
-        if self.config.get("conversion_metric_id"):
-            return str(self.config["conversion_metric_id"])
-        chosen = self.klaviyo_tap.conversion_metric.chosen
+        if self.settings.conversion_metric_id:
+            return self.settings.conversion_metric_id
+        chosen = self.conversion_metric.chosen
         return chosen["id"] if chosen else None
 
-    def read(self, context: Context | None, *, incremental: bool = True) -> t.Iterator[dict]:
+    def read(self, context: Context | None) -> t.Iterator[dict]:
         metric_id = self.conversion_metric_id()
         if metric_id is None:
             self.logger.warning(
-                "Skipping stream '%s': %s.",
-                self.name, self.klaviyo_tap.conversion_metric.describe(),
-            )  # fmt: skip
+                "Skipping stream '%s': %s.", self.name, self.conversion_metric.describe()
+            )
             return
-        end = start_of_day(self.started_at)
-        start = end - int(self.config.get("report_timeframe_days", 30)) * DAY
+        end = start_of_day(self.sync_started)
+        start = end - self.settings.report_timeframe_days * DAY
         body = {
             "data": {
-                "type": self.report_type,
+                "type": self.resource.report_type,
                 "attributes": {
                     "statistics": self.statistics,
                     "timeframe": {
@@ -136,35 +132,35 @@ class ValuesReportStream(ReportStream):
             "timeframe_start": timestamps.to_text(start),
             "timeframe_end": timestamps.to_text(end),
             "conversion_metric_id": metric_id,
-            "extracted_at": timestamps.to_text(self.started_at),
+            "extracted_at": timestamps.to_text(self.sync_started),
         }
         for result in document["data"]["attributes"]["results"]:
             yield {**result["groupings"], **common, **result["statistics"]}
 
 
-class MetricAggregatesStream(ReportStream):
+class MetricAggregatesStream(KlaviyoStream):
     """Daily count, unique and sum_value of every metric, incremental by day per metric."""
 
     def read_from(self, context: Context | None, start: dt.datetime | None) -> t.Iterator[dict]:
         context = context or {}
         assert start is not None
         start = start_of_day(start)  # the bookmark's day again: it may have been partial
-        while start < self.started_at:
-            end = min(start + MAX_AGGREGATE_SPAN, self.started_at)
+        while start < self.sync_started:
+            end = min(start + MAX_AGGREGATE_SPAN, self.sync_started)
             yield from self.aggregate(context, start, end)
             start = end
 
     def lower_bound(self, context: Context | None) -> dt.datetime | None:
         # The last ``days`` calendar days, today included: with 365, one request per metric
         # (a year of daily points is the most Klaviyo answers at once), not two.
-        days = int(self.config.get("metric_aggregates_days", 365))
-        first_day = start_of_day(self.started_at) - (days - 1) * DAY
+        days = self.settings.metric_aggregates_days
+        first_day = start_of_day(self.sync_started) - (days - 1) * DAY
         return self.get_starting_timestamp(context) or first_day
 
     def aggregate(self, context: Context, start: dt.datetime, end: dt.datetime) -> t.Iterator[dict]:
         body = {
             "data": {
-                "type": "metric-aggregate",
+                "type": self.resource.report_type,
                 "attributes": {
                     "metric_id": context["metric_id"],
                     "measurements": ["count", "unique", "sum_value"],

@@ -19,9 +19,8 @@ import typing as t
 
 from tap_klaviyo import timestamps
 from tap_klaviyo.prefetch import Prefetch
+from tap_klaviyo.records import Page
 from tap_klaviyo.streams.base import Context, KlaviyoStream
-from tap_klaviyo.streams.events import EventsStream
-from tap_klaviyo.streams.profiles import ProfilesStream
 
 Window = tuple[dt.datetime, dt.datetime | None]
 
@@ -120,29 +119,21 @@ class Frontier:
             return min(frontier, self._highest)
 
 
-class WindowedMixin(KlaviyoStream):
-    """Parallel windows for a stream sorted on a timestamp filter field."""
+class WindowedStream(KlaviyoStream):
+    """Parallel windows for a stream sorted on a timestamp filter field.
 
-    # Each window is one cursor read page after page; its last page is seldom full, so
-    # windows of several pages keep nearly every request a full page, while enough windows
-    # stay open to keep every worker busy.
-    pages_per_window = 8
+    Each window is one cursor read page after page; its last page is seldom full, so windows
+    of several pages (the table's ``pages_per_window``) keep nearly every request a full
+    page, while enough windows stay open to keep every worker busy.
+    """
 
-    @functools.cached_property
-    def sync_started(self) -> dt.datetime:
-        """The sync's start, to the whole second: windows are cut in Klaviyo's seconds."""
-        return timestamps.floor_second(timestamps.from_millis(self._initialized_at))
-
-    def read(self, context: Context | None, *, incremental: bool = True) -> t.Iterator[dict]:
-        if not incremental:
-            yield from super().read(context, incremental=False)
-            return
-        frontier = Frontier(self.signpost)
+    def read(self, context: Context | None) -> t.Iterator[dict]:
+        frontier = Frontier(self.sync_started)
         progress = Progress(self, self.lower_bound(context), self.sync_started)
         pages: Prefetch[WindowPage] = Prefetch(
             self.window_tasks(context, frontier),
             max_workers=self.cursors,
-            max_buffered=self.max_buffered_pages,
+            max_buffered=self.settings.max_buffered_pages,
             ordered=False,
         )
         for page in pages:
@@ -156,15 +147,13 @@ class WindowedMixin(KlaviyoStream):
             self.advance_bookmark(frontier.bookmark, context)
         progress.done()
 
-    def _increment_stream_state(
-        self, latest_record: dict, *, context: Context | None = None
-    ) -> None:
+    def on_record_for_state(self, record: dict, context: Context | None) -> None:
         """Windows finish out of order: the bookmark follows the frontier, not each record."""
 
     def advance_bookmark(self, value: dt.datetime | None, context: Context | None) -> None:
         if value is not None:
             key = self.resource.replication_key or ""
-            super()._increment_stream_state({key: timestamps.to_text(value)}, context=context)
+            super().on_record_for_state({key: timestamps.to_text(value)}, context)
 
     def window_tasks(
         self, context: Context | None, frontier: Frontier
@@ -177,8 +166,8 @@ class WindowedMixin(KlaviyoStream):
             if start is None:
                 return  # the account has none
         first = next(self.pages(context, start, now))
-        rows = self.rows_of(first)
-        if not rows and (first.get("links") or {}).get("next"):
+        rows = first.objects(self.resource.emits)
+        if not rows and first.next_url:
             # An empty page that still links onward says nothing about density: read the
             # range as one window, following every link.
             yield self.window_task(context, frontier, (start, now), None)
@@ -192,7 +181,7 @@ class WindowedMixin(KlaviyoStream):
         if after is not None:
             density = Density(len(rows), first_seconds)
             del first, rows  # not held for the whole read
-            records_per_window = int(self.pages_per_window * self.page_size)
+            records_per_window = int(self.resource.pages_per_window * self.page_size)
             # However dense the data turns out to be, the range is cut into enough windows to
             # keep every cursor busy: the first page may come from a sparse start.
             widest = (now - after) / (WINDOWS_PER_CURSOR * self.cursors)
@@ -205,23 +194,23 @@ class WindowedMixin(KlaviyoStream):
             yield self.window_task(context, frontier, (now, stop), None)
 
     def trim_first_page(
-        self, first: dict[str, t.Any], start: dt.datetime, now: dt.datetime
+        self, first: Page, start: dt.datetime, now: dt.datetime
     ) -> tuple[Window, dt.datetime | None]:
         """The first page covers [start, t) exactly, t being its last record's second, once
         the rows at t are left to the next window (a second's ties may go on past the page)."""
-        rows = self.rows_of(first)
-        if not (first.get("links") or {}).get("next") or not rows:
+        rows = first.objects(self.resource.emits)
+        if not first.next_url or not rows:
             return (start, now), None
         boundary = timestamps.floor_second(self.row_time(rows[-1], first))
         return (start, boundary), boundary
 
-    def row_time(self, row: dict[str, t.Any], document: dict[str, t.Any]) -> dt.datetime:
-        return timestamps.parse(self.shape(row, document)[self.resource.replication_key or ""])
+    def row_time(self, row: dict[str, t.Any], page: Page) -> dt.datetime:
+        return timestamps.parse(self.resource.shape(row, page)[self.resource.replication_key or ""])
 
     def fixed_task(
-        self, frontier: Frontier, document: dict[str, t.Any], window: Window
+        self, frontier: Frontier, first: Page, window: Window
     ) -> t.Callable[[], t.Iterator[WindowPage]]:
-        page = self.window_page(frontier.open(window), document, window)
+        page = self.window_page(frontier.open(window), first, window)
         return lambda: iter([page, WindowPage(page.window)])
 
     def window_task(
@@ -236,21 +225,21 @@ class WindowedMixin(KlaviyoStream):
 
         def task() -> t.Iterator[WindowPage]:
             records = 0
-            for document in self.pages(context, start, end):
-                records += len(self.rows_of(document))
-                page = self.window_page(index, document, window)
-                del document  # only the finished lines wait in the buffer
-                yield page
+            for page in self.pages(context, start, end):
+                records += len(page.objects(self.resource.emits))
+                finished = self.window_page(index, page, window)
+                del page  # only the finished lines wait in the buffer
+                yield finished
             if density is not None and end is not None:
                 density.add(records, (end - start).total_seconds())
             yield WindowPage(index)
 
         return task
 
-    def window_page(self, index: int, document: dict[str, t.Any], window: Window) -> WindowPage:
+    def window_page(self, index: int, page: Page, window: Window) -> WindowPage:
         """A page as finished RECORD lines, built on the worker: the buffer holds bytes, far
         smaller than the page's objects, and the writer only copies them."""
-        records = self.records_of(document, *window)
+        records = self.rows(page, *window)
         key = self.resource.replication_key or ""
         keys = [timestamps.parse(record[key]) for record in records if record.get(key)]
         return WindowPage(index, self.record_lines(records), keys)
@@ -262,9 +251,10 @@ class WindowedMixin(KlaviyoStream):
         for document in self.client.paginate(
             self.resource.path, params, tier=self.tier, endpoint=self.resource.path
         ):
-            rows = self.rows_of(document)
+            page = Page(document)
+            rows = page.objects(self.resource.emits)
             if rows:  # empty pages may come first and still link onward
-                return self.row_time(rows[0], document)
+                return self.row_time(rows[0], page)
         return None
 
     @functools.cached_property
@@ -274,7 +264,7 @@ class WindowedMixin(KlaviyoStream):
         the range finer, into more part-filled last pages: profiles with predictions (M,
         2.5 requests/s) need 4, events (XL) all the workers."""
         per_second = self.tier.steady / 60
-        return max(1, min(self.max_workers, math.ceil(per_second * SLOWEST_PAGE) + 1))
+        return max(1, min(self.settings.max_workers, math.ceil(per_second * SLOWEST_PAGE) + 1))
 
     @property
     def page_size(self) -> int:
@@ -316,13 +306,3 @@ class Progress:
                 "%s: done, %s records at %s/s",
                 self.stream.name, f"{self.count:,}", f"{self.rate():,.0f}",
             )  # fmt: skip
-
-
-class WindowedEventsStream(WindowedMixin, EventsStream):
-    pass
-
-
-class WindowedProfilesStream(WindowedMixin, ProfilesStream):
-    # Profiles are bound by their tier (M: 150 requests a minute), not by latency: longer
-    # windows waste even fewer requests on part-filled last pages.
-    pages_per_window = 20

@@ -1,0 +1,109 @@
+"""Every singer-sdk internal the tap relies on, in one place.
+
+singer-sdk has no public hook for what the tap must do on its hot path and at its edges:
+write finished RECORD lines without a message object, keep bookmarks that follow parallel
+windows, end a failed sync with its safe state, test scopes instead of syncing a record. Each
+private method or final method used for that is overridden or called here only, each
+override handing over to a public method of the tap's own. ``tests/test_sdk_compat.py`` pins
+the signature and finality of every name in ``PINNED`` against the installed SDK, so an SDK
+upgrade that moves one fails loudly in CI instead of quietly changing behaviour.
+"""
+
+from __future__ import annotations
+
+import typing as t
+from types import FrameType
+
+from singer_sdk import Stream, Tap
+
+Context = t.Mapping[str, t.Any]
+
+# (SDK class, attribute) -> why the tap depends on it.
+PINNED: dict[tuple[type, str], str] = {
+    (Tap, "sync_all"): "final: a failed sync hands the target its last safe STATE first",
+    (Tap, "run_connection_test"): "final: --test checks each stream's scope, syncs nothing",
+    (Tap, "_validate_config"): "the tap's own one-line checks run before the SDK's",
+    (Tap, "_handle_termination"): "SIGTERM/SIGINT write the last safe STATE, whole lines",
+    (Stream, "_increment_stream_state"): "bookmarks capped at the sync's start, ties once",
+    (Stream, "_process_record"): "partition columns only: children read their own parents",
+    (Stream, "_write_record_message"): "finished RECORD lines, built on the fetch threads",
+    (Stream, "_write_starting_replication_value"): "every partition's start, read up front",
+    (Stream, "partitions"): "a child's partitions are its parents: listing them sends requests",
+    (Stream, "state_manager"): "a record written by the fast path marks the state unflushed",
+}
+
+
+class StreamInternals(Stream):
+    """The SDK's private stream methods, each handed over to a public one of the tap."""
+
+    def _increment_stream_state(
+        self, latest_record: dict, *, context: Context | None = None
+    ) -> None:
+        self.on_record_for_state(latest_record, context)
+
+    def _process_record(
+        self,
+        record: dict,
+        child_context: Context | None = None,
+        partition_context: Context | None = None,
+    ) -> None:
+        # The SDK's child-stream walk is skipped: child streams here read their parents.
+        for key, value in (partition_context or {}).items():
+            record.setdefault(key, value)
+
+    def _write_record_message(self, record: dict | memoryview) -> None:
+        self.write_record(record)
+
+    # -- what the tap's streams call of the SDK --------------------------------------------
+
+    def sdk_increment_state(self, record: dict, context: Context | None) -> None:
+        Stream._increment_stream_state(self, record, context=context)
+
+    def sdk_write_record(self, record: dict) -> None:
+        Stream._write_record_message(self, record)
+
+    def mark_state_unflushed(self) -> None:
+        self.state_manager.is_flushed = False
+
+    def write_starting_value(self, context: Context | None) -> None:
+        """Record the partition's starting bookmark now, on the main thread."""
+        self._write_starting_replication_value(context)
+
+    # -- the tap's own, overridden by its streams ------------------------------------------
+
+    def on_record_for_state(self, record: dict, context: Context | None) -> None:
+        self.sdk_increment_state(record, context)
+
+    def write_record(self, record: dict | memoryview) -> None:
+        assert isinstance(record, dict)
+        self.sdk_write_record(record)
+
+
+class TapInternals(Tap):
+    """The SDK's final and private tap methods, each handed over to a public one."""
+
+    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+        return [*self.check_settings(), *super()._validate_config(raise_errors=raise_errors)]
+
+    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
+        self.on_signal(signum)
+
+    def sync_all(self) -> None:  # type: ignore[misc]  # final in the SDK, see PINNED
+        self.sync_account(super().sync_all)
+
+    def run_connection_test(self) -> bool:  # type: ignore[misc]  # final in the SDK
+        return self.test_connection()
+
+    # -- the tap's own, overridden by TapKlaviyo -------------------------------------------
+
+    def check_settings(self) -> list[str]:
+        return []
+
+    def on_signal(self, signum: int) -> None:
+        super()._handle_termination(signum, None)
+
+    def sync_account(self, sync: t.Callable[[], None]) -> None:
+        sync()
+
+    def test_connection(self) -> bool:
+        return Tap.run_connection_test(self)

@@ -1,0 +1,94 @@
+"""The singer-sdk internals the tap relies on (``tap_klaviyo.sdk_compat``), pinned against the
+installed SDK: an upgrade that renames, re-signs or un-finals one fails here, loudly, before
+any behaviour changes quietly."""
+
+from __future__ import annotations
+
+import inspect
+import typing as t
+
+import pytest
+from singer_sdk import Stream, Tap
+
+from tap_klaviyo.sdk_compat import PINNED, StreamInternals, TapInternals
+from tap_klaviyo.streams.base import KlaviyoStream
+from tap_klaviyo.tap import TapKlaviyo
+
+# (class, name) -> (kind, final, signature) as singer-sdk 0.54 has them.
+EXPECTED: dict[tuple[type, str], tuple[str, bool, str]] = {
+    (Tap, "sync_all"): ("function", True, "(self) -> 'None'"),
+    (Tap, "run_connection_test"): ("function", True, "(self) -> 'bool'"),
+    (Tap, "_validate_config"): (
+        "function",
+        False,
+        "(self, *, raise_errors: 'bool' = True) -> 'list[str]'",
+    ),
+    (Tap, "_handle_termination"): (
+        "function",
+        False,
+        "(self, signum: 'int', frame: 'FrameType | None') -> 'None'",
+    ),
+    (Stream, "_increment_stream_state"): (
+        "function",
+        False,
+        "(self, latest_record: 'types.Record', *, context: 'types.Context | None' = None)"
+        " -> 'None'",
+    ),
+    (Stream, "_process_record"): (
+        "function",
+        False,
+        "(self, record: 'types.Record', child_context: 'types.Context | None' = None, "
+        "partition_context: 'types.Context | None' = None) -> 'None'",
+    ),
+    (Stream, "_write_record_message"): (
+        "function",
+        False,
+        "(self, record: 'types.Record') -> 'None'",
+    ),
+    (Stream, "_write_starting_replication_value"): (
+        "function",
+        False,
+        "(self, context: 'types.Context | None') -> 'None'",
+    ),
+    (Stream, "partitions"): ("property", False, "(self) -> 'list[dict] | None'"),
+    (Stream, "state_manager"): ("property", False, "(self) -> 'StreamStateManager'"),
+}
+
+
+def _described(cls: type, name: str) -> tuple[str, bool, str]:
+    attribute = inspect.getattr_static(cls, name)
+    function = attribute.fget if isinstance(attribute, property) else attribute
+    kind = "property" if isinstance(attribute, property) else type(attribute).__name__
+    return kind, bool(getattr(function, "__final__", False)), str(inspect.signature(function))
+
+
+def test_every_pinned_internal_is_listed_with_a_reason() -> None:
+    assert set(PINNED) == set(EXPECTED)
+    assert all(reason for reason in PINNED.values())
+
+
+@pytest.mark.parametrize(("cls", "name"), sorted(EXPECTED, key=lambda k: (k[0].__name__, k[1])))
+def test_the_sdk_still_has_it_as_the_tap_uses_it(cls: type, name: str) -> None:
+    assert _described(cls, name) == EXPECTED[(cls, name)]
+
+
+def test_a_written_record_marks_the_state_unflushed() -> None:
+    # The fast path writes records itself; the SDK's flag says STATE must follow them.
+    source = inspect.getsource(t.cast(t.Any, Stream).state_manager.fget)
+    assert "StreamStateManager" in source
+    from singer_sdk.streams._state import StreamStateManager
+
+    assert "self.is_flushed = True" in inspect.getsource(StreamStateManager.__init__)
+
+
+def test_only_sdk_compat_overrides_private_or_final_methods() -> None:
+    """Every override of a private or final SDK method lives in sdk_compat; the tap's own
+    classes use its hooks (``partitions`` is public, and overridden where it belongs)."""
+    for (sdk_class, name), (_, final, _) in EXPECTED.items():
+        if not (name.startswith("_") or final):
+            continue
+        ours = TapInternals if sdk_class is Tap else StreamInternals
+        for cls in (TapKlaviyo, KlaviyoStream):
+            if issubclass(cls, sdk_class):
+                owner = next(c for c in cls.__mro__ if name in vars(c))
+                assert owner in (ours, sdk_class), f"{owner.__name__} overrides {name}"
