@@ -345,7 +345,15 @@ def validate(config: t.Mapping[str, t.Any]) -> list[str]:
     for name, spec in CONFIG_SCHEMA["properties"].items():
         if {"integer", "number"} & set(_types(spec)):
             check_number(name, spec, config.get(name))
-    return [unknown_setting(name) for name in sorted(set(config) - KNOWN_SETTINGS - SDK_SETTINGS)]
+    warnings = [
+        unknown_setting(name) for name in sorted(set(config) - KNOWN_SETTINGS - SDK_SETTINGS)
+    ]
+    if start and start > dt.datetime.now(dt.timezone.utc):
+        warnings.append(
+            f"Setting 'start_date' ({config['start_date']}) is in the future: nothing is "
+            "synced until then."
+        )
+    return warnings
 
 
 def _types(spec: t.Mapping[str, t.Any]) -> list[str]:

@@ -12,6 +12,7 @@ from importlib.metadata import PackageNotFoundError, version
 from tap_klaviyo import state
 from tap_klaviyo.client import KlaviyoClient
 from tap_klaviyo.errors import PermissionDeniedError, TapKlaviyoError
+from tap_klaviyo.logs import quiet_sdk
 from tap_klaviyo.output import SingerOutput
 from tap_klaviyo.resources import RESOURCE_BY_NAME, RESOURCES, Resource
 from tap_klaviyo.sdk_compat import TapInternals
@@ -39,6 +40,11 @@ class TapKlaviyo(TapInternals):
     # A copy: singer-sdk adds its own settings to the tap's schema in place.
     config_jsonschema = copy.deepcopy(CONFIG_SCHEMA)
     message_writer_class = SingerOutput
+
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        quiet_sdk()  # before the SDK's first line
+        self.denied: dict[str, tuple[str, ...]] = {}  # stream -> the scopes it lacked
+        super().__init__(*args, **kwargs)
 
     @functools.cached_property
     def settings(self) -> Settings:
@@ -108,10 +114,20 @@ class TapKlaviyo(TapInternals):
         self.output.flush()
         sys.exit(exit_code)
 
+    def skipped_for_scope(self, stream: str, scopes: tuple[str, ...]) -> None:
+        self.denied[stream] = scopes
+
     def sync_account(self, sync: t.Callable[[], None]) -> None:
         self.logger.info("Syncing %s", self.settings.label)
+        selected = [name for name, stream in self.streams.items() if stream.selected]
+        if not selected:
+            self.logger.warning(
+                "The catalog selects no stream: nothing is synced. Select streams in the "
+                "catalog (metadata 'selected': true), or run without --catalog to sync all."
+            )
         try:
             sync()
+            self.end_on_denied_scopes(selected)
         except TapKlaviyoError:
             # Bookmarks only ever cover records already emitted: hand them to the target
             # before stopping, so the next run resumes here.
@@ -127,6 +143,18 @@ class TapKlaviyo(TapInternals):
 
     # -- --test ---------------------------------------------------------------------------
 
+    def end_on_denied_scopes(self, selected: list[str]) -> None:
+        """One summary line for the streams skipped for scopes; none synced: an error."""
+        if not self.denied:
+            return
+        lacking = ", ".join(f"{name} ({' + '.join(s)})" for name, s in sorted(self.denied.items()))
+        if selected and set(selected) <= set(self.denied):
+            raise PermissionDeniedError(
+                f"The API key lacks the scopes of every selected stream, so nothing was "
+                f"synced: {lacking}. Add them to the key in Klaviyo (Settings > API keys)."
+            )
+        self.logger.warning("Streams skipped for missing scopes: %s.", lacking)
+
     def test_connection(self) -> bool:
         """Check the key, then whether each stream's scope is granted."""
         self.logger.info("Testing the connection to %s", self.settings.label)
@@ -136,11 +164,13 @@ class TapKlaviyo(TapInternals):
             try:
                 stream.probe()
             except PermissionDeniedError:
+                self.denied[stream.name] = stream.resource.scopes
                 self.logger.warning("%-18s missing scope: %s", stream.name, scopes)
             else:
                 self.logger.info("%-18s ok (%s)", stream.name, scopes)
                 if isinstance(stream, ValuesReportStream):
                     self.logger.info("%-18s %s", stream.name, self.describe_conversion_metric())
+        self.end_on_denied_scopes(list(self.streams))
         return True
 
     def describe_conversion_metric(self) -> str:

@@ -14,6 +14,7 @@ from singer_sdk import Tap
 from tap_klaviyo import records, timestamps
 from tap_klaviyo.client import KlaviyoClient
 from tap_klaviyo.errors import NotFoundError, PermissionDeniedError
+from tap_klaviyo.logs import StreamLog
 from tap_klaviyo.output import SingerOutput, record_line, record_lines, utc_now_iso
 from tap_klaviyo.prefetch import Prefetch
 from tap_klaviyo.records import Page
@@ -26,6 +27,7 @@ from tap_klaviyo.settings import Settings
 # sharing the bookmark's second are read again, not lost.
 ONE_SECOND = dt.timedelta(seconds=1)
 CHUNK_SIZE = 500  # records handed from a worker to the writer at a time
+PROGRESS_CHECK = 500  # records between two looks at the clock for a progress line
 # Why a record Klaviyo sent is left out on purpose (counted, and the counts logged).
 BEFORE_WINDOW = "records before their window (already synced: Klaviyo repeats a bound's records)"
 AFTER_WINDOW = "records at or after their window's end (read by the next window, or past end_date)"
@@ -43,6 +45,7 @@ class TapServices(t.Protocol):
     @property
     def initialized_at(self) -> int: ...
     def reader(self, name: str) -> KlaviyoStream: ...
+    def skipped_for_scope(self, stream: str, scopes: tuple[str, ...]) -> None: ...
 
 
 class Vanished(t.NamedTuple):
@@ -72,6 +75,8 @@ class KlaviyoStream(StreamInternals):
         self._left_out: Counter[str] = Counter()
         self._left_out_lock = threading.Lock()
         self._fanout: FanOut | None = None
+        self.log_book = StreamLog(self.logger, self.name)
+        self._partition_index = 0
 
     @property
     def settings(self) -> Settings:
@@ -108,19 +113,54 @@ class KlaviyoStream(StreamInternals):
         return [dict(partition.context) for partition in self.resource.partitions] or None
 
     def get_records(self, context: Context | None) -> t.Iterable[dict]:
-        if self.resource.parent and not (context or {}).get(self.resource.parent_key or ""):
-            return  # a child stream whose parents could not be listed
-        try:
-            yield from self.children(context) if self.resource.parent else self.read(context)
-        except PermissionDeniedError as denied:
-            self.skip_for_missing_scope(denied)
-        if not self.partitions or context == self.partitions[-1]:
-            self.log_left_out()  # the stream's last partition: its end
+        partitions: list[Context | None] = [*self.partitions] if self.partitions else [None]
+        self._partition_index = partitions.index(context) if context in partitions else 0
+        if self._partition_index == 0:
+            self.log_book.start(self.describe_read(context))
+        if not self.resource.parent or (context or {}).get(self.resource.parent_key or ""):
+            try:
+                source = self.children(context) if self.resource.parent else self.read(context)
+                yield from self.counted(source)
+            except PermissionDeniedError as denied:
+                self.skip_for_missing_scope(denied)
+        if self._partition_index == len(partitions) - 1:  # the stream's last partition
+            self.log_book.end(self.left_out())
+
+    def counted(self, rows: t.Iterable[dict]) -> t.Iterator[dict]:
+        """The rows, counted for the progress and end lines (the clock read every few)."""
+        count = 0
+        for count, row in enumerate(rows, 1):
+            yield row
+            if not count % PROGRESS_CHECK:
+                self.log_book.add(PROGRESS_CHECK, self.progress_detail)
+        self.log_book.add(count % PROGRESS_CHECK, self.progress_detail)
+
+    def describe_read(self, context: Context | None) -> str:
+        """The start line: what is read, from where."""
+        increment = self.resource.increment
+        how = f"incremental on {increment.key}" if increment else "full table"
+        if self.resource.parent:
+            kind = self.parent_kind
+            return f"{how}, the children of {len(self.partitions or ())} {kind}s"
+        start = self.lower_bound(context) if increment else None
+        return f"{how} from {timestamps.to_text(start)}" if start else how
+
+    def progress_detail(self) -> str:
+        """How far a long read is, for its progress lines."""
+        if self.resource.parent:
+            total = len(self.partitions or ())
+            return f"{self._partition_index} of {total} {self.parent_kind}s done"
+        return ""
+
+    @property
+    def parent_kind(self) -> str:
+        return (self.resource.parent or "parent").removesuffix("s").replace("_", " ")
 
     def skip_for_missing_scope(self, denied: PermissionDeniedError) -> None:
         """A 403 skips this stream with a warning (others go on), unless told to stop."""
         if self.settings.fail_on_missing_scope:
             raise denied
+        self.services.skipped_for_scope(self.name, self.resource.scopes)
         self.logger.warning(
             "Skipping stream '%s': the API key lacks the scope %s (%s). Add the scope "
             "to the key in Klaviyo, or deselect the stream.",
@@ -153,15 +193,12 @@ class KlaviyoStream(StreamInternals):
             self._last_increment = (context, moment)
         self.sdk_increment_state(record, context)
 
-    def log_left_out(self) -> None:
-        """One line at the end of the stream for the records left out on purpose."""
-        if self._left_out:
-            self.logger.info(
-                "%s: left out on purpose: %s",
-                self.name,
-                "; ".join(f"{count:,} {why}" for why, count in sorted(self._left_out.items())),
-            )
+    def left_out(self) -> str:
+        """The records left out on purpose, for the stream's end line."""
+        with self._left_out_lock:
+            text = "; ".join(f"{count:,} {why}" for why, count in sorted(self._left_out.items()))
             self._left_out.clear()
+        return text
 
     def count_left_out(self, counts: Counter[str]) -> None:
         if counts:
@@ -403,7 +440,7 @@ class KlaviyoStream(StreamInternals):
     def skip_vanished_parent(self, partition: Context, error: NotFoundError) -> None:
         """A parent deleted since it was listed: this one is skipped, every other synced; its
         bookmark stays where it was."""
-        kind = (self.resource.parent or "parent").removesuffix("s").replace("_", " ")
+        kind = self.parent_kind
         self.logger.warning(
             "Stream '%s': skipping %s %s, which Klaviyo no longer has (%s %s; deleted after "
             "it was listed); the other %ss are synced.",

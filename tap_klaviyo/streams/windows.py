@@ -14,7 +14,6 @@ import datetime as dt
 import functools
 import math
 import threading
-import time
 import typing as t
 
 from tap_klaviyo import timestamps
@@ -37,7 +36,6 @@ MIN_WINDOW = dt.timedelta(minutes=1)
 ONE_SECOND = dt.timedelta(seconds=1)
 WINDOWS_PER_CURSOR = 8  # at least this many windows per parallel cursor over the range
 SLOWEST_PAGE = 1.0  # seconds: Klaviyo answers a page in less (the sandbox's 250 ms in tests)
-PROGRESS_EVERY = 10.0  # seconds between progress lines on stderr
 
 
 class Density:
@@ -127,9 +125,11 @@ class WindowedStream(KlaviyoStream):
     page, while enough windows stay open to keep every worker busy.
     """
 
+    _range: tuple[dt.datetime | None, Frontier]  # the read's start and progress, for its log
+
     def read(self, context: Context | None) -> t.Iterator[dict]:
         frontier = Frontier(self.sync_started)
-        progress = Progress(self, self.lower_bound(context), self.sync_started)
+        self._range = (self.lower_bound(context), frontier)
         pages: Prefetch[WindowPage] = Prefetch(
             self.window_tasks(context, frontier),
             max_workers=self.cursors,
@@ -143,9 +143,20 @@ class WindowedStream(KlaviyoStream):
                 # The SDK writes each record before it asks for the next one.
                 yield from page.records  # type: ignore[misc]
                 frontier.written(page.window, page.keys)
-                progress.add(len(page.records), frontier.bookmark)
             self.advance_bookmark(frontier.bookmark, context)
-        progress.done()
+
+    def progress_detail(self) -> str:
+        """How far the windows are written: the bookmark a resume would start from."""
+        start, frontier = self._range
+        reached = frontier.bookmark
+        if reached is None:
+            return ""
+        text = f"complete up to {timestamps.to_text(reached)}"
+        total = (self.sync_started - start).total_seconds() if start else 0
+        if total > 0:
+            done = (reached - start).total_seconds() / total if start else 0
+            text += f" ({min(max(done, 0), 1):.0%} of the range)"
+        return text
 
     def on_record_for_state(self, record: dict, context: Context | None) -> None:
         """Windows finish out of order: the bookmark follows the frontier, not each record."""
@@ -269,40 +280,3 @@ class WindowedStream(KlaviyoStream):
     @property
     def page_size(self) -> int:
         return self.resource.page_size or 100
-
-
-class Progress:
-    """A line on stderr every few seconds for long reads: records, rate, how far."""
-
-    def __init__(self, stream: KlaviyoStream, start: dt.datetime | None, end: dt.datetime) -> None:
-        self.stream, self.start, self.end = stream, start, end
-        self.count = 0
-        self.began = self.last = time.monotonic()
-
-    def add(self, records: int, reached: dt.datetime | None) -> None:
-        self.count += records
-        if time.monotonic() - self.last < PROGRESS_EVERY:
-            return
-        self.last = time.monotonic()
-        self.stream.logger.info(
-            "%s: %s records, %s/s, complete up to %s%s",
-            self.stream.name, f"{self.count:,}", f"{self.rate():,.0f}",
-            timestamps.to_text(reached) if reached else "?", self.share(reached),
-        )  # fmt: skip
-
-    def rate(self) -> float:
-        return self.count / max(time.monotonic() - self.began, 1e-6)
-
-    def share(self, reached: dt.datetime | None) -> str:
-        if self.start is None or reached is None:
-            return ""
-        total = (self.end - self.start).total_seconds()
-        done = (reached - self.start).total_seconds()
-        return f" ({min(max(done / total, 0), 1):.0%} of the range)" if total > 0 else ""
-
-    def done(self) -> None:
-        if time.monotonic() - self.began >= PROGRESS_EVERY:
-            self.stream.logger.info(
-                "%s: done, %s records at %s/s",
-                self.stream.name, f"{self.count:,}", f"{self.rate():,.0f}",
-            )  # fmt: skip

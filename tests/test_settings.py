@@ -1,0 +1,103 @@
+"""One typed settings object: every default written once (in the schema), every setting
+validated before any request, read everywhere from ``Settings``."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tap_klaviyo.errors import ConfigError
+from tap_klaviyo.settings import (
+    CONFIG_SCHEMA,
+    DEFAULTS,
+    SDK_SETTINGS,
+    Settings,
+    validate,
+)
+
+KEY = "pk_" + "Q7x2Lm9Kd4" * 3 + "Zr8T"  # the right form, never a real key
+PACKAGE = Path(__file__).resolve().parents[1] / "tap_klaviyo"
+
+
+def test_defaults_come_from_the_schema() -> None:
+    settings = Settings.from_config({"api_key": KEY})
+    for name, default in DEFAULTS.items():
+        assert getattr(settings, name) == default, name
+    assert settings.start_date is None
+    assert settings.label == "Klaviyo account"
+    assert KEY not in repr(settings)
+
+
+def test_values_are_typed() -> None:
+    settings = Settings.from_config(
+        {
+            "api_key": f" {KEY} ",
+            "start_date": "2024-01-01 00:00:00Z",
+            "report_statistics": ["opens", "clicks"],
+            "conversion_metric_id": "AbC123",
+            "request_timeout": 5,
+            "stream_maps": {"events": {"__filter__": "true"}},
+        }
+    )
+    assert settings.api_key == KEY
+    assert settings.start_date is not None
+    assert settings.start_date.isoformat() == "2024-01-01T00:00:00+00:00"
+    assert settings.report_statistics == ("opens", "clicks")
+    assert settings.request_timeout == 5.0
+    assert isinstance(settings.request_timeout, float)
+    assert settings.sdk_records  # stream maps: records take the SDK's path
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "words"),
+    [
+        ("max_workers", 2.5, "'max_workers' must be a whole number of at least 1"),
+        ("max_workers", True, "'max_workers' must be a whole number of at least 1"),
+        ("max_workers", 0, "'max_workers' must be a whole number of at least 1"),
+        ("max_retries", "8", "'max_retries' must be a whole number of at least 1"),
+        ("lookback_window", -1, "'lookback_window' must be a whole number of at least 0"),
+        (
+            "report_timeframe_days",
+            400,
+            "'report_timeframe_days' must be a whole number from 1 to 365",
+        ),
+        ("request_timeout", 0, "'request_timeout' must be a number above 0"),
+    ],
+)
+def test_counts_are_whole_numbers_within_bounds(name: str, value: Any, words: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        Settings.from_config({"api_key": KEY, name: value})
+    assert str(raised.value) == f"Setting {words}."
+
+
+def test_a_duration_may_be_a_fraction() -> None:
+    assert Settings.from_config({"api_key": KEY, "request_timeout": 0.5}).request_timeout == 0.5
+
+
+def test_near_misses_are_named_and_sdk_settings_are_known() -> None:
+    config = {"api_key": KEY, "start_dat": "2024-01-01T00:00:00Z", "flattening_separator": "__"}
+    assert validate(config) == [
+        "Unknown setting 'start_dat' is ignored; did you mean 'start_date'?"
+    ]
+    assert validate({"api_key": KEY, "colour": "blue"}) == ["Unknown setting 'colour' is ignored."]
+    assert {"flattening_separator", "flattening_max_key_length", "stream_maps"} <= SDK_SETTINGS
+
+
+def test_every_setting_is_a_field() -> None:
+    names = set(CONFIG_SCHEMA["properties"]) - {"auth_token"}  # an alias of api_key
+    assert names <= set(Settings.__dataclass_fields__)
+
+
+def test_nothing_outside_the_settings_reads_the_config() -> None:
+    """Defaults written twice drift apart: every module reads ``Settings``, not the config."""
+    readers = [
+        f"{path.relative_to(PACKAGE)}:{number}"
+        for path in PACKAGE.rglob("*.py")
+        if path.name not in {"settings.py", "tap.py"}
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if re.search(r"\bconfig(\.get\(|\[)", line)
+    ]
+    assert not readers, readers
