@@ -126,6 +126,9 @@ class Resource:
     # Windowed reads: pages per window (longer windows waste fewer part-filled last pages).
     pages_per_window: int = 8
     report_type: str | None = None  # the JSON:API type of a report's request body
+    # ``--test`` checks this stream's scope by probing another with the same scope: a report
+    # POST would spend the reports' daily quota (225) of the next sync.
+    probe_with: str | None = None
     shape: records.Shape = records.to_record
     description: str = ""
 
@@ -352,6 +355,7 @@ CAMPAIGN_VALUES_REPORTS = Resource(
     behaviour=Behaviour.VALUES_REPORT,
     method="POST",
     report_type="campaign-values-report",
+    probe_with="campaigns",
     primary_keys=("campaign_id", "campaign_message_id", "send_channel", *REPORT_TIMEFRAME),
     description="Opens, clicks, conversions... per campaign message over the last N days. "
     "1 request a run (reports: 1/s, 2/min, 225/day).",
@@ -362,6 +366,7 @@ FLOW_VALUES_REPORTS = replace(
     path="/api/flow-values-reports",
     scopes=("flows:read",),
     report_type="flow-values-report",
+    probe_with="flows",
     primary_keys=("flow_id", "flow_message_id", "send_channel", *REPORT_TIMEFRAME),
     description="The same statistics per flow message. 1 request a run.",
 )

@@ -342,6 +342,12 @@ def validate(config: t.Mapping[str, t.Any]) -> list[str]:
             f"e.g. {DEFAULT_REVISION}."
         )
     check_base_url(config.get("base_url") or DEFAULTS["base_url"])
+    agent = config.get("user_agent")
+    if agent is not None and (not isinstance(agent, str) or not agent.isprintable()):
+        raise ConfigError(
+            "Setting 'user_agent' must be one line of printable text (it is sent as the "
+            "User-Agent header), e.g. acme-etl/1.0."
+        )
     for name, spec in CONFIG_SCHEMA["properties"].items():
         if {"integer", "number"} & set(_types(spec)):
             check_number(name, spec, config.get(name))

@@ -9,6 +9,8 @@ import sys
 import typing as t
 from importlib.metadata import PackageNotFoundError, version
 
+import click
+
 from tap_klaviyo import state
 from tap_klaviyo.client import KlaviyoClient
 from tap_klaviyo.errors import PermissionDeniedError, TapKlaviyoError
@@ -23,6 +25,13 @@ from tap_klaviyo.streams.reports import (
     ConversionMetric,
     ValuesReportStream,
     choose_conversion_metric,
+)
+
+TEST_HELP = (
+    "Check the API key and each stream's scope with one small GET per stream (no report "
+    "POST: the reports' daily quota is kept for syncs), print the values reports' "
+    "conversion metric, write no records. Exits non-zero when the key is rejected or "
+    "lacks every stream's scope. --test=schema prints the streams' SCHEMA messages."
 )
 
 
@@ -45,6 +54,15 @@ class TapKlaviyo(TapInternals):
         quiet_sdk()  # before the SDK's first line
         self.denied: dict[str, tuple[str, ...]] = {}  # stream -> the scopes it lacked
         super().__init__(*args, **kwargs)
+
+    @classmethod
+    def get_singer_command(cls) -> click.Command:
+        """singer-sdk's command, with ``--test`` described as this tap does it."""
+        command = super().get_singer_command()
+        for option in command.params:
+            if option.name == "test" and isinstance(option, click.Option):
+                option.help = TEST_HELP
+        return command
 
     @functools.cached_property
     def settings(self) -> Settings:

@@ -101,3 +101,9 @@ def test_nothing_outside_the_settings_reads_the_config() -> None:
         if re.search(r"\bconfig(\.get\(|\[)", line)
     ]
     assert not readers, readers
+
+
+@pytest.mark.parametrize("agent", ["acme\netl", "tab\there", 42])
+def test_a_user_agent_is_one_printable_line(agent: Any) -> None:
+    with pytest.raises(ConfigError, match="'user_agent' must be one line of printable text"):
+        Settings.from_config({"api_key": KEY, "user_agent": agent})

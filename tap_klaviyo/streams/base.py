@@ -169,6 +169,9 @@ class KlaviyoStream(StreamInternals):
 
     def probe(self) -> None:
         """One request of this stream's kind, for ``--test``; raises PermissionDeniedError."""
+        if self.resource.probe_with:
+            self.services.reader(self.resource.probe_with).probe()
+            return
         if self.resource.parent:
             partition = next(self.parent_partitions(), None)
             if partition is None:
