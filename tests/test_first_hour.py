@@ -1,0 +1,117 @@
+"""A new user's first hour: no silent zeros, quiet logs, no false alarms, a free ``--test``."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+
+import pytest
+
+from klaviyo_sandbox.app import DEMO_API_KEY
+from klaviyo_sandbox.data import Sizes
+from klaviyo_sandbox.server import Sandbox, running_sandbox
+from tap_klaviyo.resources import RESOURCES
+from tests.conftest import tap_config
+from tests.singer import run_tap, select_only
+
+# A few pages of everything.
+SIZES = Sizes(profiles=120, events=600, lists=3, segments=2, campaigns=6, flows=3, tags=3)
+NO_SCOPES = "pk_" + "N0sc0pes00" * 3 + "0000"
+LISTS_ONLY = "pk_" + "L1st0nly00" * 3 + "0000"
+REPORT_PATHS = {r.path for r in RESOURCES if r.report_type and r.probe_with}
+PROGRESS = re.compile(r": [\d,]+ records, [\d,]+/s")
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Iterator[Sandbox]:
+    with running_sandbox(seed=19, sizes=SIZES, rate_limits=False, quirks=True) as running:
+        running.keys.add(NO_SCOPES, [])
+        running.keys.add(LISTS_ONLY, ["lists:read"])
+        yield running
+
+
+def error_lines(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if line.startswith("tap-klaviyo: error:")]
+
+
+@pytest.mark.parametrize("args", [(), ("--test",)], ids=["sync", "test"])
+def test_a_key_with_no_scope_is_an_error_not_an_empty_success(
+    sandbox: Sandbox, args: tuple[str, ...]
+) -> None:
+    run = run_tap(tap_config(sandbox, api_key=NO_SCOPES), *args)
+    assert run.returncode == 1, run.stderr[-2000:]
+    (line,) = error_lines(run.stderr)
+    assert "lacks the scopes of every selected stream" in line
+    assert "events (events:read)" in line
+    assert not run.records
+    assert "An unhandled error occurred" not in run.stderr
+
+
+def test_streams_skipped_for_scopes_end_in_one_summary_line(sandbox: Sandbox) -> None:
+    run = run_tap(tap_config(sandbox, api_key=LISTS_ONLY))
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.records["lists"], "the stream the key may read is synced"
+    summaries = [x for x in run.stderr.splitlines() if "Streams skipped for missing scopes" in x]
+    assert len(summaries) == 1
+    assert "events (events:read)" in summaries[0]
+    assert "lists (" not in summaries[0]
+
+
+def report_posts(sandbox: Sandbox) -> int:
+    counts = sandbox.requests()["counts"]
+    return sum(c["count"] for c in counts if c["method"] == "POST" and c["route"] in REPORT_PATHS)
+
+
+def test_connection_test_sends_no_report_post(sandbox: Sandbox) -> None:
+    before, total = report_posts(sandbox), sandbox.requests()["total"]
+    run = run_tap(tap_config(sandbox), "--test")
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert re.search(r"campaign_values_reports +ok \(campaigns:read\)", run.stderr)
+    assert sandbox.requests()["total"] > total, "the test sent requests"
+    assert report_posts(sandbox) == before, "a report POST spends the reports' daily quota"
+
+
+def test_a_future_start_date_and_an_empty_selection_are_said(sandbox: Sandbox) -> None:
+    config = tap_config(sandbox, start_date="2999-01-01T00:00:00Z")
+    discovered = run_tap(config, "--discover")
+    assert "'start_date' (2999-01-01T00:00:00Z) is in the future" in discovered.stderr
+    run = run_tap(config, catalog=select_only(json.loads(discovered.stdout), set()))
+    assert run.returncode == 0
+    assert "The catalog selects no stream: nothing is synced" in run.stderr
+
+
+def test_a_default_sync_says_a_few_lines_per_stream(sandbox: Sandbox) -> None:
+    run = run_tap(tap_config(sandbox))
+    assert run.returncode == 0, run.stderr[-2000:]
+    lines = run.stderr.splitlines()
+    # Budget: a start and an end line per stream, one line per warning (vanished parents,
+    # the conversion metric's namesakes), the run's first and last lines; progress lines
+    # come on top, one per 10 s of a long stream, and only in their own form.
+    warnings = [line for line in lines if "| WARNING" in line]
+    progress = [line for line in lines if PROGRESS.search(line)]
+    budget = 2 * len(RESOURCES) + len(warnings) + 4
+    assert len(lines) - len(progress) <= budget, "\n".join(lines)
+    for resource in RESOURCES:
+        ends = [line for line in lines if f"| {resource.name}: done, " in line]
+        assert len(ends) == 1, resource.name
+    chatter = (
+        "Starting incremental sync",
+        "METRIC",
+        "Skipping deselected",
+        "assumed to be unsorted",
+    )
+    assert not [line for line in lines if any(word in line for word in chatter)]
+
+
+def test_the_sdk_settings_are_no_unknown_settings(sandbox: Sandbox) -> None:
+    config = tap_config(sandbox, flattening_separator="__", flattening_max_key_length=60)
+    run = run_tap(config, "--discover")
+    assert run.returncode == 0
+    assert "Unknown setting" not in run.stderr
+
+
+def test_the_demo_key_is_a_full_access_key(sandbox: Sandbox) -> None:
+    run = run_tap({"api_key": DEMO_API_KEY, "base_url": sandbox.url}, "--test")
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "missing scope" not in run.stderr
