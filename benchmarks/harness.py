@@ -81,11 +81,13 @@ def code_dir() -> Path:
 
 
 def child_env() -> dict[str, str]:
-    """The environment of every process started here (a snapshot goes first on the path)."""
+    """The environment of every process started here (a snapshot's tap and sandbox go first
+    on the path)."""
     env = dict(os.environ)
     code = _CACHE.get("code")
     if code is not None:
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(code), env.get("PYTHONPATH")]))
+        paths = [str(code), str(code / "sandbox"), env.get("PYTHONPATH")]
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, paths))
     return env
 
 
@@ -130,10 +132,8 @@ class SandboxProcess:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> SandboxProcess:
-        script = Path(sys.executable).with_name("tap-klaviyo-sandbox")
-        command = (
-            [str(script)] if script.exists() else [sys.executable, "-m", "klaviyo_sandbox.cli"]
-        )
+        # The module, not the console script: a snapshot's sandbox comes first on the path.
+        command = [sys.executable, "-m", "klaviyo_sandbox.cli"]
         stderr = (log_dir() / f"{self.name}.stderr").open("wb")
         self.proc = subprocess.Popen(
             [*command, *self.options.argv()],
