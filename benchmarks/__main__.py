@@ -151,7 +151,7 @@ def render(
         "",
         "## How to read it",
         "",
-        "- records: RECORD messages the tap wrote (the SDK's `record_count` metrics; piped "
+        "- records: RECORD messages the tap wrote (its end-of-stream lines; piped "
         "and counted line by line in scenario 3, which is stopped after a fixed time).",
         "- CPU µs/record: user + system CPU of the tap process (`os.wait4`), start-up "
         "included, divided by records. Peak RSS: `ru_maxrss` of the tap process.",

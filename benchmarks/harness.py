@@ -3,9 +3,10 @@
 The sandbox runs as its own process so that the tap's CPU time is the tap's alone; the tap
 runs as a child of this process and is reaped with ``os.wait4``, which hands back its user
 and system CPU time and its peak RSS (``ru_maxrss``, KiB on Linux). Records are counted
-either from the SDK's ``record_count`` METRIC lines on the tap's stderr (stdout going to
-/dev/null), or by counting the RECORD lines of stdout through a pipe (when the rate over
-time matters, or the run is stopped before the end).
+either from the stderr lines that end each stream (the tap's ``<stream>: done, N records in
+S s``; the baseline's SDK ``record_count`` METRIC lines), stdout going to /dev/null, or by
+counting the RECORD lines of stdout through a pipe (when the rate over time matters, or the
+run is stopped before the end).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -119,7 +121,8 @@ class SandboxOptions:
 
     def describe(self) -> str:
         limits = "klaviyo" if self.rate_limits else "off"
-        return f"latency {self.latency_ms:g} ms, limits {limits}"
+        quirks = "" if self.quirks else ", quirks off"
+        return f"latency {self.latency_ms:g} ms, limits {limits}{quirks}"
 
 
 class SandboxProcess:
@@ -339,7 +342,7 @@ def run_tap(
         max_rss_kib=usage.ru_maxrss,
         exit_code=proc.returncode,
         stopped=stopped.is_set(),
-        metric_records=record_counts_from_metrics(stderr_path),
+        metric_records=stream_counts(stderr_path)[0],
         piped_records=piped[0] if piped else None,
         timeline=timeline,
         stderr_path=stderr_path,
@@ -369,21 +372,32 @@ def _count_records(
     result.append(count)
 
 
-def record_counts_from_metrics(stderr_path: Path) -> dict[str, int]:
-    """Records per stream from the SDK's ``record_count`` counters (they add up)."""
+# The tap's last line of each stream: "events: done, 10,000 records in 3.1 s".
+STREAM_DONE = re.compile(rb"\| (\w+): done, ([\d,]+) records in ([\d.]+) s")
+
+
+def stream_counts(stderr_path: Path) -> tuple[dict[str, int], dict[str, float]]:
+    """Records and seconds per stream: from the tap's end-of-stream lines, or from the SDK's
+    ``record_count`` and ``sync_duration`` METRIC lines (the baseline's; they add up)."""
     counts: Counter[str] = Counter()
+    seconds: Counter[str] = Counter()
     with stderr_path.open("rb") as lines:
         for line in lines:
-            marker = line.find(b"METRIC: ")
-            if marker < 0 or b'"record_count"' not in line:
-                continue
-            try:
-                metric = json.loads(line[marker + 8 :])
-            except ValueError:
-                continue
-            if metric.get("type") == "counter" and metric.get("metric") == "record_count":
-                counts[metric["tags"]["stream"]] += int(metric["value"])
-    return dict(counts)
+            if done := STREAM_DONE.search(line):
+                stream = done.group(1).decode()
+                counts[stream] += int(done.group(2).replace(b",", b""))
+                seconds[stream] += float(done.group(3))
+            elif (marker := line.find(b"METRIC: ")) >= 0:
+                try:
+                    metric = json.loads(line[marker + 8 :])
+                except ValueError:
+                    continue
+                stream = metric.get("tags", {}).get("stream")
+                if metric.get("metric") == "record_count" and stream:
+                    counts[stream] += int(metric["value"])
+                elif metric.get("metric") == "sync_duration" and stream:
+                    seconds[stream] += float(metric["value"])
+    return dict(counts), dict(seconds)
 
 
 # -- catalogs --------------------------------------------------------------------------------
