@@ -295,10 +295,17 @@ class KlaviyoStream(StreamInternals):
         ):
             yield Page(document)
 
-    def rows(self, page: Page, start: dt.datetime | None, end: dt.datetime | None) -> list[dict]:
+    def rows(
+        self,
+        page: Page,
+        start: dt.datetime | None,
+        end: dt.datetime | None,
+        moments: list[dt.datetime] | None = None,
+    ) -> list[dict]:
         """The page's rows in [start, end) (whole seconds, as Klaviyo filters), timestamps
         in one form. Rows outside are left out and counted: records at a greater-than bound
-        that Klaviyo returns again, or past an end the endpoint cannot filter on."""
+        that Klaviyo returns again, or past an end the endpoint cannot filter on. With a
+        bound, ``moments`` (when given) receives each kept row's replication-key value."""
         key = self.resource.replication_key
         low = timestamps.floor_second(start) if start and key else None
         high = timestamps.floor_second(end) if end and key else None
@@ -314,6 +321,8 @@ class KlaviyoStream(StreamInternals):
                 if high is not None and moment >= high:
                     left_out[AFTER_WINDOW] += 1
                     continue
+                if moments is not None:
+                    moments.append(moment)
             kept.append(record)
         self.count_left_out(left_out)
         return kept

@@ -250,9 +250,8 @@ class WindowedStream(KlaviyoStream):
     def window_page(self, index: int, page: Page, window: Window) -> WindowPage:
         """A page as finished RECORD lines, built on the worker: the buffer holds bytes, far
         smaller than the page's objects, and the writer only copies them."""
-        records = self.rows(page, *window)
-        key = self.resource.replication_key or ""
-        keys = [timestamps.parse(record[key]) for record in records if record.get(key)]
+        keys: list[dt.datetime] = []  # a window always has a start: every value is parsed
+        records = self.rows(page, *window, moments=keys)
         return WindowPage(index, self.record_lines(records), keys)
 
     def earliest_record(self, context: Context | None) -> dt.datetime | None:
