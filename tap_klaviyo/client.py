@@ -12,7 +12,7 @@ import threading
 import time
 import typing as t
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import orjson
 import requests
@@ -34,10 +34,19 @@ logger = logging.getLogger("tap_klaviyo.client")
 RETRIABLE_STATUS = frozenset({429, 500, 502, 503, 504, 520, 522, 524})
 MAX_RETRY_WAIT = 120.0
 MAX_THROTTLED = 30  # 429s waited out for one request before giving up
+MAX_REDIRECTS = 5
 AUTH_HELP = (
     "Klaviyo rejected the API key (401): the API key is invalid or revoked. "
     "Create a private key under Settings > API keys and set it as 'api_key'."
 )
+
+
+class Redirected(Exception):
+    """A 3xx answer: where it points."""
+
+    def __init__(self, location: str) -> None:
+        super().__init__(location)
+        self.location = location
 
 
 class TransientError(Exception):
@@ -162,11 +171,14 @@ class KlaviyoClient:
         endpoint = endpoint or _endpoint_of(url)
         if method != "GET" and not (method == "POST" and _endpoint_of(url) in READ_ONLY_POSTS):
             raise ValueError(f"{method} {endpoint} would write to the account; the tap only reads")
-        failures = throttles = 0
+        failures = throttles = timeouts = redirects = 0
         while True:
             bucket = self.budget.acquire(endpoint, tier)
             try:
                 document, remaining, reset = self._send(method, url, params, body)
+            except Redirected as redirect:
+                redirects += 1
+                url, params = self._redirect_target(redirect.location, redirects), None
             except TransientError as error:
                 reason = str(error)
                 self.stats.count_retry(reason)
@@ -175,12 +187,16 @@ class KlaviyoClient:
                     throttles += 1
                 else:
                     failures += 1
+                    timeouts += reason == "timeout"
                 if failures >= self.max_retries or throttles >= MAX_THROTTLED:
-                    raise KlaviyoAPIError(
-                        f"{method} {endpoint} failed {failures + throttles} times (last: "
-                        f"{reason}); Klaviyo may be having trouble. Re-run later: the state "
-                        "saved so far resumes where this run stopped."
-                    ) from None
+                    message = self._gave_up(
+                        f"{method} {endpoint}",
+                        failures=failures,
+                        throttles=throttles,
+                        timeouts=timeouts,
+                        reason=reason,
+                    )
+                    raise KlaviyoAPIError(message) from None
                 wait = self._wait_before_retry(failures, error.retry_after)
                 if error.retry_after is not None:
                     bucket.pause(wait)  # the whole endpoint waits, not only this thread
@@ -195,6 +211,36 @@ class KlaviyoClient:
                 return document
 
     # -- internals -------------------------------------------------------------------------
+
+    def _gave_up(
+        self, request: str, *, failures: int, throttles: int, timeouts: int, reason: str
+    ) -> str:
+        """The one line for a request that kept failing: what the user can change, if any."""
+        cause = "Klaviyo may be having trouble"
+        if timeouts and timeouts == failures:
+            cause = (
+                f"every attempt took longer than 'request_timeout' ({self.timeout:g} s): "
+                "raise it (default 60) if Klaviyo is slow to answer"
+            )
+        return (
+            f"{request} failed {failures + throttles} times (last: {reason}); {cause}. Re-run "
+            "later: the state saved so far resumes where this run stopped."
+        )
+
+    def _redirect_target(self, location: str, hops: int) -> str:
+        """A redirect is followed on our own origin only (as ``links.next`` is): elsewhere,
+        another host's body would be taken for Klaviyo's data."""
+        if not self._same_origin(location):
+            raise KlaviyoAPIError(
+                f"Klaviyo's answer redirects to another host ({urlsplit(location).netloc}); "
+                "the tap does not follow it. Check 'base_url' (e.g. https://a.klaviyo.com)."
+            )
+        if hops > MAX_REDIRECTS:
+            raise KlaviyoAPIError(
+                f"Klaviyo redirected the request more than {MAX_REDIRECTS} times; check "
+                "'base_url' (e.g. https://a.klaviyo.com)."
+            )
+        return location
 
     def _same_origin(self, url: str) -> bool:
         ours, theirs = urlsplit(self.base_url), urlsplit(url)
@@ -225,6 +271,7 @@ class KlaviyoClient:
                 headers={"Content-Type": "application/vnd.api+json"} if body else None,
                 timeout=self.timeout,
                 stream=True,
+                allow_redirects=False,  # followed by ``request``, on our origin only
             )
             try:
                 # The body in one read: ``response.content`` would read it 10 KiB at a time
@@ -246,6 +293,8 @@ class KlaviyoClient:
         except (requests.RequestException, urllib3.exceptions.HTTPError) as error:
             raise TransientError(type(error).__name__) from None
         headers = response.headers
+        if response.is_redirect:
+            raise Redirected(urljoin(response.url, headers["Location"]))
         return (
             self._parse(response, content),
             _number(headers.get("RateLimit-Remaining")),

@@ -14,6 +14,7 @@ import ipaddress
 import re
 import typing as t
 from dataclasses import dataclass, field, fields
+from decimal import Decimal
 from urllib.parse import urlsplit
 
 from singer_sdk import Tap
@@ -375,7 +376,8 @@ def check_number(name: str, spec: t.Mapping[str, t.Any], value: t.Any) -> None:
     whole = "integer" in _types(spec)
     low, high = spec.get("minimum"), spec.get("maximum")
     above = spec.get("exclusiveMinimum")
-    if isinstance(value, bool) or not isinstance(value, int if whole else int | float):
+    # A config file's fractions arrive as Decimal (singer-sdk reads JSON that way).
+    if isinstance(value, bool) or not isinstance(value, int if whole else int | float | Decimal):
         ok = False
     else:
         ok = (low is None or value >= low) and (high is None or value <= high)

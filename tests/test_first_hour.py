@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -13,6 +14,7 @@ from klaviyo_sandbox.data import Sizes
 from klaviyo_sandbox.server import Sandbox, running_sandbox
 from tap_klaviyo.resources import RESOURCES
 from tests.conftest import tap_config
+from tests.local_server import local_server
 from tests.singer import run_tap, select_only
 
 # A few pages of everything.
@@ -115,3 +117,67 @@ def test_the_demo_key_is_a_full_access_key(sandbox: Sandbox) -> None:
     run = run_tap({"api_key": DEMO_API_KEY, "base_url": sandbox.url}, "--test")
     assert run.returncode == 0, run.stderr[-2000:]
     assert "missing scope" not in run.stderr
+
+
+# -- redirects and timeouts ---------------------------------------------------------------------
+
+JSONAPI = {"Content-Type": "application/vnd.api+json"}
+TAGS = json.dumps(
+    {"data": [{"type": "tag", "id": "t1", "attributes": {"name": "vip"}}], "links": {"next": None}}
+).encode()
+
+
+def tags_only(config: dict) -> dict:
+    discovered = run_tap(config, "--discover")
+    assert discovered.returncode == 0, discovered.stderr[-2000:]
+    return select_only(json.loads(discovered.stdout), {"tags"})
+
+
+def test_a_redirect_to_another_host_is_refused(sandbox: Sandbox) -> None:
+    with local_server(lambda method, path: (200, JSONAPI, TAGS)) as (elsewhere, elsewhere_seen):
+
+        def redirect(method: str, path: str) -> tuple[int, dict[str, str], bytes]:
+            return 302, {"Location": elsewhere + path}, b""
+
+        with local_server(redirect) as (url, seen):
+            config = {"api_key": DEMO_API_KEY, "base_url": url}
+            run = run_tap(config, catalog=tags_only(config))
+    assert run.returncode == 1, run.stderr[-2000:]
+    (line,) = error_lines(run.stderr)
+    assert "redirects to another host" in line
+    assert "Traceback" not in run.stderr
+    assert seen
+    assert not elsewhere_seen, "nothing is sent to the other host"
+    assert not run.records
+
+
+def test_a_redirect_on_our_own_host_is_followed() -> None:
+    def respond(method: str, path: str) -> tuple[int, dict[str, str], bytes]:
+        if path.startswith("/api/tags?"):
+            return 301, {"Location": path.replace("/api/tags", "/api/tags/", 1)}, b""
+        return 200, JSONAPI, TAGS
+
+    with local_server(respond) as (url, seen):
+        config = {"api_key": DEMO_API_KEY, "base_url": url}
+        run = run_tap(config, catalog=tags_only(config))
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert [r["id"] for r in run.records["tags"]] == ["t1"]
+    assert [path.split("?")[0] for _, path, _ in seen] == ["/api/tags", "/api/tags/"]
+
+
+def test_a_request_timeout_too_short_says_so() -> None:
+    answered = threading.Event()
+
+    def slow(method: str, path: str) -> tuple[int, dict[str, str], bytes]:
+        answered.wait(timeout=5)  # longer than the tap waits: every attempt times out
+        return 200, JSONAPI, TAGS
+
+    with local_server(slow) as (url, _):
+        config = {"api_key": DEMO_API_KEY, "base_url": url, "max_retries": 2}
+        catalog = tags_only(config)
+        run = run_tap({**config, "request_timeout": 0.2}, catalog=catalog)
+        answered.set()
+    assert run.returncode == 1, run.stderr[-2000:]
+    (line,) = error_lines(run.stderr)
+    assert "failed 2 times (last: timeout)" in line
+    assert "took longer than 'request_timeout' (0.2 s): raise it" in line
