@@ -86,8 +86,10 @@ class KlaviyoClient:
         max_retries: int = 8,
         pool_size: int = 16,
         budget: Budget | None = None,
+        sleep: t.Callable[[float], None] = time.sleep,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self._sleep = sleep  # the wait before a retry: tests pass their own, never waiting
         self.timeout = timeout
         self.max_retries = max_retries
         self.budget = budget or Budget()
@@ -203,7 +205,7 @@ class KlaviyoClient:
                 logger.info(
                     "Retrying %s %s in %.1fs: %s", method, endpoint, wait, reason
                 )  # fmt: skip
-                time.sleep(wait)
+                self._sleep(wait)
             else:
                 if remaining == 0 and reset:
                     # Another client spent this window: wait for it rather than get a 429.

@@ -7,7 +7,6 @@ import copy
 import functools
 import sys
 import typing as t
-from importlib.metadata import PackageNotFoundError, version
 
 import click
 
@@ -35,17 +34,12 @@ TEST_HELP = (
 )
 
 
-def package_version() -> str:
-    try:
-        return version("singer-tap-klaviyo")
-    except PackageNotFoundError:  # pragma: no cover - running from a bare source tree
-        return "0+unknown"
-
-
 class TapKlaviyo(TapInternals):
     """Singer tap for Klaviyo."""
 
     name = "tap-klaviyo"
+    # The distribution: "tap-klaviyo" on PyPI is another project (--about, the User-Agent).
+    package_name = "singer-tap-klaviyo"
     # A copy: singer-sdk adds its own settings to the tap's schema in place.
     config_jsonschema = copy.deepcopy(CONFIG_SCHEMA)
     message_writer_class = SingerOutput
@@ -86,7 +80,7 @@ class TapKlaviyo(TapInternals):
             api_key=chosen.api_key,
             base_url=chosen.base_url,
             revision=chosen.revision,
-            user_agent=chosen.user_agent or f"tap-klaviyo/{package_version()}",
+            user_agent=chosen.user_agent or f"tap-klaviyo/{self.plugin_version}",
             timeout=chosen.request_timeout,
             max_retries=chosen.max_retries,
             pool_size=chosen.max_workers + 4,

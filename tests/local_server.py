@@ -56,7 +56,8 @@ def local_server(
         context.load_cert_chain(*tls)
         server.socket = context.wrap_socket(server.socket, server_side=True)
         scheme = "https"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # A short poll: ``shutdown`` waits for the loop to notice, 0.5 s per server by default.
+    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
     thread.start()
     try:
         yield f"{scheme}://{host}:{server.server_address[1]}", seen

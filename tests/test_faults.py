@@ -24,9 +24,8 @@ import pytest
 from klaviyo_sandbox.app import DEMO_API_KEY
 from klaviyo_sandbox.faults import KINDS, FaultPlan
 from klaviyo_sandbox.server import Sandbox, running_sandbox
-from tap_klaviyo import client as client_module
 from tap_klaviyo.budget import Budget
-from tap_klaviyo.client import MAX_RETRY_WAIT, KlaviyoClient
+from tap_klaviyo.client import MAX_RETRY_WAIT, MAX_THROTTLED, KlaviyoClient
 from tap_klaviyo.errors import KlaviyoAPIError, PermissionDeniedError
 from tap_klaviyo.resources import S
 from tests.conftest import SMALL, tap_config
@@ -40,7 +39,9 @@ STREAMS = {"events", "profiles", "lists", "tags", "templates"}
 # An injected timeout costs the tap a whole request_timeout: fewer of them.
 PROBABILITY = dict.fromkeys(KINDS, 0.2) | {"timeout": 0.1}
 # Quick retries: an injected ``timeout`` answers after 3 s, the tap gives up on it after 1 s.
-FAST = {"request_timeout": 1, "max_retries": 10}
+# Two workers: still parallel windows, but ~50 requests rather than ~300 (the windows grow
+# with the workers), so each kind costs seconds, not tens; a fault is handled per request.
+FAST = {"request_timeout": 1, "max_retries": 10, "max_workers": 2}
 SERVER_TIMEOUT = 3.0
 STATS = re.compile(r"Requests: (\d+), retries: (\d+) \(429: (\d+)\)")
 RETRY = re.compile(r"Retrying (GET|POST) (\S+) in ([\d.]+)s(?: \(attempt \d+ of \d+\))?: (.+)$")
@@ -220,6 +221,8 @@ def make_client(url: str, **options: Any) -> KlaviyoClient:
         timeout=options.pop("timeout", 5),
         max_retries=options.pop("max_retries", 3),
         budget=Budget(enabled=False),
+        # Waits are recorded, not slept: what the client waits is asserted, not the clock.
+        sleep=options.pop("sleep", lambda seconds: None),
     )
 
 
@@ -237,38 +240,45 @@ def throttled_once(retry_after: str) -> Callable[[str, str], tuple[int, dict[str
 
 
 def test_retry_after_is_honoured() -> None:
+    waits: list[float] = []
     with local_server(throttled_once("2")) as (url, seen):
-        client = make_client(url)
-        began = time.monotonic()
+        client = make_client(url, sleep=waits.append)
         assert client.get("/api/tags", tier=S) == json.loads(EMPTY_PAGE)
-        elapsed = time.monotonic() - began
     assert len(seen) == 2
-    assert 2.0 <= elapsed < 4.0
+    assert waits == [2.0]  # Retry-After: 2, waited once before the one retry
     assert (client.stats.retries, client.stats.throttled) == (1, 1)
 
 
-def test_retry_after_is_capped(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_retry_after_is_capped() -> None:
     waits: list[float] = []
-    monkeypatch.setattr(client_module.time, "sleep", waits.append)
     with local_server(throttled_once("86400")) as (url, seen):
-        client = make_client(url)
+        client = make_client(url, sleep=waits.append)
         client.get("/api/tags", tier=S)
     assert len(seen) == 2
     assert waits == [MAX_RETRY_WAIT] == [120.0]
     assert client.stats.throttled == 1
 
 
-def test_throttling_that_never_clears_ends_in_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_real_sleep_is_the_default() -> None:
+    """Tests inject their sleep; a client built as the tap builds it really waits."""
+    client = KlaviyoClient(
+        api_key=DEMO_API_KEY, base_url="http://127.0.0.1:1", revision="2026-07-15", user_agent="t"
+    )
+    assert client._sleep is time.sleep
+
+
+def test_throttling_that_never_clears_ends_in_an_error() -> None:
     waits: list[float] = []
-    monkeypatch.setattr(client_module.time, "sleep", waits.append)
     body = json.dumps({"errors": [{"status": 429, "code": "throttled"}]}).encode()
     with local_server(fixed(429, {**JSONAPI, "Retry-After": "1"}, body)) as (url, seen):
-        client = make_client(url, max_retries=2)
-        with pytest.raises(KlaviyoAPIError, match=r"GET /api/tags failed \d+ times \(last: 429\)"):
+        client = make_client(url, max_retries=2, sleep=waits.append)
+        error = rf"GET /api/tags failed {MAX_THROTTLED} times \(last: 429\)"
+        with pytest.raises(KlaviyoAPIError, match=error):
             client.get("/api/tags", tier=S)
-    assert 2 <= len(seen) <= 100, "a 429 that never clears must end, after a bounded wait"
-    assert waits == [1.0] * (len(seen) - 1)
-    assert client.stats.throttled == len(seen)
+    # 429s are waited out up to MAX_THROTTLED times (not max_retries), then the run stops.
+    assert len(seen) == MAX_THROTTLED == 30
+    assert waits == [1.0] * (MAX_THROTTLED - 1)
+    assert client.stats.throttled == MAX_THROTTLED
 
 
 # --- what is and is not a permission problem -------------------------------------------------

@@ -4,16 +4,15 @@ holds the tap's output against what the sandbox served or its ground truth."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import requests
 
 from klaviyo_sandbox.app import DEMO_API_KEY
-from klaviyo_sandbox.server import Sandbox, running_sandbox
+from klaviyo_sandbox.server import Sandbox
 from tap_klaviyo import timestamps
-from tests.conftest import SMALL, tap_config
+from tests.conftest import tap_config
 from tests.singer import TapRun, run_tap
 from tests.truth import ids
 
@@ -26,17 +25,15 @@ FANOUTS = {
 }
 
 
-@pytest.fixture(scope="module")
-def quirky() -> Iterator[Sandbox]:
-    with running_sandbox(seed=17, sizes=SMALL, rate_limits=False, quirks=True) as running:
-        yield running
+@pytest.fixture
+def quirky(quirky_sandbox: Sandbox) -> Sandbox:
+    return quirky_sandbox
 
 
-@pytest.fixture(scope="module")
-def full_sync(quirky: Sandbox) -> TapRun:
-    run = run_tap(tap_config(quirky, report_timeframe_days=365))
-    assert run.returncode == 0, run.stderr[-3000:]
-    return run
+@pytest.fixture
+def full_sync(quirky_full_sync: TapRun) -> TapRun:
+    """Here the full sync is the quirky sandbox's (tests/conftest.py)."""
+    return quirky_full_sync
 
 
 def served(sandbox: Sandbox, path: str) -> list[dict[str, Any]]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import platform
 import random
 import shutil
 import signal
@@ -30,6 +31,7 @@ from typing import Any
 import pytest
 
 from klaviyo_sandbox.data import Sizes
+from klaviyo_sandbox.faults import FaultPlan
 from klaviyo_sandbox.server import Sandbox, running_sandbox
 from tests.conftest import SMALL, tap_config, target_config
 from tests.singer import TapRun, parse_messages, run_tap, select_only, start_tap
@@ -58,16 +60,32 @@ def discover(sandbox: Sandbox) -> dict[str, Any]:
 
 @dataclass
 class Trigger:
-    """When to kill: after ``records`` RECORD lines of ``stream``, or ``seconds`` in."""
+    """When to kill: after ``records`` RECORD lines of ``stream``, or as the sandbox receives
+    its ``requests``-th API request of the run (a moment unrelated to what the tap wrote)."""
 
     stream: str | None = None
     records: int = 0
-    seconds: float | None = None
+    requests: int | None = None
 
     def describe(self) -> str:
-        if self.seconds is not None:
-            return f"{self.seconds:.1f}s in"
+        if self.requests is not None:
+            return f"at API request {self.requests}"
         return f"after {self.records} {self.stream} records"
+
+
+class KillAtRequest(FaultPlan):
+    """No faults: counts the API requests and runs ``kill`` as the ``at``-th one arrives."""
+
+    def __init__(self, at: int, kill: Callable[[], None]) -> None:
+        super().__init__({})
+        self.at, self.kill, self.seen = at, kill, 0
+
+    def draw(self) -> str | None:
+        with self._lock:
+            self.seen += 1
+            if self.seen == self.at:
+                self.kill()
+        return None
 
 
 @dataclass
@@ -90,6 +108,7 @@ def record_key(stream: str, record: dict[str, Any]) -> Any:
 
 def pipe_once(
     tmp: Path,
+    sandbox: Sandbox,
     state: dict[str, Any] | None,
     trigger: Trigger | None,
     number: int,
@@ -113,7 +132,18 @@ def pipe_once(
             stderr=target_log,
         )
         tap = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=tap_log)
-        return tee_and_kill(tap, target, trigger, cycle)
+        if trigger is not None and trigger.requests is not None:
+
+            def kill_now() -> None:
+                if tap.poll() is None:
+                    tap.send_signal(signal.SIGKILL)
+                    cycle.killed = True
+
+            sandbox.state.faults = KillAtRequest(trigger.requests, kill_now)
+        try:
+            return tee_and_kill(tap, target, trigger, cycle)
+        finally:
+            sandbox.state.faults = None
 
 
 def tee_and_kill(
@@ -131,16 +161,6 @@ def tee_and_kill(
     reader.start()
     assert tap.stdout is not None
     assert target.stdin is not None
-    timer = None
-    if trigger is not None and trigger.seconds is not None:
-
-        def kill_now() -> None:
-            if tap.poll() is None:
-                tap.send_signal(signal.SIGKILL)
-                cycle.killed = True
-
-        timer = threading.Timer(trigger.seconds, kill_now)
-        timer.start()
     seen = Counter[str]()
     for line in tap.stdout:
         target.stdin.write(line)  # exactly what the tap wrote, a cut-off last line included
@@ -163,8 +183,6 @@ def tee_and_kill(
                 cycle.killed = True
     target.stdin.close()
     cycle.tap_code = tap.wait(timeout=300)
-    if timer is not None:
-        timer.cancel()
     cycle.target_code = target.wait(timeout=300)
     reader.join(timeout=30)
     tap.stdout.close()
@@ -175,19 +193,20 @@ def tee_and_kill(
 
 
 def plan_triggers(rng: random.Random) -> list[Trigger]:
-    """Kills at random moments: a few seconds in, and at random points inside the parallel
-    time windows of events and profiles and the list members fan-out. The streams sync in
-    the order campaigns, events, list_members, lists, profiles; each count is reachable in
-    what the previous kills left to read."""
+    """Kills at random moments: at a random API request early in a run (whatever the tap is
+    doing then: a full sync makes about 160), and at random points inside the parallel time
+    windows of events and profiles and the list members fan-out. The streams sync in the
+    order campaigns, events, list_members, lists, profiles; each count is reachable in what
+    the previous kills left to read."""
     return [
-        Trigger(seconds=rng.uniform(1.0, 4.0)),
+        Trigger(requests=rng.randint(10, 60)),
         Trigger("events", rng.randint(1000, 8000)),
         Trigger("events", rng.randint(1000, 8000)),
         Trigger("events", rng.randint(500, 5000)),
         Trigger("list_members", rng.randint(100, 2000)),
         Trigger("profiles", rng.randint(100, 1200)),
         Trigger("profiles", rng.randint(100, 1000)),
-        Trigger(seconds=rng.uniform(0.5, 3.0)),
+        Trigger(requests=rng.randint(5, 40)),
     ]
 
 
@@ -210,7 +229,7 @@ def test_sigkill_and_resume_loses_nothing(
             triggers = plan_triggers(rng)
             advanced_after = 2  # account activity between runs: later values must win
             while sum(c.killed for c in cycles) < MIN_KILLS and triggers:
-                cycle = pipe_once(tmp_path, state, triggers.pop(0), len(cycles))
+                cycle = pipe_once(tmp_path, sandbox, state, triggers.pop(0), len(cycles))
                 cycles.append(cycle)
                 assert cycle.target_code == 0 or cycle.partial_line, (
                     tmp_path / f"target-{len(cycles) - 1}.log"
@@ -222,7 +241,7 @@ def test_sigkill_and_resume_loses_nothing(
                 state = cycle.confirmed_state or state
                 if len(cycles) == advanced_after:
                     sandbox.account.advance(900)
-            final = pipe_once(tmp_path, state, None, len(cycles))
+            final = pipe_once(tmp_path, sandbox, state, None, len(cycles))
             cycles.append(final)
             assert final.tap_code == 0, (tmp_path / f"tap-{len(cycles) - 1}.log").read_text()[
                 -3000:
@@ -318,31 +337,67 @@ def check_latest_values(postgres: Any, schema: str, sandbox: Sandbox) -> None:
 # --- SIGTERM / SIGINT ------------------------------------------------------------------------
 
 
+# The events page size is 1000: a signal after this many has events' parallel windows
+# under way, with most of the sync still ahead.
+EVENTS_BEFORE_SIGNAL = 1001
+# The number of write(2) on the architectures the suite runs on (/proc/<pid>/syscall).
+WRITE_SYSCALL = {"x86_64": "1", "aarch64": "64"}
+
+
+def blocked_writing_stdout(pid: int) -> bool:
+    """Whether a thread of ``pid`` sleeps in write(1, ...): a blocking write to a pipe sleeps
+    only while the pipe is full, and the tap is the only writer of its stdout."""
+    number = WRITE_SYSCALL[platform.machine()]
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            call = (task / "syscall").read_text().split()
+        except OSError:  # the thread has just ended
+            continue
+        if call[:2] == [number, "0x1"]:
+            return True
+    return False
+
+
+def poll_until(condition: Callable[[], bool], what: str, timeout: float = 60) -> None:
+    """Wait for a state of another process, which has no event to wait on; never a fixed
+    delay: it returns as soon as ``condition`` holds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"never happened: {what}"
+        time.sleep(0.01)
+
+
 def stop_with(
     sandbox: Sandbox, catalog: dict[str, Any], signum: int, *, stall: bool, tmp: Path
 ) -> TapRun:
-    """Start a sync, send ``signum`` once events are flowing; with ``stall``, the reader
-    stops reading first (a slow target: the pipe fills and the tap blocks writing)."""
+    """Start a sync, send ``signum`` once events are well under way; with ``stall``, the
+    reader stops reading at the first event (a slow target) and the signal comes once the
+    pipe is full and the tap is blocked writing."""
     (tmp / "config.json").write_text(json.dumps(tap_config(sandbox, max_workers=4)))
     (tmp / "catalog.json").write_text(json.dumps(catalog))
     tap, tap_stderr = start_tap(tmp / "config.json", tmp / "catalog.json")
     chunks: list[bytes] = []
-    flowing, resume = threading.Event(), threading.Event()
+    under_way, resume = threading.Event(), threading.Event()
 
     def read() -> None:
         assert tap.stdout is not None
+        events = 0
         for line in tap.stdout:
             chunks.append(line)
-            if not flowing.is_set() and b'"type":"RECORD","stream":"events"' in line:
-                flowing.set()
-                if stall:
+            if b'"type":"RECORD","stream":"events"' in line:
+                events += 1
+                if stall and events == 1:
+                    under_way.set()
                     resume.wait()
+                if events == EVENTS_BEFORE_SIGNAL:
+                    under_way.set()
 
     reader = threading.Thread(target=read, daemon=True)
     reader.start()
-    assert flowing.wait(timeout=60), "events never started"
-    # Stalled: the tap keeps writing until the pipe is full, then blocks in write().
-    time.sleep(3 if stall else 0.5)
+    assert under_way.wait(timeout=60), "events never got under way"
+    if stall:
+        # Nobody reads: the tap writes until the pipe is full, then blocks in write().
+        poll_until(lambda: blocked_writing_stdout(tap.pid), "the tap blocked on a full pipe")
     tap.send_signal(signum)
     resume.set()
     code = tap.wait(timeout=60)

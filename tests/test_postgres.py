@@ -1,4 +1,8 @@
-"""End to end, as users run it: ``tap-klaviyo --config … | target-postgres`` into PostgreSQL."""
+"""End to end: what ``tap-klaviyo --config …`` writes, loaded by ``target-postgres`` into
+PostgreSQL. The tap's output is the shared full sync's (tests/conftest.py), its exact bytes
+fed to the target's stdin: a second full sync would only wait on the same rate limits again.
+The live pipe, the target reading as the tap writes, is test_kill_resume's and test_meltano's.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +18,8 @@ from typing import Any
 import pytest
 
 from tap_klaviyo.resources import RESOURCES
-from tests.conftest import tap_config, target_config
+from tests.conftest import target_config
+from tests.singer import TapRun
 from tests.truth import expected_keys
 
 pytestmark = pytest.mark.postgres
@@ -22,36 +27,30 @@ pytestmark = pytest.mark.postgres
 TARGET = shutil.which("target-postgres", path=str(Path(sys.executable).parent))
 
 
-def pipe_tap_into_target(tmp: Path, config: dict[str, Any], schema: str) -> str:
-    """Run the pipe; return the last STATE line the target confirmed."""
-    (tmp / "tap.json").write_text(json.dumps(config))
+def load_into_target(tmp: Path, tap_output: str, schema: str) -> str:
+    """Feed the tap's output to the target; return the last STATE line the target confirmed."""
     (tmp / "target.json").write_text(json.dumps(target_config(schema)))
     assert TARGET, "target-postgres is not installed in the test environment"
-    tap = subprocess.Popen(
-        [sys.executable, "-m", "tap_klaviyo", "--config", str(tmp / "tap.json")],
-        stdout=subprocess.PIPE,
-        stderr=(tmp / "tap.log").open("w"),
-    )
     target = subprocess.run(
         [TARGET, "--config", str(tmp / "target.json")],
-        stdin=tap.stdout,
+        input=tap_output,
         capture_output=True,
         text=True,
         check=False,
         env={**os.environ},
     )
-    assert tap.wait() == 0, (tmp / "tap.log").read_text()[-3000:]
     assert target.returncode == 0, target.stderr[-3000:]
     return target.stdout.strip().splitlines()[-1]
 
 
-def test_every_stream_lands_in_postgres(sandbox: Any, postgres: Any, tmp_path: Path) -> None:
-    schema = f"klaviyo_e2e_{os.getpid()}"
+def test_every_stream_lands_in_postgres(
+    sandbox: Any, full_sync: TapRun, postgres: Any, tmp_path: Path
+) -> None:
+    schema = f"klaviyo_e2e_{os.getpid()}"  # one per process: xdist workers never share one
     postgres.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
     try:
-        last_state = pipe_tap_into_target(
-            tmp_path, tap_config(sandbox, report_timeframe_days=365), schema
-        )
+        last_state = load_into_target(tmp_path, full_sync.stdout, schema)
+        assert json.loads(last_state) == full_sync.state  # the tap's last STATE, confirmed
         assert "bookmarks" in json.loads(last_state)
         tables = {
             row[0]

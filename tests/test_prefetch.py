@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-import time
 import typing as t
 
 import pytest
@@ -28,56 +27,88 @@ WAIT = 10.0  # seconds: a generous bound on any event in these tests, never reac
 
 
 class Probe:
-    """Counts what the tasks are doing right now, and the most they ever did at once."""
+    """Counts what the tasks are doing right now, and the most they ever did at once.
+
+    Nothing here sleeps: a test that needs a state (the buffer full, two tasks running at
+    once) waits for it on ``changed``, which every count change notifies."""
 
     def __init__(self) -> None:
-        self.lock = threading.Lock()
+        self.changed = threading.Condition()
         self.running = self.max_running = 0
         self.unconsumed = self.max_unconsumed = 0
         self.fetched = 0
 
     def task(
-        self, name: str, pages: int, gate: threading.Event | None = None
+        self,
+        name: str,
+        pages: int,
+        gate: threading.Event | None = None,
+        together: threading.Barrier | None = None,
     ) -> t.Callable[[], t.Iterator[str]]:
+        """A task of ``pages`` pages; it waits for ``gate`` before its first request, and
+        with the other tasks of ``together`` (all running at once) before its first page."""
+
         def run() -> t.Iterator[str]:
-            with self.lock:
+            with self.changed:
                 self.running += 1
                 self.max_running = max(self.max_running, self.running)
+                self.changed.notify_all()
             try:
                 if gate is not None:
                     assert gate.wait(WAIT), "the gate was never opened"
+                if together is not None:
+                    together.wait(WAIT)  # broken (an error) if they never all run at once
                 for page in range(pages):
-                    time.sleep(0.001)  # a request
-                    with self.lock:
+                    with self.changed:
                         self.fetched += 1
                         self.unconsumed += 1
                         self.max_unconsumed = max(self.max_unconsumed, self.unconsumed)
+                        self.changed.notify_all()
                     yield f"{name}{page}"
             finally:
-                with self.lock:
+                with self.changed:
                     self.running -= 1
+                    self.changed.notify_all()
 
         return run
 
     def consumed(self) -> None:
-        with self.lock:
+        with self.changed:
             self.unconsumed -= 1
 
+    def wait_for(self, predicate: t.Callable[[], bool], what: str) -> None:
+        with self.changed:
+            assert self.changed.wait_for(predicate, WAIT), f"never happened: {what}"
 
-def drain(prefetch: Prefetch[str], probe: Probe) -> list[str]:
+
+def drain(prefetch: Prefetch[str], probe: Probe, total: int, buffer: int) -> list[str]:
+    """Read every page as a slow consumer would: each only once the workers have filled the
+    buffer (or fetched everything), so the bound on what they hold is tested at its limit."""
     pages = []
-    for page in prefetch:
+    for page in prefetch:  # the first ``next`` starts the workers
         probe.consumed()
         pages.append(page)
-        time.sleep(0.0005)  # a consumer a little slower than the workers: the buffer fills
+        probe.wait_for(
+            lambda: probe.unconsumed >= buffer or probe.fetched == total, "a full buffer"
+        )
     return pages
 
 
-def test_ordered_pages_come_in_task_order_whatever_finishes_first() -> None:
+def test_ordered_pages_come_in_task_order_whatever_is_fetched_first() -> None:
     probe, gate = Probe(), threading.Event()
     tasks = [probe.task("a", 3, gate)] + [probe.task(name, 3) for name in "bcdef"]
-    threading.Timer(0.2, gate.set).start()  # the head is the slowest task
-    pages = drain(Prefetch(tasks, max_workers=3, max_buffered=4), probe)
+    prefetch = Prefetch(tasks, max_workers=3, max_buffered=4)
+
+    def open_the_gate() -> None:
+        # The head is the slowest task: it answers only once the rest of the buffer (the
+        # slot it holds aside) is full of later tasks' pages.
+        probe.wait_for(lambda: probe.fetched >= 3, "later pages")
+        gate.set()
+
+    opener = threading.Thread(target=open_the_gate)
+    opener.start()
+    pages = drain(prefetch, probe, total=18, buffer=4)
+    opener.join(WAIT)
     assert pages == [f"{name}{page}" for name in "abcdef" for page in range(3)]
     assert probe.max_running <= 3
     assert probe.max_unconsumed <= 4 + 1  # the buffer, plus the head's page in hand
@@ -103,9 +134,8 @@ def test_unordered_pages_do_not_wait_for_a_slow_task() -> None:
 def test_a_slow_consumer_holds_back_the_head_too(ordered: bool) -> None:
     probe = Probe()
     prefetch = Prefetch([probe.task("a", 30)], max_workers=2, max_buffered=2, ordered=ordered)
-    for _ in prefetch:
-        probe.consumed()
-        time.sleep(0.005)  # the target is slower than the API: the tap must not hoard pages
+    # The target is slower than the API (drain reads only a full buffer): no hoarding.
+    assert len(drain(prefetch, probe, total=30, buffer=2)) == 30
     assert probe.fetched == 30
     assert probe.max_unconsumed <= 2 + (1 if ordered else 0)
 
@@ -113,10 +143,14 @@ def test_a_slow_consumer_holds_back_the_head_too(ordered: bool) -> None:
 @pytest.mark.parametrize("ordered", [True, False])
 def test_workers_and_buffer_stay_bounded(ordered: bool) -> None:
     probe = Probe()
-    tasks = [probe.task(f"t{n}-", 4) for n in range(40)]
-    pages = drain(Prefetch(tasks, max_workers=4, max_buffered=6, ordered=ordered), probe)
+    # The first four tasks meet before their first page: four workers did run at once.
+    together = threading.Barrier(4)
+    tasks = [probe.task(f"t{n}-", 4, together=together if n < 4 else None) for n in range(40)]
+    prefetch = Prefetch(tasks, max_workers=4, max_buffered=6, ordered=ordered)
+    pages = drain(prefetch, probe, total=160, buffer=6)
     assert len(pages) == len(set(pages)) == 160
-    assert 1 < probe.max_running <= 4
+    assert not together.broken
+    assert probe.max_running == 4
     assert probe.max_unconsumed <= 6 + (1 if ordered else 0)
 
 
@@ -132,20 +166,28 @@ def test_a_task_error_reaches_the_consumer(ordered: bool) -> None:
         list(prefetch)
 
 
+def fetch_workers() -> set[threading.Thread]:
+    return {thread for thread in threading.enumerate() if thread.name == "klaviyo-fetch"}
+
+
 @pytest.mark.parametrize("ordered", [True, False])
 def test_a_consumer_that_stops_early_stops_the_workers(ordered: bool) -> None:
     probe = Probe()
+    earlier = fetch_workers()  # other tests' workers, if any, are not this test's business
     tasks = [probe.task(f"t{n}-", 50) for n in range(8)]
     for count, _ in enumerate(Prefetch(tasks, max_workers=4, max_buffered=4, ordered=ordered)):
         probe.consumed()
         if count == 5:
             break
-    deadline = time.monotonic() + WAIT
-    while probe.running and time.monotonic() < deadline:
-        time.sleep(0.01)
-    fetched = probe.fetched
-    time.sleep(0.1)
-    assert probe.fetched == fetched <= 6 + 4 + 1, "workers went on fetching after the close"
+    # Every worker thread ends (a worker may start another before it sees the close: join
+    # until none is left). Once they all have, nothing can fetch again: the count is final.
+    while workers := fetch_workers() - earlier:
+        for worker in workers:
+            worker.join(WAIT)
+            assert not worker.is_alive(), "a worker went on after the consumer stopped"
+        earlier |= workers
+    assert probe.running == 0
+    assert probe.fetched <= 6 + 4 + 1, "workers went on fetching after the close"
 
 
 # -- Frontier ----------------------------------------------------------------------------------

@@ -9,16 +9,10 @@ import pytest
 from jsonschema import Draft202012Validator, FormatChecker
 
 from tap_klaviyo.schemas import load_schema
-from tests.conftest import tap_config
-from tests.singer import TapRun, run_tap
+from tests.singer import TapRun
 from tests.truth import KEYED_STREAMS, emitted_keys, expected_keys
 
-
-@pytest.fixture(scope="module")
-def full_sync(sandbox: Any) -> TapRun:
-    run = run_tap(tap_config(sandbox, report_timeframe_days=365))
-    assert run.returncode == 0, run.stderr[-3000:]
-    return run
+# ``full_sync`` (tests/conftest.py): one full sync of the shared sandbox.
 
 
 @pytest.mark.parametrize("stream", KEYED_STREAMS)

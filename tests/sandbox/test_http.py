@@ -118,8 +118,10 @@ def test_demo_and_revoked_keys_are_well_formed() -> None:
         assert key[3:].isalnum()
 
 
-def test_private_key_as_bearer_gets_the_cdn_html_page(sandbox: Sandbox) -> None:
-    response = get(sandbox, "/api/lists", {**HEADERS, "Authorization": f"Bearer {DEMO_API_KEY}"})
+def test_private_key_as_bearer_gets_the_cdn_html_page(quirky_sandbox: Sandbox) -> None:
+    response = get(
+        quirky_sandbox, "/api/lists", {**HEADERS, "Authorization": f"Bearer {DEMO_API_KEY}"}
+    )
     assert response.status_code == 400
     assert response.headers["Content-Type"].startswith("text/html")
 

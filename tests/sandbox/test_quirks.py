@@ -377,7 +377,8 @@ def test_aggregates_of_a_vanished_metric_are_not_found(quirky: Account) -> None:
         _aggregate(quirky, metric, days=30)
 
 
-def test_vanished_records_answer_404_over_http(sandbox: Sandbox) -> None:
+def test_vanished_records_answer_404_over_http(quirky_sandbox: Sandbox) -> None:
+    sandbox = quirky_sandbox
     vanished = sandbox.account.vanished  # type: ignore[attr-defined]
     (list_id,), (segment,) = vanished["lists"], vanished["segments"]
     (action,), (metric,) = vanished["flow-actions"], vanished["metrics"]
@@ -419,7 +420,8 @@ def _data(sandbox: Sandbox, path: str) -> list[dict[str, Any]]:
     return response.json()["data"]
 
 
-def test_quirks_over_http(sandbox: Sandbox) -> None:
+def test_quirks_over_http(quirky_sandbox: Sandbox) -> None:
+    sandbox = quirky_sandbox
     metrics = _data(sandbox, "/api/metrics")
     assert [m["attributes"]["name"] for m in metrics].count("Placed Order") == 2
     events = _data(sandbox, "/api/events?page[size]=1000&include=metric")
