@@ -30,12 +30,6 @@ def quirky(quirky_sandbox: Sandbox) -> Sandbox:
     return quirky_sandbox
 
 
-@pytest.fixture
-def full_sync(quirky_full_sync: TapRun) -> TapRun:
-    """Here the full sync is the quirky sandbox's (tests/conftest.py)."""
-    return quirky_full_sync
-
-
 def served(sandbox: Sandbox, path: str) -> list[dict[str, Any]]:
     """Every resource object the sandbox serves at ``path``, as it serves them."""
     headers = {"Authorization": f"Klaviyo-API-Key {DEMO_API_KEY}", "revision": "2026-07-15"}
@@ -69,11 +63,11 @@ TIMESTAMPED = {
 
 @pytest.mark.parametrize("stream", sorted(TIMESTAMPED))
 def test_every_served_timestamp_arrives_in_one_form(
-    quirky: Sandbox, full_sync: TapRun, stream: str
+    quirky: Sandbox, quirky_full_sync: TapRun, stream: str
 ) -> None:
     path, fields = TIMESTAMPED[stream]
     raw = served(quirky, path)
-    rows = {row["id"]: row for row in full_sync.records[stream]}
+    rows = {row["id"]: row for row in quirky_full_sync.records[stream]}
     assert set(rows) == {obj["id"] for obj in raw}, "every record the sandbox served arrives"
     forms = set()
     for obj in raw:
@@ -100,32 +94,32 @@ def _form(text: str) -> str:
     return "+00:00" if text.endswith("+00:00") else "offset"
 
 
-def test_no_event_is_lost_to_its_timestamp_form(quirky: Sandbox, full_sync: TapRun) -> None:
-    emitted = [row["id"] for row in full_sync.records["events"]]
+def test_no_event_is_lost_to_its_timestamp_form(quirky: Sandbox, quirky_full_sync: TapRun) -> None:
+    emitted = [row["id"] for row in quirky_full_sync.records["events"]]
     assert len(emitted) == len(set(emitted)) == quirky.account.truth("events")["count"]
 
 
 # -- a parent deleted between its listing and its own request ---------------------------------
 
 
-def test_a_vanished_parent_skips_itself_alone(quirky: Sandbox, full_sync: TapRun) -> None:
+def test_a_vanished_parent_skips_itself_alone(quirky: Sandbox, quirky_full_sync: TapRun) -> None:
     vanished = quirky.account.vanished  # type: ignore[attr-defined]
     for collection, streams in FANOUTS.items():
         (gone,) = vanished[collection]
         listed = ids(quirky, collection) if collection != "flow-actions" else _flow_actions(quirky)
         assert gone in listed, f"the vanished {collection} is listed"
         for stream, key in streams:
-            parents = {row[key] for row in full_sync.records[stream]}
+            parents = {row[key] for row in quirky_full_sync.records[stream]}
             expected = {p for p in listed - {gone} if _has_rows(quirky, stream, p)}
             assert parents == expected, stream
             warnings = [
                 line
-                for line in full_sync.stderr.splitlines()
+                for line in quirky_full_sync.stderr.splitlines()
                 if f"Stream '{stream}': skipping" in line
             ]
             assert len(warnings) == 1, (stream, warnings)
             assert gone in warnings[0]
-            assert _bookmark(full_sync, stream, key, gone) is None
+            assert _bookmark(quirky_full_sync, stream, key, gone) is None
 
 
 def _flow_actions(sandbox: Sandbox) -> set[str]:
@@ -152,17 +146,17 @@ def _bookmark(run: TapRun, stream: str, key: str, parent: str) -> Any:
     return entry.get("replication_key_value")
 
 
-def test_streams_after_a_vanished_parent_still_run(full_sync: TapRun) -> None:
+def test_streams_after_a_vanished_parent_still_run(quirky_full_sync: TapRun) -> None:
     # metric_aggregates (a fan-out over metrics) is the last stream: it ran, and so did all.
-    assert full_sync.records["metric_aggregates"]
-    assert full_sync.records["flow_values_reports"]
+    assert quirky_full_sync.records["metric_aggregates"]
+    assert quirky_full_sync.records["flow_values_reports"]
 
 
 # -- two metrics of one name --------------------------------------------------------------------
 
 
 def test_the_conversion_metric_is_chosen_deterministically(
-    quirky: Sandbox, full_sync: TapRun
+    quirky: Sandbox, quirky_full_sync: TapRun
 ) -> None:
     placed = [
         m for m in served(quirky, "/api/metrics") if m["attributes"]["name"] == "Placed Order"
@@ -171,11 +165,14 @@ def test_the_conversion_metric_is_chosen_deterministically(
     integration = {m["id"]: m["attributes"]["integration"] for m in placed}
     (store,) = [i for i, value in integration.items() if value.get("key") != "api"]
     reports = (
-        full_sync.records["campaign_values_reports"] + full_sync.records["flow_values_reports"]
+        quirky_full_sync.records["campaign_values_reports"]
+        + quirky_full_sync.records["flow_values_reports"]
     )
     assert reports
     assert {row["conversion_metric_id"] for row in reports} == {store}
-    warnings = [line for line in full_sync.stderr.splitlines() if "chosen of 2 metrics" in line]
+    warnings = [
+        line for line in quirky_full_sync.stderr.splitlines() if "chosen of 2 metrics" in line
+    ]
     assert len(warnings) == 1, warnings  # once per run, not once per report
     assert all(metric_id in warnings[0] for metric_id in integration)
     assert "conversion_metric_id" in warnings[0]
@@ -204,11 +201,11 @@ def test_a_pinned_conversion_metric_is_used_as_given(quirky: Sandbox) -> None:
 # -- events whose metric cannot be resolved ------------------------------------------------------
 
 
-def test_events_without_a_metric_are_kept(quirky: Sandbox, full_sync: TapRun) -> None:
+def test_events_without_a_metric_are_kept(quirky: Sandbox, quirky_full_sync: TapRun) -> None:
     raw = served(quirky, "/api/events?page[size]=1000")
     orphans = {e["id"] for e in raw if e["relationships"]["metric"]["data"] is None}
     assert orphans, "the sandbox serves events without a metric"
-    rows = {row["id"]: row for row in full_sync.records["events"]}
+    rows = {row["id"]: row for row in quirky_full_sync.records["events"]}
     for event_id in orphans:
         assert rows[event_id]["metric_id"] is None
         assert rows[event_id]["metric_name"] is None
