@@ -22,7 +22,8 @@ Context = t.Mapping[str, t.Any]
 PINNED: dict[tuple[type, str], str] = {
     (Tap, "sync_all"): "final: a failed sync hands the target its last safe STATE first",
     (Tap, "run_connection_test"): "final: --test checks each stream's scope, syncs nothing",
-    (Tap, "_validate_config"): "the tap's own one-line checks run before the SDK's",
+    (Tap, "_validate_config"): "the tap's own one-line checks run before the SDK's, and a "
+    "setting's alias fills it in the SDK's config (``_config``, set just before)",
     (Tap, "_handle_termination"): "SIGTERM/SIGINT write the last safe STATE, whole lines",
     (Stream, "_increment_stream_state"): "bookmarks capped at the sync's start, ties once",
     (Stream, "_process_record"): "partition columns only: children read their own parents",
@@ -83,7 +84,13 @@ class TapInternals(Tap):
     """The SDK's final and private tap methods, each handed over to a public one."""
 
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
-        return [*self.check_settings(), *super()._validate_config(raise_errors=raise_errors)]
+        warnings = self.check_settings()
+        # The schema requires ``api_key``; its alias satisfies it, as the tap's own checks
+        # accept: the SDK validates a copy of the config given with the alias filled in.
+        aliased = self.aliased_config(self._config)
+        if aliased is not self._config:
+            self._config = aliased
+        return [*warnings, *super()._validate_config(raise_errors=raise_errors)]
 
     def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
         self.on_signal(signum)
@@ -98,6 +105,9 @@ class TapInternals(Tap):
 
     def check_settings(self) -> list[str]:
         return []
+
+    def aliased_config(self, config: dict[str, t.Any]) -> dict[str, t.Any]:
+        return config
 
     def on_signal(self, signum: int) -> None:
         super()._handle_termination(signum, None)

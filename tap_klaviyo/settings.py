@@ -35,6 +35,7 @@ CONFIG_SCHEMA = th.PropertiesList(
     th.Property(
         "api_key",
         th.StringType,
+        required=True,  # or its alias: ``Settings``' checks run before the SDK's schema
         secret=True,
         title="Private API key",
         description="A Klaviyo private API key (pk_ followed by 34 letters or digits) with "

@@ -73,6 +73,12 @@ class TapKlaviyo(TapInternals):
             self.logger.warning(warning)
         return warnings
 
+    def aliased_config(self, config: dict[str, t.Any]) -> dict[str, t.Any]:
+        """``auth_token`` (the MeltanoLabs variant's name) stands for ``api_key``."""
+        if config.get("api_key") is None and config.get("auth_token") is not None:
+            return {**config, "api_key": config["auth_token"]}
+        return config
+
     @functools.cached_property
     def client(self) -> KlaviyoClient:
         chosen = self.settings

@@ -181,3 +181,11 @@ def test_a_request_timeout_too_short_says_so() -> None:
     (line,) = error_lines(run.stderr)
     assert "failed 2 times (last: timeout)" in line
     assert "took longer than 'request_timeout' (0.2 s): raise it" in line
+
+
+def test_about_shows_the_api_key_as_required() -> None:
+    about = run_tap({}, "--about", "--format", "json")
+    assert about.returncode == 0, about.stderr[-2000:]
+    settings = json.loads(about.stdout)["settings"]
+    assert settings["required"] == ["api_key"]
+    assert "auth_token" in settings["properties"]  # its alias still satisfies it
