@@ -73,18 +73,20 @@ class StreamLog:
         self.began = self.last = self.clock()
         self.logger.info("%s: %s", self.name, how)
 
-    def add(self, records: int, detail: t.Callable[[], str]) -> None:
-        """Count ``records``; log a progress line if the last one is old enough."""
+    def add(self, records: int, detail: t.Callable[[], str]) -> float:
+        """Count ``records``; log a progress line if the last one is old enough. Returns the
+        clock's reading."""
         self.records += records
         now = self.clock()
         if now - self.last < PROGRESS_EVERY:
-            return
+            return now
         self.last = now
         extra = detail()
         self.logger.info(
             "%s: %s records, %s/s%s",
             self.name, f"{self.records:,}", f"{self.rate(now):,.0f}", f", {extra}" if extra else "",
         )  # fmt: skip
+        return now
 
     def end(self, left_out: str) -> None:
         now = self.clock()

@@ -4,7 +4,10 @@ singer-sdk's default writer encodes with simplejson and flushes after every mess
 Klaviyo events backfill writes millions of records, so records gather in a buffer written in
 large blocks, and the messages a target must see at once (SCHEMA, STATE, ACTIVATE_VERSION)
 flush it.
-Every message is one whole line, written under a lock so threads never interleave.
+Every message is one whole line, written under a lock so threads never interleave. Streams
+run at once on several threads: a STATE is serialized under that lock too, in one orjson call
+(which no other thread can interrupt), so it is a consistent snapshot of the tap's state and
+never follows a newer one.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ import time
 import typing as t
 
 import orjson
+from singer_sdk.helpers._state import StateWriter
+from singer_sdk.helpers.types import TapState
 from singer_sdk.singerlib.encoding.base import GenericSingerWriter
 from singer_sdk.singerlib.messages import Message, SingerMessageType
 
@@ -39,8 +44,10 @@ class SingerOutput(GenericSingerWriter[bytes, Message]):
         # while that thread is inside write_line.
         self._lock = threading.RLock()
         self._pending = bytearray()
-        self._writing = False
+        self._writer: int | None = None  # the thread writing a block to stdout right now
         self._after_write: t.Callable[[], None] | None = None
+        self._last_state = b""
+        self._closed = False
 
     def serialize_message(self, message: Message) -> bytes:
         return orjson.dumps(message.to_dict(), default=_default, option=orjson.OPT_APPEND_NEWLINE)
@@ -48,6 +55,8 @@ class SingerOutput(GenericSingerWriter[bytes, Message]):
     def write_message(self, message: Message) -> None:
         line = self.format_message(message)
         with self._lock:
+            if self._closed:
+                return
             self._pending += line
             if message.type != SingerMessageType.RECORD or len(self._pending) >= BLOCK:
                 self._write_pending()
@@ -56,28 +65,58 @@ class SingerOutput(GenericSingerWriter[bytes, Message]):
         """A RECORD line from ``record_line(s)`` (the hot path: no message object), possibly
         built on another thread."""
         with self._lock:
+            if self._closed:
+                return
             self._pending += line
             if len(self._pending) >= BLOCK:
+                self._write_pending()
+
+    def write_state(self, state: dict[str, t.Any]) -> None:
+        """A STATE line of the tap's state as it is now, unless it repeats the last one.
+
+        Serialized under the lock: other streams' threads change their parts of the state
+        meanwhile, but not during one orjson call, and every record a bookmark covers was
+        added to the output before that bookmark was set.
+        """
+        with self._lock:
+            if self._closed:
+                return
+            line = orjson.dumps(
+                {"type": "STATE", "value": state},
+                default=_default,
+                option=orjson.OPT_APPEND_NEWLINE,
+            )
+            if line != self._last_state:
+                self._last_state = line
+                self._pending += line
                 self._write_pending()
 
     def flush(self) -> None:
         with self._lock:
             self._write_pending()
 
+    def close(self) -> None:
+        """Write what is pending, then nothing more: after a final STATE, a stream still
+        running on another thread must not add a record (or half of one) behind it."""
+        with self._lock:
+            self._write_pending()
+            self._closed = True
+
     def when_idle(self, callback: t.Callable[[], None]) -> None:
-        """Run ``callback`` now, or as soon as the write in progress returns.
+        """Run ``callback`` now, or as soon as this thread's write in progress returns.
 
         A signal handler runs between two bytecodes of the main thread, possibly in the middle
-        of a blocked write to a full pipe: writing the final STATE there would splice it
-        into a half-written record.
+        of its own blocked write to a full pipe: writing the final STATE there would splice it
+        into a half-written record. Another thread's write is waited for by the lock.
         """
-        if self._writing:
+        if self._writer == threading.get_ident():
             self._after_write = callback
         else:
             callback()
 
     def _write_pending(self) -> None:
-        self._writing = True  # first: a signal from here on must wait for this block
+        # First: a signal from here on must wait for this block.
+        self._writer = threading.get_ident()
         block = memoryview(bytes(self._pending))
         self._pending.clear()
         fd = _stdout_fd()
@@ -90,10 +129,21 @@ class SingerOutput(GenericSingerWriter[bytes, Message]):
             while fd is not None and block:
                 block = block[os.write(fd, block) :]
         finally:
-            self._writing = False
+            self._writer = None
         if self._after_write is not None:
             callback, self._after_write = self._after_write, None
             callback()
+
+
+class StateLines(StateWriter):
+    """singer-sdk's STATE writer, writing through ``SingerOutput.write_state``."""
+
+    def __init__(self, output: SingerOutput) -> None:
+        super().__init__(output)
+        self._output = output
+
+    def write_state(self, state: TapState) -> None:
+        self._output.write_state(dict(state))
 
 
 def record_line(stream: str, record: dict[str, t.Any], time_extracted: str) -> bytes:

@@ -15,12 +15,16 @@ import typing as t
 from types import FrameType
 
 from singer_sdk import Stream, Tap
+from singer_sdk.helpers._state import StateWriter
 
 Context = t.Mapping[str, t.Any]
 
 # (SDK class, attribute) -> why the tap depends on it.
 PINNED: dict[tuple[type, str], str] = {
-    (Tap, "sync_all"): "final: a failed sync hands the target its last safe STATE first",
+    (Tap, "sync_all"): "final: streams run at once; a failed sync hands the target its last "
+    "safe STATE first",
+    (Tap, "_reset_state_progress_markers"): "what the SDK's sync_all does before its streams",
+    (Tap, "state_writer"): "STATE lines serialized under the writer's lock (streams run at once)",
     (Tap, "run_connection_test"): "final: --test checks each stream's scope, syncs nothing",
     (Tap, "_validate_config"): "the tap's own one-line checks run before the SDK's, and a "
     "setting's alias fills it in the SDK's config (``_config``, set just before)",
@@ -29,6 +33,9 @@ PINNED: dict[tuple[type, str], str] = {
     (Stream, "_process_record"): "partition columns only: children read their own parents",
     (Stream, "_write_record_message"): "finished RECORD lines, built on the fetch threads",
     (Stream, "_write_starting_replication_value"): "every partition's start, read up front",
+    (Stream, "_write_state_message"): "a STATE every 30 s of a long stream, not only every "
+    "10,000 records",
+    (Stream, "_finalize_state"): "a child's parent is finalized when its last row is written",
     (Stream, "partitions"): "a child's partitions are its parents: listing them sends requests",
     (Stream, "state_manager"): "a record written by the fast path marks the state unflushed",
 }
@@ -67,8 +74,16 @@ class StreamInternals(Stream):
         self.state_manager.is_flushed = False
 
     def write_starting_value(self, context: Context | None) -> None:
-        """Record the partition's starting bookmark now, on the main thread."""
+        """Record the partition's starting bookmark now, on the stream's thread."""
         self._write_starting_replication_value(context)
+
+    def write_state_now(self) -> None:
+        """A STATE message now, if anything changed since the last."""
+        self._write_state_message()
+
+    def finalize_partition(self, context: Context) -> None:
+        """One partition is complete: its progress markers become its bookmark."""
+        self._finalize_state(self.get_context_state(context))
 
     # -- the tap's own, overridden by its streams ------------------------------------------
 
@@ -83,6 +98,10 @@ class StreamInternals(Stream):
 class TapInternals(Tap):
     """The SDK's final and private tap methods, each handed over to a public one."""
 
+    @property
+    def state_writer(self) -> StateWriter:
+        return self.state_lines()
+
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
         warnings = self.check_settings()
         # The schema requires ``api_key``; its alias satisfies it, as the tap's own checks
@@ -96,12 +115,30 @@ class TapInternals(Tap):
         self.on_signal(signum)
 
     def sync_all(self) -> None:  # type: ignore[misc]  # final in the SDK, see PINNED
-        self.sync_account(super().sync_all)
+        self.sync_account(self.sync_streams)
+
+    def sync_streams(self) -> None:
+        """What the SDK's ``sync_all`` does first, then the tap's streams (``run_streams``).
+
+        The SDK's ``sync_all`` syncs one stream after another; the tap has no SDK parent
+        streams (children list their own parents), so its replication-method fixes for
+        them do not apply.
+        """
+        self._reset_state_progress_markers()
+        if self.state:
+            self.state_writer.write_state(self.state)
+        self.run_streams()
 
     def run_connection_test(self) -> bool:  # type: ignore[misc]  # final in the SDK
         return self.test_connection()
 
     # -- the tap's own, overridden by TapKlaviyo -------------------------------------------
+
+    def state_lines(self) -> StateWriter:
+        return self._state_writer
+
+    def run_streams(self) -> None:
+        Tap.sync_all(self)
 
     def check_settings(self) -> list[str]:
         return []

@@ -6,6 +6,8 @@ from __future__ import annotations
 import copy
 import functools
 import sys
+import threading
+import time
 import typing as t
 
 import click
@@ -14,7 +16,8 @@ from tap_klaviyo import state
 from tap_klaviyo.client import KlaviyoClient
 from tap_klaviyo.errors import PermissionDeniedError, TapKlaviyoError
 from tap_klaviyo.logs import quiet_sdk
-from tap_klaviyo.output import SingerOutput
+from tap_klaviyo.output import SingerOutput, StateLines
+from tap_klaviyo.parallel import run_at_once
 from tap_klaviyo.resources import RESOURCE_BY_NAME, RESOURCES, Resource
 from tap_klaviyo.sdk_compat import TapInternals
 from tap_klaviyo.settings import CONFIG_SCHEMA, Settings, validate
@@ -47,6 +50,11 @@ class TapKlaviyo(TapInternals):
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         quiet_sdk()  # before the SDK's first line
         self.denied: dict[str, tuple[str, ...]] = {}  # stream -> the scopes it lacked
+        # Injectable, so tests of progress lines and timed STATEs need no sleeps.
+        self.clock: t.Callable[[], float] = time.monotonic
+        self.cancelled = threading.Event()  # set when one stream fails: the others stop
+        self._listings: dict[str, list[dict]] = {}
+        self._listing_lock = threading.Lock()
         super().__init__(*args, **kwargs)
 
     @classmethod
@@ -93,10 +101,30 @@ class TapKlaviyo(TapInternals):
         )
 
     @functools.cached_property
+    def state_lines_writer(self) -> StateLines:
+        return StateLines(self.output)
+
+    def state_lines(self) -> StateLines:
+        return self.state_lines_writer
+
+    def listing(self, name: str) -> list[dict]:
+        """Every row of the parent stream ``name``, listed once per run for all its children
+        (and the conversion metric), whichever stream asks first; the others wait for it."""
+        with self._listing_lock:
+            if name not in self._listings:
+                reader = self.reader(name)
+                self._listings[name] = [
+                    row
+                    for partition in reader.partitions or [None]  # type: ignore[list-item]
+                    for row in reader.read_all(partition)
+                ]
+            return self._listings[name]
+
+    @functools.cached_property
     def conversion_metric(self) -> ConversionMetric:
         """The values reports' conversion metric, chosen once per run (one metrics listing)."""
         name = self.settings.conversion_metric_name
-        choice = choose_conversion_metric(self.reader("metrics").read_all(None), name)
+        choice = choose_conversion_metric(self.listing("metrics"), name)
         if len(choice.candidates) > 1:
             self.logger.warning("Values reports: %s.", choice.describe())
         return choice
@@ -128,9 +156,20 @@ class TapKlaviyo(TapInternals):
         self.output.when_idle(functools.partial(self._stop, 128 + signum))
 
     def _stop(self, exit_code: int) -> None:
+        self.cancelled.set()
         self.state_writer.write_state(self.state)
-        self.output.flush()
+        self.output.close()  # streams still running on other threads write nothing more
         sys.exit(exit_code)
+
+    def run_streams(self) -> None:
+        """Every selected stream at once (see ``tap_klaviyo.parallel``)."""
+        selected = [stream for stream in self.streams.values() if stream.selected]
+        for stream in self.streams.values():
+            if not stream.selected:
+                self.logger.info("Skipping deselected stream '%s'.", stream.name)
+        run_at_once(selected, limit=len(selected), cancelled=self.cancelled, logger=self.logger)
+        for stream in self.streams.values():
+            stream.log_sync_costs()
 
     def skipped_for_scope(self, stream: str, scopes: tuple[str, ...]) -> None:
         self.denied[stream] = scopes
@@ -143,6 +182,7 @@ class TapKlaviyo(TapInternals):
                 "The catalog selects no stream: nothing is synced. Select streams in the "
                 "catalog (metadata 'selected': true), or run without --catalog to sync all."
             )
+        _ = self.client  # one client (and one budget) for every stream's thread
         try:
             sync()
             self.end_on_denied_scopes(selected)
@@ -152,7 +192,7 @@ class TapKlaviyo(TapInternals):
             self.state_writer.write_state(self.state)
             raise
         finally:
-            self.output.flush()
+            self.output.close()
             stats = self.client.stats
             self.logger.info(
                 "Requests: %d, retries: %d (429: %d)",

@@ -50,6 +50,14 @@ EXPECTED: dict[tuple[type, str], tuple[str, bool, str]] = {
         False,
         "(self, context: 'types.Context | None') -> 'None'",
     ),
+    (Tap, "_reset_state_progress_markers"): ("function", False, "(self) -> 'None'"),
+    (Tap, "state_writer"): ("property", False, "(self) -> 'StateWriter'"),
+    (Stream, "_write_state_message"): ("function", False, "(self) -> 'None'"),
+    (Stream, "_finalize_state"): (
+        "function",
+        False,
+        "(self, state: 'dict | None' = None) -> 'None'",
+    ),
     (Stream, "partitions"): ("property", False, "(self) -> 'list[dict] | None'"),
     (Stream, "state_manager"): ("property", False, "(self) -> 'StreamStateManager'"),
 }

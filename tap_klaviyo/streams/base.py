@@ -1,5 +1,5 @@
 """The generic Klaviyo stream: one ``Resource`` row, JSON:API pages, server-side increments,
-child streams read parent by parent, and the per-record hot path that writes them."""
+child streams read every parent at once, and the per-record hot path that writes them."""
 
 from __future__ import annotations
 
@@ -27,7 +27,9 @@ from tap_klaviyo.settings import Settings
 # sharing the bookmark's second are read again, not lost.
 ONE_SECOND = dt.timedelta(seconds=1)
 CHUNK_SIZE = 500  # records handed from a worker to the writer at a time
-PROGRESS_CHECK = 500  # records between two looks at the clock for a progress line
+# A STATE at least this often (seconds) while a stream writes, besides the SDK's one every
+# 10,000 records: a resume after a crash repeats little even of a slow stream.
+STATE_EVERY = 30.0
 # Why a record Klaviyo sent is left out on purpose (counted, and the counts logged).
 BEFORE_WINDOW = "records before their window (already synced: Klaviyo repeats a bound's records)"
 AFTER_WINDOW = "records at or after their window's end (read by the next window, or past end_date)"
@@ -44,7 +46,12 @@ class TapServices(t.Protocol):
     def output(self) -> SingerOutput: ...
     @property
     def initialized_at(self) -> int: ...
+    @property
+    def clock(self) -> t.Callable[[], float]: ...
+    @property
+    def cancelled(self) -> threading.Event: ...
     def reader(self, name: str) -> KlaviyoStream: ...
+    def listing(self, name: str) -> list[dict]: ...
     def skipped_for_scope(self, stream: str, scopes: tuple[str, ...]) -> None: ...
 
 
@@ -52,6 +59,10 @@ class Vanished(t.NamedTuple):
     """A parent deleted between its listing and its child request (404 or 410)."""
 
     error: NotFoundError
+
+
+class Cancelled(Exception):
+    """Another stream failed: this one stops at its next record (its bookmarks stay safe)."""
 
 
 Chunk = tuple[Context, "list[dict] | Vanished | None"]
@@ -75,8 +86,7 @@ class KlaviyoStream(StreamInternals):
         self._left_out: Counter[str] = Counter()
         self._left_out_lock = threading.Lock()
         self._fanout: FanOut | None = None
-        self.log_book = StreamLog(self.logger, self.name)
-        self._partition_index = 0
+        self.log_book = StreamLog(self.logger, self.name, clock=self.services.clock)
 
     @property
     def settings(self) -> Settings:
@@ -104,52 +114,64 @@ class KlaviyoStream(StreamInternals):
 
     @functools.cached_property
     def partitions(self) -> list[dict] | None:
+        """The table's passes (campaign channels, archived or not), read one after another.
+
+        A child stream is one pass for the SDK: its parents are its state's partitions, but
+        they are read all at once and written as they come (see ``FanOut``).
+        """
         if self.resource.parent:
-            try:
-                return list(self.parent_partitions())
-            except PermissionDeniedError as denied:
-                self.skip_for_missing_scope(denied)
-                return []
+            return None
         return [dict(partition.context) for partition in self.resource.partitions] or None
 
+    @functools.cached_property
+    def parents(self) -> list[dict]:
+        """A child stream's parents (each a state partition), listed once per run."""
+        try:
+            return list(self.parent_partitions())
+        except PermissionDeniedError as denied:
+            self.skip_for_missing_scope(denied)
+            return []
+
     def get_records(self, context: Context | None) -> t.Iterable[dict]:
-        partitions: list[Context | None] = [*self.partitions] if self.partitions else [None]
-        self._partition_index = partitions.index(context) if context in partitions else 0
-        if self._partition_index == 0:
+        passes: list[Context | None] = [*self.partitions] if self.partitions else [None]
+        if context == passes[0]:
             self.log_book.start(self.describe_read(context))
-        if not self.resource.parent or (context or {}).get(self.resource.parent_key or ""):
-            try:
-                source = self.children(context) if self.resource.parent else self.read(context)
-                yield from self.counted(source)
-            except PermissionDeniedError as denied:
-                self.skip_for_missing_scope(denied)
-        if self._partition_index == len(partitions) - 1:  # the stream's last partition
+        try:
+            source = self.children() if self.resource.parent else self.read(context)
+            yield from self.counted(source)
+        except PermissionDeniedError as denied:
+            self.skip_for_missing_scope(denied)
+        if context == passes[-1]:
             self.log_book.end(self.left_out())
 
     def counted(self, rows: t.Iterable[dict]) -> t.Iterator[dict]:
-        """The rows, counted for the progress and end lines (the clock read every few)."""
-        count = 0
-        for count, row in enumerate(rows, 1):
+        """The rows, counted for the progress and end lines; a STATE every ``STATE_EVERY``
+        seconds. Each row is written (and its bookmark kept) before the next is asked for, so
+        a STATE here covers exactly what was emitted."""
+        clock, cancelled = self.services.clock, self.services.cancelled
+        last_state = clock()
+        for row in rows:
             yield row
-            if not count % PROGRESS_CHECK:
-                self.log_book.add(PROGRESS_CHECK, self.progress_detail)
-        self.log_book.add(count % PROGRESS_CHECK, self.progress_detail)
+            if cancelled.is_set():
+                raise Cancelled(self.name)
+            now = self.log_book.add(1, self.progress_detail)
+            if now - last_state >= STATE_EVERY:
+                self.write_state_now()
+                last_state = now
 
     def describe_read(self, context: Context | None) -> str:
         """The start line: what is read, from where."""
         increment = self.resource.increment
         how = f"incremental on {increment.key}" if increment else "full table"
         if self.resource.parent:
-            kind = self.parent_kind
-            return f"{how}, the children of {len(self.partitions or ())} {kind}s"
+            return f"{how}, the children of {len(self.parents)} {self.parent_kind}s"
         start = self.lower_bound(context) if increment else None
         return f"{how} from {timestamps.to_text(start)}" if start else how
 
     def progress_detail(self) -> str:
         """How far a long read is, for its progress lines."""
-        if self.resource.parent:
-            total = len(self.partitions or ())
-            return f"{self._partition_index} of {total} {self.parent_kind}s done"
+        if self.resource.parent and self._fanout is not None:
+            return f"{self._fanout.done} of {len(self.parents)} {self.parent_kind}s done"
         return ""
 
     @property
@@ -173,7 +195,7 @@ class KlaviyoStream(StreamInternals):
             self.services.reader(self.resource.probe_with).probe()
             return
         if self.resource.parent:
-            partition = next(self.parent_partitions(), None)
+            partition = next(iter(self.parents), None)
             if partition is None:
                 return
         else:
@@ -183,6 +205,8 @@ class KlaviyoStream(StreamInternals):
     # -- state -----------------------------------------------------------------------------
 
     def on_record_for_state(self, record: dict, context: Context | None) -> None:
+        if self._fanout is not None:  # a child's row: its parent is its state partition
+            context = self._fanout.parent_of(record)
         value = record.get(self.resource.replication_key or "")
         if isinstance(value, str):
             moment = timestamps.parse(value)
@@ -416,20 +440,18 @@ class KlaviyoStream(StreamInternals):
     # -- child streams: every parent's children, read ahead in parallel ---------------------
 
     def parent_partitions(self) -> t.Iterator[dict[str, t.Any]]:
-        """Every parent (all of them, not only those changed since the last run)."""
-        parent = self.services.reader(self.resource.parent or "")
+        """Every parent (all of them, not only those changed since the last run), from the
+        run's one listing of them, shared by every child stream of that parent."""
         key = self.resource.parent_key or ""
-        for partition in parent.partitions or [None]:  # type: ignore[list-item]
-            for record in parent.read_all(partition):
+        for record in self.services.listing(self.resource.parent or ""):
+            if record.get("id"):
                 carried = {child: record.get(column) for column, child in self.resource.carry}
                 yield {key: record["id"], **carried}
 
-    def children(self, context: Context | None) -> t.Iterator[dict]:
-        """One parent's children; the first parent starts the read-ahead of all of them."""
-        partitions = self.partitions or []
-        if self._fanout is None or (partitions and context == partitions[0]):
-            self._fanout = FanOut(self, partitions)
-        return self._fanout.records(context)
+    def children(self) -> t.Iterator[dict]:
+        """Every parent's children, as they come."""
+        self._fanout = FanOut(self, self.parents)
+        return self._fanout.records()
 
     def partition_chunks(self, partition: Context, start: dt.datetime | None) -> t.Iterator[Chunk]:
         """One parent's rows in chunks, then ``None``; a ``Vanished`` before it if the
@@ -463,30 +485,45 @@ class KlaviyoStream(StreamInternals):
 
 
 class FanOut:
-    """Every parent's children, fetched ahead in parallel and handed over parent by parent,
-    in the order the SDK asks for them (the order the parents were listed)."""
+    """Every parent's children, fetched in parallel and written as they come, each parent
+    from its own bookmark: no parent waits behind a long one. A parent's bookmark moves with
+    its own rows (each parent's pages come in order), and its pass is finalized when its
+    last row is written, so a run stopped at any moment resumes every parent without a gap.
+    """
 
-    def __init__(self, stream: KlaviyoStream, partitions: list[dict]) -> None:
+    def __init__(self, stream: KlaviyoStream, parents: list[dict]) -> None:
         self.stream = stream
+        self.done = 0
+        key = stream.resource.parent_key or ""
+        self._parents = {parent[key]: parent for parent in parents}
+        self._key = key
         tasks = []
-        for partition in partitions:
-            # Bookmarks are read here, on the main thread, before workers start.
-            stream.write_starting_value(partition)
-            start = stream.lower_bound(partition)
-            tasks.append(functools.partial(stream.partition_chunks, partition, start))
+        for parent in parents:
+            # Bookmarks are read here, on the stream's thread, before workers start.
+            stream.write_starting_value(parent)
+            start = stream.lower_bound(parent)
+            tasks.append(functools.partial(stream.partition_chunks, parent, start))
         settings = stream.settings
-        self._chunks = iter(
-            Prefetch(
-                tasks, max_workers=settings.max_workers, max_buffered=settings.max_buffered_pages
-            )
+        self._chunks = Prefetch(
+            tasks,
+            max_workers=settings.max_workers,
+            max_buffered=settings.max_buffered_pages,
+            ordered=False,
         )
 
-    def records(self, context: Context | None) -> t.Iterator[dict]:
-        for partition, chunk in self._chunks:
+    def parent_of(self, record: dict) -> Context:
+        return self._parents[record[self._key]]
+
+    def records(self) -> t.Iterator[dict]:
+        for parent, chunk in self._chunks:
             if chunk is None:
-                assert partition == context, "partitions are read in the order listed"
-                return
-            if isinstance(chunk, Vanished):
-                self.stream.skip_vanished_parent(partition, chunk.error)
-                continue
-            yield from chunk
+                self.done += 1
+                self.stream.finalize_partition(parent)
+            elif isinstance(chunk, Vanished):
+                self.stream.skip_vanished_parent(parent, chunk.error)
+            else:
+                for record in chunk:
+                    # The parent's id and carried columns (the SDK would add a partition's).
+                    for column, value in parent.items():
+                        record.setdefault(column, value)
+                    yield record
