@@ -15,7 +15,7 @@ from pyrate_limiter import Duration, InMemoryBucket, Limiter, Rate
 
 from tap_klaviyo.resources import Tier
 
-BURST_WINDOW_MS = 1200
+BURST_WINDOW_MS = 2000
 
 
 class Bucket:
@@ -26,7 +26,7 @@ class Bucket:
         # counted at the end of our minute can land in the start of its next one. A steady
         # 429 costs up to a minute's pause; the margin costs 2%.
         steady = tier.steady - tier.steady // 50
-        # The burst over 1.2 s, not 1: with streams running at once, a request may wait a
+        # The burst over 2 s, not 1 (the steady rate is the ceiling anyway): with streams running at once, a request may wait a
         # moment for the interpreter between its budget and the wire, and share Klaviyo's
         # second with the next one.
         rates = [Rate(tier.burst, BURST_WINDOW_MS), Rate(steady, Duration.MINUTE)]
