@@ -123,12 +123,16 @@ def sandbox_note(run: TapRun) -> str:
 # -- 1 and 2: events ---------------------------------------------------------------------------
 
 
-def events_run(plan: Plan, scenario: str, events: int, options: SandboxOptions) -> Row:
+def events_run(
+    plan: Plan, scenario: str, events: int, options: SandboxOptions, **settings: t.Any
+) -> Row:
     options.sizes = {"events": events}
-    slug = f"s{scenario.split(maxsplit=1)[0]}"
+    slug = f"s{scenario.split(maxsplit=1)[0]}" + ("-" + "-".join(settings) if settings else "")
     with SandboxProcess(options, name=f"{slug}-sandbox") as sandbox:
         catalog = write_json("events-catalog.json", select(discovered_catalog(sandbox), ["events"]))
-        config = write_json(f"{slug}-config.json", sandbox.tap_config(**plan.tap_settings()))
+        config = write_json(
+            f"{slug}-config.json", sandbox.tap_config(**plan.tap_settings(**settings))
+        )
         run = run_tap(tap_argv(str(config), str(catalog)), name=f"{slug}-tap", sandbox=sandbox)
         expected = sandbox.summary()["events"]
     row = row_from(run, scenario, "events", ceiling=per_second(EVENTS.tier, EVENTS.page_size or 0))
@@ -141,7 +145,13 @@ def events_run(plan: Plan, scenario: str, events: int, options: SandboxOptions) 
 
 def scenario_1(plan: Plan) -> list[Row]:
     options = SandboxOptions(latency_ms=0, rate_limits=False)
-    return [events_run(plan, "1 CPU", plan.events_cpu, options)]
+    # What attributions (on by default) cost: the same run without ``include=attributions``.
+    return [
+        events_run(plan, "1 CPU", plan.events_cpu, options),
+        events_run(
+            plan, "1 CPU, no attributions", plan.events_cpu, options, event_attributions=False
+        ),
+    ]
 
 
 def scenario_2(plan: Plan, first: Row | None) -> list[Row]:

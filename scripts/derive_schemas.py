@@ -130,6 +130,20 @@ def _merge_objects(spec: JSON, first: JSON, second: JSON) -> JSON:
     return {"type": "object", "properties": {**a.get("properties", {}), **b.get("properties", {})}}
 
 
+# An event's attribution (``include=attributions``): the ids of each attribution object,
+# the first as columns (see ``records.event_row``), all of them in ``attributions``.
+ATTRIBUTION_IDS = ("event_id", "campaign_id", "campaign_message_id", "flow_id",
+                   "flow_message_id", "variation_id")  # fmt: skip
+ATTRIBUTED: dict[str, JSON] = {
+    **{f"attributed_{name}": string() for name in ATTRIBUTION_IDS},
+    "attributions": array_of(
+        spelled_out_object(
+            {"id": string(), **{name: string() for name in ATTRIBUTION_IDS}}, nullable=False
+        )
+    ),
+}
+
+
 def resource_object(spec: JSON, path: str) -> JSON:
     """The resource object in the 200 response of ``GET path`` (a collection's item)."""
     response = spec["paths"][path]["get"]["responses"]["200"]
@@ -277,7 +291,7 @@ RESOURCE_STREAMS: tuple[ResourceStream, ...] = (
     ResourceStream("campaigns", "/api/campaigns", extra={"channel": string()}),
     ResourceStream("flows", "/api/flows"),
     ResourceStream("metrics", "/api/metrics", datetimes=frozenset({"created", "updated"})),
-    ResourceStream("events", "/api/events", extra={"metric_name": string()}),
+    ResourceStream("events", "/api/events", extra={"metric_name": string(), **ATTRIBUTED}),
     ResourceStream("templates", "/api/templates"),
     ResourceStream("tags", "/api/tags"),
     ResourceStream(

@@ -133,7 +133,40 @@ def event_row(resource: dict[str, t.Any], page: Page | None = None) -> Row:
     record = to_record(resource)
     metric = page.included("metric", record.get("metric_id")) if page else None
     record["metric_name"] = (metric.get("attributes") or {}).get("name") if metric else None
+    ids = record.get("attribution_ids")
+    if ids is not None:  # requested (``include=attributions``): columns, null where none
+        found = [attribution_row(page.included("attribution", i) if page else None, i) for i in ids]
+        first = found[0] if found else {}
+        for column in ATTRIBUTION_COLUMNS:
+            record[f"attributed_{column}"] = first.get(column)
+        # The relationship is to-many; the columns are the first (the one Klaviyo credits),
+        # and every attribution stays in ``attributions``: none is dropped.
+        record["attributions"] = found or None
     return record
+
+
+ATTRIBUTION_COLUMNS = (
+    "event_id", "campaign_id", "campaign_message_id", "flow_id", "flow_message_id",
+    "variation_id",
+)  # fmt: skip
+ATTRIBUTION_RELATIONSHIPS = {
+    "attributed-event": "event_id",
+    "campaign": "campaign_id",
+    "campaign-message": "campaign_message_id",
+    "flow": "flow_id",
+    "flow-message": "flow_message_id",
+    "flow-message-variation": "variation_id",
+}
+
+
+def attribution_row(resource: dict[str, t.Any] | None, ident: str) -> Row:
+    """One attribution's ids (null where it has none, or if Klaviyo did not include it)."""
+    relationships = (resource or {}).get("relationships") or {}
+    row: Row = {"id": ident}
+    for name, column in ATTRIBUTION_RELATIONSHIPS.items():
+        data = (relationships.get(name) or {}).get("data")
+        row[column] = data.get("id") if data else None
+    return row
 
 
 def campaign_detailed_row(resource: dict[str, t.Any], page: Page | None = None) -> Row:

@@ -102,6 +102,8 @@ class Resource:
     sorted: bool = True
     page_size: int | None = None
     include: tuple[str, ...] = ()
+    # Includes a setting turns on: (include, setting).
+    optional_includes: tuple[tuple[str, str], ...] = ()
     additional_fields: tuple[AdditionalField, ...] = ()
     # Each entry is one pass over the endpoint with its own filter (Klaviyo hides archived
     # campaigns and flows unless asked, and wants one campaign pass per channel).
@@ -227,10 +229,13 @@ EVENTS = Resource(
     increment=Increment("datetime"),
     page_size=1000,
     include=("metric",),
+    # Attribution left ``event_properties`` in the 2024 revisions: it is a relationship now.
+    optional_includes=(("attributions", "event_attributions"),),
     params=(("fields[metric]", "name"),),  # only the names travel with each page
     late_arrivals=True,
     shape=records.event_row,
-    description="Every event, with `metric_id`, `metric_name` and `profile_id`.",
+    description="Every event, with `metric_id`, `metric_name`, `profile_id` and the "
+    "campaign or flow message a conversion is attributed to (`attributed_*`).",
 )
 TEMPLATES = Resource(
     name="templates",

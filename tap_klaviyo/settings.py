@@ -116,6 +116,13 @@ CONFIG_SCHEMA = th.PropertiesList(
         "use; requests in flight are at most this many too).",
     ),
     th.Property(
+        "event_attributions",
+        th.BooleanType,
+        default=True,
+        description="Request events' attributions (`include=attributions`): the campaign or "
+        "flow message Klaviyo credits a conversion to, as `attributed_*` columns.",
+    ),
+    th.Property(
         "profile_subscriptions",
         th.BooleanType,
         default=True,
@@ -203,6 +210,7 @@ class Settings:
     lookback_window: int
     max_workers: int
     max_buffered_pages: int
+    event_attributions: bool
     profile_subscriptions: bool
     profile_predictive_analytics: bool
     report_timeframe_days: int
@@ -241,6 +249,7 @@ class Settings:
             lookback_window=value("lookback_window"),
             max_workers=value("max_workers"),
             max_buffered_pages=value("max_buffered_pages"),
+            event_attributions=bool(value("event_attributions")),
             profile_subscriptions=bool(value("profile_subscriptions")),
             profile_predictive_analytics=bool(value("profile_predictive_analytics")),
             report_timeframe_days=value("report_timeframe_days"),

@@ -406,8 +406,16 @@ class KlaviyoStream(StreamInternals):
         params: dict[str, str] = dict(resource.params)
         if resource.page_size:
             params["page[size]"] = str(resource.page_size)
-        if resource.include:
-            params["include"] = ",".join(resource.include)
+        include = [
+            *resource.include,
+            *(
+                name
+                for name, setting in resource.optional_includes
+                if getattr(self.settings, setting)
+            ),
+        ]
+        if include:
+            params["include"] = ",".join(include)
         if self.additional_fields:
             of_type = resource.additional_fields[0].of_type
             params[f"additional-fields[{of_type}]"] = ",".join(self.additional_fields)

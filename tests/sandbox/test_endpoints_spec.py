@@ -230,6 +230,8 @@ def _requests_for(op: Operation, ids: dict[str, str]) -> Iterator[tuple[str, str
         )
         return
     yield "GET", path, None
+    if op.operation_id == "get_events":  # the newest events: conversions with attributions
+        yield "GET", f"{path}?sort=-datetime&page[size]=1000&include=attributions,metric", None
     extras = [
         f"additional-fields[{kind}]={','.join(sorted(v))}"
         for kind, v in op.additional_fields.items()
@@ -335,6 +337,9 @@ def test_responses_conform_to_the_spec(
             _explain(error) for error in validator.iter_errors(_without_null_links(document))
         ]
         assert not problems, f"{method} {path}:\n" + "\n".join(problems[:20])
+        if path.endswith("include=attributions,metric"):
+            included = {i["type"] for i in document.get("included", ())}
+            assert "attribution" in included, f"{method} {path}: no attribution to check"
 
 
 # --- conformance: error bodies against the spec's ``4XX`` response ------------------------
@@ -370,6 +375,7 @@ ERROR_CASES = [
     ErrorCase("get_profiles_for_list", "GET", "/api/lists/XyZ123/profiles", 404),
     ErrorCase("get_lists", "GET", "/api/lists/XyZ123/nothing-here", 404),
     ErrorCase("get_lists", "GET", "/api/lists?sort=nope", 400),
+    ErrorCase("get_events", "GET", "/api/events?include=attribution", 400),
     ErrorCase("query_campaign_values", "POST", "/api/campaign-values-reports", 400, 2,
               _bad_statistics),
 ]  # fmt: skip

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..model import Condition, InvalidQuery, NotFound, Page, Query
+from ._attributions import Attributions
 from ._catalog import Catalog, Item, Table, _unique_short_ids
 from ._core import (
     INF,
@@ -219,6 +220,7 @@ class Account:
         if gone is not None:
             self.vanished["metrics"] = frozenset({gone.id})
         self.stamps = Stamps(seed)
+        self.attributions = Attributions(seed, self.events, catalog)
         self.tables: dict[str, Table] = {
             "lists": catalog.lists,
             "segments": catalog.segments,
@@ -704,7 +706,7 @@ class Account:
     def _event(self, e: int, ts: int | None, include: frozenset[str]) -> dict:
         obj = self.events.build(e, ts)
         if "attributions" in include:
-            obj["relationships"]["attributions"] = {"data": []}
+            obj["relationships"]["attributions"] = {"data": self.attributions.refs(e)}
         return obj
 
     # list and segment members
@@ -763,6 +765,9 @@ class Account:
         if kind == "profile":
             p = self.profiles.index_of_id(ident)
             return None if p is None else self.profiles.build(p)
+        if kind == "attribution":
+            found = self.attributions.index_of_id(ident)
+            return None if found is None else self.attributions.resource(*found)
         table = self.by_type.get(kind)
         item = table.by_id.get(ident) if table else None
         return None if item is None else item.render(frozenset())
