@@ -26,9 +26,9 @@ class Bucket:
         # counted at the end of our minute can land in the start of its next one. A steady
         # 429 costs up to a minute's pause; the margin costs 2%.
         steady = tier.steady - tier.steady // 50
-        # The burst over 2 s, not 1 (the steady rate is the ceiling anyway): with streams running at once, a request may wait a
-        # moment for the interpreter between its budget and the wire, and share Klaviyo's
-        # second with the next one.
+        # The burst counted over 2 s, not 1 (the steady rate binds anyway): with streams
+        # running at once, a request may wait for the interpreter between its budget and
+        # the wire, and share Klaviyo's second with the next one.
         rates = [Rate(tier.burst, BURST_WINDOW_MS), Rate(steady, Duration.MINUTE)]
         if tier.daily:
             rates.append(Rate(tier.daily, Duration.DAY))
