@@ -15,6 +15,7 @@ import typing as t
 from dataclasses import dataclass, field
 
 from benchmarks.baseline_tap import STREAM_NAMES as CORE_STREAMS
+from benchmarks.floor import event_pages, floor_us_per_event
 from benchmarks.harness import (
     SandboxOptions,
     SandboxProcess,
@@ -123,7 +124,9 @@ def sandbox_note(run: TapRun) -> str:
 # -- 1 and 2: events ---------------------------------------------------------------------------
 
 
-def events_run(plan: Plan, scenario: str, events: int, options: SandboxOptions) -> Row:
+def events_run(
+    plan: Plan, scenario: str, events: int, options: SandboxOptions, floor: bool = False
+) -> Row:
     options.sizes = {"events": events}
     slug = f"s{scenario.split(maxsplit=1)[0]}"
     with SandboxProcess(options, name=f"{slug}-sandbox") as sandbox:
@@ -131,9 +134,15 @@ def events_run(plan: Plan, scenario: str, events: int, options: SandboxOptions) 
         config = write_json(f"{slug}-config.json", sandbox.tap_config(**plan.tap_settings()))
         run = run_tap(tap_argv(str(config), str(catalog)), name=f"{slug}-tap", sandbox=sandbox)
         expected = sandbox.summary()["events"]
+        floor_us = floor_us_per_event(event_pages(sandbox.url)) if floor else None
     row = row_from(run, scenario, "events", ceiling=per_second(EVENTS.tier, EVENTS.page_size or 0))
     row.notes.append(f"{events:,} events, {options.describe()}, stdout to /dev/null")
     row.notes.append(sandbox_note(run))
+    if floor_us and row.cpu_us:
+        row.notes.append(
+            f"{row.cpu_us / floor_us:.2f}x the orjson parse-and-write floor "
+            f"({floor_us:.1f} µs/event; target: within 1.3x)"
+        )
     if run.records != expected:
         row.notes.append(f"records differ from the sandbox's {expected:,}")
     return row
@@ -141,7 +150,7 @@ def events_run(plan: Plan, scenario: str, events: int, options: SandboxOptions) 
 
 def scenario_1(plan: Plan) -> list[Row]:
     options = SandboxOptions(latency_ms=0, rate_limits=False)
-    return [events_run(plan, "1 CPU", plan.events_cpu, options)]
+    return [events_run(plan, "1 CPU", plan.events_cpu, options, floor=True)]
 
 
 def scenario_2(plan: Plan, first: Row | None) -> list[Row]:
