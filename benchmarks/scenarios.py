@@ -15,6 +15,7 @@ import typing as t
 from dataclasses import dataclass, field
 
 from benchmarks.baseline_tap import STREAM_NAMES as CORE_STREAMS
+from benchmarks.floor import event_pages, floor_us_per_event
 from benchmarks.harness import (
     SandboxOptions,
     SandboxProcess,
@@ -124,7 +125,12 @@ def sandbox_note(run: TapRun) -> str:
 
 
 def events_run(
-    plan: Plan, scenario: str, events: int, options: SandboxOptions, **settings: t.Any
+    plan: Plan,
+    scenario: str,
+    events: int,
+    options: SandboxOptions,
+    floor: bool = False,
+    **settings: t.Any,
 ) -> Row:
     options.sizes = {"events": events}
     slug = f"s{scenario.split(maxsplit=1)[0]}" + ("-" + "-".join(settings) if settings else "")
@@ -135,9 +141,15 @@ def events_run(
         )
         run = run_tap(tap_argv(str(config), str(catalog)), name=f"{slug}-tap", sandbox=sandbox)
         expected = sandbox.summary()["events"]
+        floor_us = floor_us_per_event(event_pages(sandbox.url)) if floor else None
     row = row_from(run, scenario, "events", ceiling=per_second(EVENTS.tier, EVENTS.page_size or 0))
     row.notes.append(f"{events:,} events, {options.describe()}, stdout to /dev/null")
     row.notes.append(sandbox_note(run))
+    if floor_us and row.cpu_us:
+        row.notes.append(
+            f"{row.cpu_us / floor_us:.2f}x the orjson parse-and-write floor "
+            f"({floor_us:.1f} µs/event; target: within 1.3x)"
+        )
     if run.records != expected:
         row.notes.append(f"records differ from the sandbox's {expected:,}")
     return row
@@ -147,7 +159,7 @@ def scenario_1(plan: Plan) -> list[Row]:
     options = SandboxOptions(latency_ms=0, rate_limits=False)
     # What attributions (on by default) cost: the same run without ``include=attributions``.
     return [
-        events_run(plan, "1 CPU", plan.events_cpu, options),
+        events_run(plan, "1 CPU", plan.events_cpu, options, floor=True),
         events_run(
             plan, "1 CPU, no attributions", plan.events_cpu, options, event_attributions=False
         ),

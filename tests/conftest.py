@@ -121,6 +121,7 @@ ROUGH_SECONDS = {
     "test_properties.py::test_full_sync_through_a_fault_mix": 60,
     "test_kill_resume.py::test_sigkill_and_resume": 50,
     "test_meltano.py": 60,
+    "test_many_accounts.py": 50,
     "test_security.py": 55,
     "full_sync": 45,
     "test_rate_limits.py::test_full_sync_at_real_tiers": 30,

@@ -1,0 +1,49 @@
+"""Many accounts in Meltano, as the README prints them: one plugin per account inheriting
+the tap (and the target), each resolving its own key, label and target schema."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.test_meltano import FAKE_ALIAS, FAKE_KEY, meltano, meltano_env, run, succeeded
+
+pytestmark = [pytest.mark.slow]
+__all__ = ["meltano"]  # the fixture, shared with test_meltano
+
+REPO = Path(__file__).resolve().parents[1]
+KEYS = {"acme": FAKE_KEY, "globex": FAKE_ALIAS}  # right form, never sent anywhere
+
+
+def readme_accounts_plugins() -> dict[str, list[dict[str, object]]]:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Many accounts", 1)[1].split("\n## ", 1)[0]
+    (block,) = re.findall(r"```yaml\n(.*?)```", section, re.DOTALL)
+    plugins: dict[str, list[dict[str, object]]] = yaml.safe_load(block)["plugins"]
+    return plugins
+
+
+def unsafe_config(meltano: Path, project: Path, plugin: str, env: dict[str, str]) -> dict:
+    printed = run([meltano, "config", "--unsafe", "print", plugin], cwd=project, env=env)
+    return json.loads(succeeded(printed).stdout)
+
+
+def test_each_account_plugin_resolves_its_own_config(meltano: Path, tmp_path: Path) -> None:
+    spec = yaml.safe_load((REPO / "meltano.yml").read_text())
+    for kind, plugins in readme_accounts_plugins().items():
+        spec["plugins"][kind].extend(plugins)
+    (tmp_path / "meltano.yml").write_text(yaml.safe_dump(spec, sort_keys=False))
+    # Each key in its own variable, named after its plugin, as the README says.
+    env = meltano_env(**{f"TAP_KLAVIYO__{name.upper()}_API_KEY": key for name, key in KEYS.items()})
+    for name, key in KEYS.items():
+        tap = unsafe_config(meltano, tmp_path, f"tap-klaviyo--{name}", env)
+        assert tap["api_key"] == key
+        assert tap["account_name"] == name
+        assert tap["base_url"] == "https://a.klaviyo.com"  # inherited from tap-klaviyo
+        target = unsafe_config(meltano, tmp_path, f"target-postgres--{name}", env)
+        assert target["default_target_schema"] == f"klaviyo_{name}"
+        assert target["host"] == "127.0.0.1"  # inherited from target-postgres
