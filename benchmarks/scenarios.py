@@ -253,6 +253,7 @@ def scenario_4(plan: Plan) -> list[Row]:
     row.notes += [scale_note(plan), options.describe(), "default settings (predictions on)"]
     row.notes.append(_slowest_streams(run))
     rows.append(row)
+    rows.append(_slowest_alone(plan, options, run, row))
     with SandboxProcess(options, name="s4-core-sandbox") as sandbox:
         catalog = write_json("core-catalog.json", select(discovered_catalog(sandbox), CORE_STREAMS))
         config = write_json("s4-core-config.json", sandbox.tap_config(**plan.tap_settings()))
@@ -289,6 +290,35 @@ def scenario_5(plan: Plan, core: Row | None) -> list[Row]:
     row.notes.append("plain writer, sequential, no budget, SDK backoff; same account as 4")
     row.notes.append(_per_stream(run))
     return [row]
+
+
+def _slowest_alone(plan: Plan, options: SandboxOptions, full: TapRun, full_row: Row) -> Row:
+    """The full sync's two slowest streams, each run alone on a fresh account: streams run
+    at once, so the full sync should take little more than the slowest of them alone."""
+    durations = stream_counts(full.stderr_path)[1]
+    candidates = sorted(durations, key=lambda name: -durations[name])[:2]
+    alone: dict[str, TapRun] = {}
+    for name in candidates:
+        with SandboxProcess(options, name=f"s4-{name}-sandbox") as sandbox:
+            catalog = write_json(
+                f"s4-{name}-catalog.json", select(discovered_catalog(sandbox), [name])
+            )
+            config = write_json(f"s4-{name}-config.json", sandbox.tap_config(**plan.tap_settings()))
+            alone[name] = run_tap(
+                tap_argv(str(config), str(catalog)), name=f"s4-{name}-tap", sandbox=sandbox
+            )
+    slowest = max(alone, key=lambda name: alone[name].wall)
+    row = row_from(alone[slowest], "4 slowest alone", f"{slowest} (tap)")
+    row.notes.append(
+        "alone: " + ", ".join(f"{name} {run.wall:.0f} s" for name, run in alone.items())
+    )
+    if full_row.wall and row.wall:
+        row.notes.insert(
+            0,
+            f"the full sync took {full_row.wall / row.wall:.2f}x the slowest stream alone "
+            "(target: at most 1.2x)",
+        )
+    return row
 
 
 def _per_stream(run: TapRun) -> str:
