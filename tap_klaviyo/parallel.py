@@ -1,9 +1,8 @@
 """Streams read at once: a daily sync takes about as long as its slowest stream, not the sum.
 
 Every Klaviyo endpoint has its own rate-limit budget, so streams on different endpoints never
-slow each other down; streams on one endpoint share its budget (``tap_klaviyo.budget``), and
-all of them the tap's ``max_workers`` requests in flight (``tap_klaviyo.client``). Singer's
-rules hold with streams on several threads:
+slow each other down; streams on one endpoint share its budget (``tap_klaviyo.budget``).
+Singer's rules hold with streams on several threads:
 
 - every message is one whole line (``SingerOutput``'s lock);
 - a stream's SCHEMA comes before its records (each stream's own thread writes both, in order);
@@ -30,23 +29,19 @@ if t.TYPE_CHECKING:
 def run_at_once(
     streams: t.Sequence[Stream],
     *,
-    limit: int,
     cancelled: threading.Event,
     logger: logging.Logger,
 ) -> None:
-    """Sync ``streams``, at most ``limit`` at a time, in the order given as slots free up."""
-    slots = threading.BoundedSemaphore(max(1, limit))
+    """Sync every one of ``streams`` at once, each on its own thread."""
     ended: queue.Queue[tuple[Stream, BaseException | None]] = queue.Queue()
 
     def sync(stream: Stream) -> None:
         error: BaseException | None = None
-        with slots:
-            try:
-                if not cancelled.is_set():
-                    stream.sync()
-                    stream.finalize_state_progress_markers()
-            except BaseException as raised:  # handed to the calling thread
-                error = raised
+        try:
+            stream.sync()
+            stream.finalize_state_progress_markers()
+        except BaseException as raised:  # handed to the calling thread
+            error = raised
         ended.put((stream, error))
 
     for stream in streams:

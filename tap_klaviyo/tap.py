@@ -167,7 +167,7 @@ class TapKlaviyo(TapInternals):
         for stream in self.streams.values():
             if not stream.selected:
                 self.logger.info("Skipping deselected stream '%s'.", stream.name)
-        run_at_once(selected, limit=len(selected), cancelled=self.cancelled, logger=self.logger)
+        run_at_once(selected, cancelled=self.cancelled, logger=self.logger)
         for stream in self.streams.values():
             stream.log_sync_costs()
 

@@ -55,8 +55,8 @@ class StopsWhenCancelled:
         raise RuntimeError("cancelled, as asked")
 
 
-def run(streams: list[t.Any], cancelled: threading.Event, limit: int = 8) -> None:
-    run_at_once(streams, limit=limit, cancelled=cancelled, logger=logging.getLogger("test"))
+def run(streams: list[t.Any], cancelled: threading.Event) -> None:
+    run_at_once(streams, cancelled=cancelled, logger=logging.getLogger("test"))
 
 
 def test_streams_run_at_once_and_each_is_finalized() -> None:
