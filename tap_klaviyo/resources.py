@@ -52,9 +52,18 @@ class Increment:
         return self.field or self.key
 
 
-# ``updated`` on lists and segments only takes ``greater-than``, on profiles also ``less-than``.
 UPDATED = Increment("updated")
-UPDATED_GT = Increment("updated", lower="greater-than", upper=None)
+
+
+class Deletes(enum.Enum):
+    """How rows Klaviyo deleted reach the warehouse: Klaviyo has no feed of deletions, a
+    deleted object just stops appearing. A complete read is a Singer table version, and its
+    ACTIVATE_VERSION marks the rows it did not have (see ``tap_klaviyo.versions``)."""
+
+    NEVER = "never"  # immutable (events), or history (snapshots, reports)
+    EVERY_RUN = "every run"  # small: each run reads the whole table, a complete version
+    # Large and incremental: every ``reconcile_every_days`` a cheap pass reads every key.
+    RECONCILE = "reconcile"
 
 
 class Behaviour(enum.Enum):
@@ -72,6 +81,18 @@ class Partition:
 
     context: t.Mapping[str, t.Any]
     filters: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class KeysPass:
+    """A reconciliation pass that reads the primary key alone: a sparse fieldset (and no
+    additional fields, so no lowered tier), the largest page the endpoint allows."""
+
+    fieldset: tuple[str, str]  # ("fields[<type>]", "id")
+    # An immutable field bounding the pass at the sync's start: an object created since is
+    # not in the warehouse, and its id alone would make a blank row. Never ``updated``, which
+    # moves: an object updated during the pass could be missed, and marked deleted.
+    created: str
 
 
 @dataclass(frozen=True)
@@ -97,9 +118,10 @@ class Resource:
     method: t.Literal["GET", "POST"] = "GET"
     primary_keys: tuple[str, ...] = ("id",)
     increment: Increment | None = None
-    # Klaviyo sorts on the filter field server-side; where it is known not to (archived email
-    # campaigns come back slightly out of order), the bookmark is set at the end of the pass.
-    sorted: bool = True
+    deletes: Deletes = Deletes.NEVER
+    # How a reconciliation pass reads (``Deletes.RECONCILE``): ids only, or, without one,
+    # every parent's children in full (their rows are a few small fields anyway).
+    keys_pass: KeysPass | None = None
     page_size: int | None = None
     include: tuple[str, ...] = ()
     # Includes a setting turns on: (include, setting).
@@ -166,6 +188,8 @@ PROFILES = Resource(
     tier=L,
     behaviour=Behaviour.WINDOWS,
     increment=replace(UPDATED, lower="greater-than"),
+    deletes=Deletes.RECONCILE,
+    keys_pass=KeysPass(("fields[profile]", "id"), created="created"),
     page_size=100,
     additional_fields=PROFILE_FIELDS,
     # Bound by their tier (M: 150 requests a minute), not latency: longer windows waste
@@ -178,7 +202,7 @@ LISTS = Resource(
     path="/api/lists",
     scopes=("lists:read",),
     tier=L,
-    increment=UPDATED_GT,
+    deletes=Deletes.EVERY_RUN,
     page_size=10,
     include=("tags",),
     description="Lists, with their tag ids.",
@@ -195,8 +219,7 @@ CAMPAIGNS = Resource(
     path="/api/campaigns",
     scopes=("campaigns:read",),
     tier=M,
-    increment=Increment("updated_at"),
-    sorted=False,
+    deletes=Deletes.EVERY_RUN,
     page_size=100,
     include=("tags",),
     partitions=archived_partitions("email", "sms", "mobile_push"),
@@ -207,7 +230,7 @@ FLOWS = Resource(
     path="/api/flows",
     scopes=("flows:read",),
     tier=S,
-    increment=UPDATED,
+    deletes=Deletes.EVERY_RUN,
     page_size=50,
     include=("tags",),
     partitions=archived_partitions(),
@@ -218,7 +241,8 @@ METRICS = Resource(
     path="/api/metrics",
     scopes=("metrics:read",),
     tier=M,
-    description="Metric definitions (Opened Email, Placed Order...). Full table.",
+    deletes=Deletes.EVERY_RUN,
+    description="Metric definitions (Opened Email, Placed Order...).",
 )
 EVENTS = Resource(
     name="events",
@@ -242,7 +266,7 @@ TEMPLATES = Resource(
     path="/api/templates",
     scopes=("templates:read",),
     tier=L,
-    increment=UPDATED,
+    deletes=Deletes.EVERY_RUN,
     page_size=10,
     description="Email templates with their HTML and text.",
 )
@@ -251,9 +275,10 @@ TAGS = Resource(
     path="/api/tags",
     scopes=("tags:read",),
     tier=S,
+    deletes=Deletes.EVERY_RUN,
     page_size=50,
     include=("tag-group",),
-    description="Tags with their tag group. Full table.",
+    description="Tags with their tag group.",
 )
 CAMPAIGNS_DETAILED = replace(
     CAMPAIGNS,
@@ -265,7 +290,6 @@ CAMPAIGNS_DETAILED = replace(
 CAMPAIGN_MESSAGES = replace(
     CAMPAIGNS,
     name="campaign_messages",
-    increment=None,
     include=("campaign-messages",),
     emits="campaign-message",
     shape=records.campaign_message_row,
@@ -274,7 +298,6 @@ CAMPAIGN_MESSAGES = replace(
 FLOW_ACTIONS = replace(
     FLOWS,
     name="flow_actions",
-    increment=None,
     include=("flow-actions",),
     emits="flow-action",
     shape=records.flow_action_row,
@@ -322,7 +345,10 @@ LIST_MEMBERS = Resource(
     tier=L,
     primary_keys=("list_id", "profile_id"),
     increment=Increment("joined_group_at"),
+    deletes=Deletes.RECONCILE,
     page_size=100,
+    # Only what a member row holds: far fewer bytes than the whole profile.
+    params=(("fields[profile]", "email,joined_group_at"),),
     parent="lists",
     parent_key="list_id",
     shape=records.member_row,
