@@ -344,6 +344,7 @@ class KlaviyoStream(StreamInternals):
         if self._reconciliation is not None:
             versions.parent_done(self.stream_state, str(parent[self.resource.parent_key or ""]))
             self.mark_state_unflushed()
+            self.write_state_now()  # a resume reads this parent from its bookmark only
 
     # -- state -----------------------------------------------------------------------------
 
