@@ -447,7 +447,6 @@ def test_advance_shows_in_truth_and_summary() -> None:
         assert len(members) == len(set(ids(members))) == count
 
 
-
 def test_advance_deletes_and_removes_with_ground_truth() -> None:
     """Klaviyo has no feed of deletions: deleted objects just stop appearing and answer 404,
     a deleted profile leaves its groups, a deleted list's members answer 404 too."""

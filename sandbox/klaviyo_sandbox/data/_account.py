@@ -253,6 +253,11 @@ class Account:
         self._advances = 0
         self.deleted: dict[str, set[str]] = {name: set() for name in ("profiles", *DELETABLE)}
         """Collection -> ids ``advance`` deleted: gone from listings, NotFound by id."""
+        self.removed: dict[str, set[tuple[str, str]]] = {
+            "list-profiles": set(),
+            "segment-profiles": set(),
+        }
+        """Members ``advance`` removed: (list or segment id, profile id)."""
 
     # --- clock -----------------------------------------------------------------------
 
@@ -494,6 +499,10 @@ class Account:
                         break
             if gone:
                 removed[group_id] = [self.profiles.id(p) for p in sorted(gone)]
+        collection = "list-profiles" if groups is self.list_groups else "segment-profiles"
+        self.removed[collection].update(
+            (group_id, profile) for group_id, ids in removed.items() for profile in ids
+        )
         return removed
 
     def _join(self, rng: random.Random, groups: Groups, now: int) -> int:
