@@ -181,6 +181,10 @@ class SandboxProcess:
             counts[entry["status"]] += entry["count"]
         return counts
 
+    def body_bytes(self) -> int:
+        """Bytes of the response bodies the sandbox has answered so far."""
+        return int(self.admin("requests")["bytes"])
+
     def summary(self) -> dict[str, t.Any]:
         return t.cast("dict[str, t.Any]", self.admin("summary"))
 
