@@ -23,6 +23,7 @@ from tap_klaviyo.resources import Deletes, Resource, Tier
 from tap_klaviyo.schemas import load_schema
 from tap_klaviyo.sdk_compat import Context, StreamInternals
 from tap_klaviyo.settings import Settings
+from tap_klaviyo.streams import reconcile
 
 # A ``greater-than`` bound one second early is ``greater-or-equal`` to the second: records
 # sharing the bookmark's second are read again, not lost.
@@ -93,6 +94,7 @@ class KlaviyoStream(StreamInternals):
         self._reconciliation: versions.Reconciliation | None = None
         self._incomplete = False  # a read was skipped (403): no version is activated
         self._keys_needed = False  # the pass reads the keys after the normal read
+        self._activated = ""  # for the end line: the version activated, the keys read
         self.log_book = StreamLog(self.logger, self.name, clock=self.services.clock)
 
     @property
@@ -159,7 +161,7 @@ class KlaviyoStream(StreamInternals):
             # Every record is written: the SDK writes each before it asks for the next.
             if self.version is not None and not self._incomplete:
                 self.activate_version(self.version)
-            self.log_book.end(self.left_out())
+            self.log_book.end(self.left_out(), self._activated)
 
     def counted(self, rows: t.Iterable[dict]) -> t.Iterator[dict]:
         """The rows, counted for the progress and end lines; a STATE every ``STATE_EVERY``
@@ -181,9 +183,16 @@ class KlaviyoStream(StreamInternals):
         increment = self.resource.increment
         how = f"incremental on {increment.key}" if increment else "full table"
         if self.resource.parent:
-            return f"{how}, the children of {len(self.parents)} {self.parent_kind}s"
-        start = self.lower_bound(context) if increment else None
-        return f"{how} from {timestamps.to_text(start)}" if start else how
+            how = f"{how}, the children of {len(self.parents)} {self.parent_kind}s"
+        elif start := self.lower_bound(context) if increment else None:
+            how = f"{how} from {timestamps.to_text(start)}"
+        if self._reconciliation is not None:
+            resumed = self.version != self.services.initialized_at
+            how += (
+                f"; {'resuming the' if resumed else 'a'} reconciliation pass (table version "
+                f"{self.version}): rows Klaviyo no longer has are marked deleted at its end"
+            )
+        return how
 
     def progress_detail(self) -> str:
         """How far a long read is, for its progress lines."""
@@ -237,12 +246,6 @@ class KlaviyoStream(StreamInternals):
             )
             self.mark_state_unflushed()
             self.write_state_now()  # a run stopped from here on resumes this pass
-            resumed = self.version != self.services.initialized_at
-            self.logger.info(
-                "Stream '%s': %s reconciliation pass (table version %d): rows Klaviyo no "
-                "longer has are marked deleted when it completes.",
-                self.name, "resuming the" if resumed else "a", self.version,
-            )  # fmt: skip
         self.set_record_version(self.version)
 
     def reconciles(self) -> bool:
@@ -273,19 +276,14 @@ class KlaviyoStream(StreamInternals):
     def activate_version(self, version: int) -> None:
         """The read was complete: every row Klaviyo has carries ``version`` now, after the
         keys pass where the stream has one. Rows of older versions are gone from Klaviyo."""
-        if self._keys_needed:
-            self.read_keys(version)
+        keys = f"the pass read {self.read_keys(version):,} ids, " if self._keys_needed else ""
         self.write_activate_version(version)
         if self._reconciliation is not None:
             versions.complete(self.stream_state, self.sync_started)
             self.mark_state_unflushed()
-        self.logger.info(
-            "Stream '%s': table version %d activated: rows of older versions are marked "
-            "deleted.",
-            self.name, version,
-        )  # fmt: skip
+        self._activated = f"{keys}table version {version} activated (older rows: deleted)"
 
-    def read_keys(self, version: int) -> None:
+    def read_keys(self, version: int) -> int:
         """Every primary key Klaviyo has, as records of a schema of the keys alone: an
         upserting target updates only those columns (and the version), the others stay.
 
@@ -294,40 +292,28 @@ class KlaviyoStream(StreamInternals):
         Objects created since the sync started are left out (they are not in the warehouse:
         a row of their key alone would be blank); objects updated before start_date too.
         """
-        keys_pass = self.resource.keys_pass
-        assert keys_pass is not None
-        properties = self.schema["properties"]
-        schema = {
-            "type": "object",
-            "properties": {key: properties[key] for key in self.primary_keys},
-            "required": list(self.primary_keys),
-        }
         output = self.services.output
+        schema = reconcile.key_schema(self.schema, self.primary_keys)
         output.write_message(SchemaMessage(self.name, schema, list(self.primary_keys)))
-        name, value = keys_pass.fieldset
         start = self.settings.start_date
-        filters = [f"less-than({keys_pass.created},{timestamps.filter_text(self.sync_started)})"]
-        if start is not None and self.resource.increment is not None:
-            filters.extend(self.time_filters(timestamps.floor_second(start), None))
-        params = {name: value, "page[size]": str(self.resource.page_size or 100)}
-        params["filter"] = ",".join(filters)
+        filters = self.time_filters(timestamps.floor_second(start), None) if start else []
+        reader = reconcile.KeyReader(self.client, self.resource, filters, self.sync_started)
+        cursors = reconcile.cursors(self.resource, self.settings.max_workers)
+        windows = reader.windows(cursors * reconcile.WINDOWS_PER_CURSOR)
+        pages = Prefetch(
+            [functools.partial(reader.keys, window) for window in windows],
+            max_workers=cursors,
+            max_buffered=self.settings.max_buffered_pages,
+            ordered=False,
+        )
         read = 0
-        for document in self.client.paginate(
-            self.resource.path, params, tier=self.resource.tier, endpoint=self.resource.path
-        ):
+        for keys in pages:
             if self.services.cancelled.is_set():
                 raise Cancelled(self.name)
-            keys = [{"id": row["id"]} for row in Page(document).objects(None)]
             for line in record_lines(self.name, keys, utc_now_iso(), version):
                 output.write_line(line)
             read += len(keys)
-        self.logger.info(
-            "Stream '%s': the reconciliation pass read %d ids (%s=%s).",
-            self.name,
-            read,
-            name,
-            value,
-        )
+        return read
 
     def child_start(self, parent: Context) -> dt.datetime | None:
         """Where a parent's children are read from: its bookmark, or start_date when a
