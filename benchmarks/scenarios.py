@@ -17,6 +17,7 @@ import json
 import subprocess
 import sys
 import typing as t
+from collections import Counter
 from dataclasses import dataclass, field
 
 from benchmarks.baseline_tap import STREAM_NAMES as CORE_STREAMS
@@ -360,21 +361,26 @@ def scenario_6(plan: Plan) -> list[Row]:
         changes = sandbox.admin("advance?seconds=86400", method="POST")
         deleted = len(changes["deleted"]["profiles"])
         removed = sum(len(ids) for ids in changes["removed"]["list-profiles"].values())
-        runs: dict[str, tuple[TapRun, int]] = {}
+        runs: dict[str, tuple[TapRun, int, Counter[str]]] = {}
         for label, run_state in (("incremental", state), ("reconciliation", _aged(state))):
             sandbox.reset_limits()
             state_path = write_json(f"s6-{label}-state.json", run_state)
-            bytes_before = sandbox.body_bytes()
+            bytes_before, routes_before = sandbox.body_bytes(), sandbox.route_counts()
             run = run_tap(
                 [*tap_argv(str(config), str(catalog)), "--state", str(state_path)],
                 name=f"s6-{label}-tap",
                 sandbox=sandbox,
             )
-            runs[label] = (run, sandbox.body_bytes() - bytes_before)
-    normal, normal_bytes = runs["incremental"]
-    for label, (run, body_bytes) in runs.items():
+            routes = sandbox.route_counts() - routes_before
+            runs[label] = (run, sandbox.body_bytes() - bytes_before, routes)
+    normal, normal_bytes, _ = runs["incremental"]
+    for label, (run, body_bytes, routes) in runs.items():
         row = row_from(run, "6 deletes", f"{label} run: profiles + members")
         row.notes.append(f"{body_bytes / 1e6:,.1f} MB of responses")
+        row.notes.append(
+            "requests: "
+            + ", ".join(f"{route} {count:,}" for route, count in sorted(routes.items()))
+        )
         if label == "reconciliation" and normal.total_requests and normal.wall:
             row.notes.insert(
                 0,

@@ -24,7 +24,9 @@ from tap_klaviyo.resources import KeysPass, Resource
 
 ONE_SECOND = dt.timedelta(seconds=1)
 SLOWEST_PAGE = 1.0  # seconds: enough cursors to spend the tier's steady rate at this latency
-WINDOWS_PER_CURSOR = 4  # windows are of equal time, not of equal size: a few per cursor
+# Windows are of equal time, not of equal size: two per cursor balance the cursors' loads
+# against the part-filled last page each window costs.
+WINDOWS_PER_CURSOR = 2
 Window = tuple[dt.datetime, dt.datetime]
 
 
