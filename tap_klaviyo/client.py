@@ -84,7 +84,7 @@ class KlaviyoClient:
         user_agent: str,
         timeout: float = 60,
         max_retries: int = 8,
-        pool_size: int = 16,
+        max_in_flight: int = 16,
         budget: Budget | None = None,
         sleep: t.Callable[[float], None] = time.sleep,
     ) -> None:
@@ -94,8 +94,12 @@ class KlaviyoClient:
         self.max_retries = max_retries
         self.budget = budget or Budget()
         self.stats = RequestStats()
+        # Requests on the wire at once, every stream's together (each stream also runs only
+        # as many as its tier can use). Taken after the budget, so a request waiting for its
+        # endpoint's budget never holds a place another endpoint's request could use.
+        self._in_flight = threading.BoundedSemaphore(max_in_flight)
         self._session = requests.Session()
-        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
+        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=max_in_flight, max_retries=0)
         self._session.mount("https://", adapter)
         self._session.mount("http://", adapter)
         self._session.headers.update(
@@ -177,7 +181,8 @@ class KlaviyoClient:
         while True:
             bucket = self.budget.acquire(endpoint, tier)
             try:
-                document, remaining, reset = self._send(method, url, params, body)
+                with self._in_flight:
+                    document, remaining, reset = self._send(method, url, params, body)
             except Redirected as redirect:
                 redirects += 1
                 url, params = self._redirect_target(redirect.location, redirects), None
