@@ -49,6 +49,10 @@ class Redirected(Exception):
         self.location = location
 
 
+# A page's typed decoder: its document, or None to parse it the generic way.
+Decode = t.Callable[[bytes], "dict[str, t.Any] | None"]
+
+
 class TransientError(Exception):
     """A failure worth retrying; ``retry_after`` is the server's wish, when it gave one."""
 
@@ -120,8 +124,11 @@ class KlaviyoClient:
         *,
         tier: Tier,
         endpoint: str | None = None,
+        decode: Decode | None = None,
     ) -> dict[str, t.Any]:
-        return self.request("GET", path_or_url, params=params, tier=tier, endpoint=endpoint)
+        return self.request(
+            "GET", path_or_url, params=params, tier=tier, endpoint=endpoint, decode=decode
+        )
 
     def post(self, path: str, body: dict[str, t.Any], *, tier: Tier) -> dict[str, t.Any]:
         return self.request("POST", path, body=body, tier=tier)
@@ -133,10 +140,12 @@ class KlaviyoClient:
         *,
         tier: Tier,
         endpoint: str | None = None,
+        decode: Decode | None = None,
     ) -> t.Iterator[dict[str, t.Any]]:
-        """Yield each page (the whole JSON:API document), following ``links.next``."""
+        """Yield each page (the whole JSON:API document), following ``links.next``; a 200's
+        body through ``decode`` when given."""
         endpoint = endpoint or path
-        document = self.get(path, params, tier=tier, endpoint=endpoint)
+        document = self.get(path, params, tier=tier, endpoint=endpoint, decode=decode)
         seen: set[str] = set()
         while True:
             next_url = (document.get("links") or {}).get("next")
@@ -156,7 +165,7 @@ class KlaviyoClient:
                     "rather than looping. Re-run the sync; if it persists, report it to Klaviyo."
                 )
             seen.add(next_url)
-            document = self.get(next_url, tier=tier, endpoint=endpoint)
+            document = self.get(next_url, tier=tier, endpoint=endpoint, decode=decode)
 
     def request(
         self,
@@ -167,6 +176,7 @@ class KlaviyoClient:
         body: dict[str, t.Any] | None = None,
         tier: Tier,
         endpoint: str | None = None,
+        decode: Decode | None = None,
     ) -> dict[str, t.Any]:
         """Send one request with the budget and retries; return the parsed JSON body.
 
@@ -182,7 +192,7 @@ class KlaviyoClient:
             bucket = self.budget.acquire(endpoint, tier)
             try:
                 with self._in_flight:
-                    document, remaining, reset = self._send(method, url, params, body)
+                    document, remaining, reset = self._send(method, url, params, body, decode)
             except Redirected as redirect:
                 redirects += 1
                 url, params = self._redirect_target(redirect.location, redirects), None
@@ -264,6 +274,7 @@ class KlaviyoClient:
         url: str,
         params: dict[str, str] | None,
         body: dict[str, t.Any] | None,
+        decode: Decode | None = None,
     ) -> tuple[dict[str, t.Any], int | None, float | None]:
         """One attempt: the parsed body and the steady window's ``RateLimit-*`` reading."""
         with self.stats.lock:
@@ -303,13 +314,17 @@ class KlaviyoClient:
         if response.is_redirect:
             raise Redirected(urljoin(response.url, headers["Location"]))
         return (
-            self._parse(response, content),
+            self._parse(response, content, decode),
             _number(headers.get("RateLimit-Remaining")),
             _number(headers.get("RateLimit-Reset")),
         )
 
-    def _parse(self, response: requests.Response, content: bytes) -> dict[str, t.Any]:
+    def _parse(
+        self, response: requests.Response, content: bytes, decode: Decode | None = None
+    ) -> dict[str, t.Any]:
         status = response.status_code
+        if status == 200 and decode is not None and (document := decode(content)) is not None:
+            return document
         if status in RETRIABLE_STATUS:
             raise TransientError(str(status), _retry_after(response) if status == 429 else None)
         if status == 401:

@@ -317,7 +317,7 @@ class KlaviyoStream(StreamInternals):
         path = self.resource.path.format(id=(context or {}).get(self.resource.parent_key or ""))
         params = self.request_params(context, start, end)
         for document in self.client.paginate(
-            path, params, tier=self.tier, endpoint=self.resource.path
+            path, params, tier=self.tier, endpoint=self.resource.path, decode=self.decode
         ):
             yield Page(document)
 
@@ -355,7 +355,7 @@ class KlaviyoStream(StreamInternals):
 
     def shaped(self, page: Page) -> t.Iterator[dict]:
         """Every row of the page as the table shapes it, its timestamps in one form."""
-        shape, tree = self.resource.shape, self.timestamp_tree
+        shape, tree = self.shape_of(page), self.timestamp_tree
         snapshot_at = timestamps.to_text(self.sync_started) if self.resource.snapshot else None
         for resource in page.objects(self.resource.emits):
             record = shape(resource, page)
@@ -363,6 +363,23 @@ class KlaviyoStream(StreamInternals):
             if snapshot_at:
                 record["snapshot_at"] = snapshot_at
             yield record
+
+    def shape_of(self, page: Page) -> records.Shape:
+        """The table's row shape, or its typed twin for a page the typed decoder read."""
+        typed = self.resource.typed
+        first = page.objects(self.resource.emits)[:1]
+        return (
+            typed.shape
+            if typed and first and not isinstance(first[0], dict)
+            else self.resource.shape
+        )
+
+    @functools.cached_property
+    def decode(self) -> t.Callable[[bytes], dict | None] | None:
+        """The endpoint's typed page decoder, on the tap's own record path only (stream maps
+        and the SDK's writer get plain rows)."""
+        typed = self.resource.typed
+        return typed.decode if typed and self.record_plan is not None else None
 
     def lower_bound(self, context: Context | None) -> dt.datetime | None:
         """The bookmark (or start_date), to the whole second: its second is read again;

@@ -213,7 +213,7 @@ class WindowedStream(KlaviyoStream):
         return (start, boundary), boundary
 
     def row_time(self, row: dict[str, t.Any], page: Page) -> dt.datetime:
-        return timestamps.parse(self.resource.shape(row, page)[self.resource.replication_key or ""])
+        return timestamps.parse(self.shape_of(page)(row, page)[self.resource.replication_key or ""])
 
     def fixed_task(
         self, frontier: Frontier, first: Page, window: Window
