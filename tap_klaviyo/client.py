@@ -49,6 +49,10 @@ class Redirected(Exception):
         self.location = location
 
 
+# A page's typed decoder: its document, or None to parse it the generic way.
+Decode = t.Callable[[bytes], "dict[str, t.Any] | None"]
+
+
 class TransientError(Exception):
     """A failure worth retrying; ``retry_after`` is the server's wish, when it gave one."""
 
@@ -84,7 +88,7 @@ class KlaviyoClient:
         user_agent: str,
         timeout: float = 60,
         max_retries: int = 8,
-        pool_size: int = 16,
+        max_in_flight: int = 16,
         budget: Budget | None = None,
         sleep: t.Callable[[float], None] = time.sleep,
     ) -> None:
@@ -94,8 +98,12 @@ class KlaviyoClient:
         self.max_retries = max_retries
         self.budget = budget or Budget()
         self.stats = RequestStats()
+        # Requests on the wire at once, every stream's together (each stream also runs only
+        # as many as its tier can use). Taken after the budget, so a request waiting for its
+        # endpoint's budget never holds a place another endpoint's request could use.
+        self._in_flight = threading.BoundedSemaphore(max_in_flight)
         self._session = requests.Session()
-        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
+        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=max_in_flight, max_retries=0)
         self._session.mount("https://", adapter)
         self._session.mount("http://", adapter)
         self._session.headers.update(
@@ -116,8 +124,11 @@ class KlaviyoClient:
         *,
         tier: Tier,
         endpoint: str | None = None,
+        decode: Decode | None = None,
     ) -> dict[str, t.Any]:
-        return self.request("GET", path_or_url, params=params, tier=tier, endpoint=endpoint)
+        return self.request(
+            "GET", path_or_url, params=params, tier=tier, endpoint=endpoint, decode=decode
+        )
 
     def post(self, path: str, body: dict[str, t.Any], *, tier: Tier) -> dict[str, t.Any]:
         return self.request("POST", path, body=body, tier=tier)
@@ -129,10 +140,12 @@ class KlaviyoClient:
         *,
         tier: Tier,
         endpoint: str | None = None,
+        decode: Decode | None = None,
     ) -> t.Iterator[dict[str, t.Any]]:
-        """Yield each page (the whole JSON:API document), following ``links.next``."""
+        """Yield each page (the whole JSON:API document), following ``links.next``; a 200's
+        body through ``decode`` when given."""
         endpoint = endpoint or path
-        document = self.get(path, params, tier=tier, endpoint=endpoint)
+        document = self.get(path, params, tier=tier, endpoint=endpoint, decode=decode)
         seen: set[str] = set()
         while True:
             next_url = (document.get("links") or {}).get("next")
@@ -152,7 +165,7 @@ class KlaviyoClient:
                     "rather than looping. Re-run the sync; if it persists, report it to Klaviyo."
                 )
             seen.add(next_url)
-            document = self.get(next_url, tier=tier, endpoint=endpoint)
+            document = self.get(next_url, tier=tier, endpoint=endpoint, decode=decode)
 
     def request(
         self,
@@ -163,6 +176,7 @@ class KlaviyoClient:
         body: dict[str, t.Any] | None = None,
         tier: Tier,
         endpoint: str | None = None,
+        decode: Decode | None = None,
     ) -> dict[str, t.Any]:
         """Send one request with the budget and retries; return the parsed JSON body.
 
@@ -177,7 +191,8 @@ class KlaviyoClient:
         while True:
             bucket = self.budget.acquire(endpoint, tier)
             try:
-                document, remaining, reset = self._send(method, url, params, body)
+                with self._in_flight:
+                    document, remaining, reset = self._send(method, url, params, body, decode)
             except Redirected as redirect:
                 redirects += 1
                 url, params = self._redirect_target(redirect.location, redirects), None
@@ -259,6 +274,7 @@ class KlaviyoClient:
         url: str,
         params: dict[str, str] | None,
         body: dict[str, t.Any] | None,
+        decode: Decode | None = None,
     ) -> tuple[dict[str, t.Any], int | None, float | None]:
         """One attempt: the parsed body and the steady window's ``RateLimit-*`` reading."""
         with self.stats.lock:
@@ -298,13 +314,17 @@ class KlaviyoClient:
         if response.is_redirect:
             raise Redirected(urljoin(response.url, headers["Location"]))
         return (
-            self._parse(response, content),
+            self._parse(response, content, decode),
             _number(headers.get("RateLimit-Remaining")),
             _number(headers.get("RateLimit-Reset")),
         )
 
-    def _parse(self, response: requests.Response, content: bytes) -> dict[str, t.Any]:
+    def _parse(
+        self, response: requests.Response, content: bytes, decode: Decode | None = None
+    ) -> dict[str, t.Any]:
         status = response.status_code
+        if status == 200 and decode is not None and (document := decode(content)) is not None:
+            return document
         if status in RETRIABLE_STATUS:
             raise TransientError(str(status), _retry_after(response) if status == 429 else None)
         if status == 401:

@@ -20,6 +20,7 @@ import threading
 import time
 import typing as t
 
+import msgspec
 import orjson
 from singer_sdk.helpers._state import StateWriter
 from singer_sdk.helpers.types import TapState
@@ -30,6 +31,8 @@ BLOCK = 1 << 16  # bytes gathered before one write to stdout
 
 
 def _default(value: t.Any) -> t.Any:
+    if isinstance(value, msgspec.Raw):  # a value kept as Klaviyo sent it (``typed_pages``)
+        return orjson.Fragment(bytes(value))
     if isinstance(value, decimal.Decimal):
         return float(value)
     return str(value)

@@ -1,7 +1,9 @@
 """Streams read at once: a daily sync takes about as long as its slowest stream, not the sum.
 
 Every Klaviyo endpoint has its own rate-limit budget, so streams on different endpoints never
-slow each other down; streams on one endpoint share its budget (``tap_klaviyo.budget``).
+slow each other down; streams on one endpoint share its budget, first come first served
+(``tap_klaviyo.budget``). The client keeps at most ``max_workers`` requests on the wire, all
+streams together.
 Singer's rules hold with streams on several threads:
 
 - every message is one whole line (``SingerOutput``'s lock);

@@ -128,9 +128,14 @@ MESSAGE_CONTENT_COLUMNS = ("subject", "preview_text", "from_email", "from_label"
 
 
 def event_row(resource: dict[str, t.Any], page: Page | None = None) -> Row:
-    """An event with its metric's name, from the page's ``include=metric`` (null for an event
-    whose metric Klaviyo cannot resolve)."""
-    record = to_record(resource)
+    """An event with its metric's name and attribution (see ``with_metric_and_attribution``).
+    The typed decoder of event pages (``tap_klaviyo.typed_pages``) makes the same rows."""
+    return with_metric_and_attribution(to_record(resource), page)
+
+
+def with_metric_and_attribution(record: Row, page: Page | None) -> Row:
+    """An event row's metric name, from the page's ``include=metric`` (null for an event whose
+    metric Klaviyo cannot resolve), and its attribution, when requested."""
     metric = page.included("metric", record.get("metric_id")) if page else None
     record["metric_name"] = (metric.get("attributes") or {}).get("name") if metric else None
     ids = record.get("attribution_ids")

@@ -14,6 +14,7 @@ import typing as t
 from dataclasses import dataclass, replace
 
 from tap_klaviyo import records
+from tap_klaviyo.typed_pages import EVENT_PAGES, TypedPages
 
 
 @dataclass(frozen=True)
@@ -154,6 +155,8 @@ class Resource:
     # POST would spend the reports' daily quota (225) of the next sync.
     probe_with: str | None = None
     shape: records.Shape = records.to_record
+    # A typed decoder of the endpoint's pages, for the hottest streams (see ``typed_pages``).
+    typed: TypedPages | None = None
     description: str = ""
 
     @property
@@ -258,6 +261,7 @@ EVENTS = Resource(
     params=(("fields[metric]", "name"),),  # only the names travel with each page
     late_arrivals=True,
     shape=records.event_row,
+    typed=EVENT_PAGES,
     description="Every event, with `metric_id`, `metric_name`, `profile_id` and the "
     "campaign or flow message a conversion is attributed to (`attributed_*`).",
 )

@@ -104,9 +104,9 @@ CONFIG_SCHEMA = th.PropertiesList(
         "max_workers",
         th.IntegerType(minimum=1),
         default=32,
-        description="Requests in flight at once: time windows of events and profiles, and "
-        "the children of lists, segments, flows and metrics, are fetched in parallel within "
-        "each endpoint's rate-limit tier.",
+        description="Requests in flight at once, all streams together: streams, the time "
+        "windows of events and profiles and the children of lists, segments, flows and "
+        "metrics are read in parallel, within each endpoint's rate-limit tier.",
     ),
     th.Property(
         "max_buffered_pages",

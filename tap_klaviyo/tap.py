@@ -97,7 +97,7 @@ class TapKlaviyo(TapInternals):
             user_agent=chosen.user_agent or f"tap-klaviyo/{self.plugin_version}",
             timeout=chosen.request_timeout,
             max_retries=chosen.max_retries,
-            pool_size=chosen.max_workers + 4,
+            max_in_flight=chosen.max_workers,
         )
 
     @functools.cached_property

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import math
 import threading
 import typing as t
 from collections import Counter
@@ -29,6 +30,7 @@ from tap_klaviyo.streams import reconcile
 # sharing the bookmark's second are read again, not lost.
 ONE_SECOND = dt.timedelta(seconds=1)
 CHUNK_SIZE = 500  # records handed from a worker to the writer at a time
+SLOWEST_PAGE = 1.0  # seconds: Klaviyo answers a page in less (the sandbox's 250 ms in tests)
 # A STATE at least this often (seconds) while a stream writes, besides the SDK's one every
 # 10,000 records: a resume after a crash repeats little even of a slow stream.
 STATE_EVERY = 30.0
@@ -447,7 +449,7 @@ class KlaviyoStream(StreamInternals):
         path = self.resource.path.format(id=(context or {}).get(self.resource.parent_key or ""))
         params = self.request_params(context, start, end)
         for document in self.client.paginate(
-            path, params, tier=self.tier, endpoint=self.resource.path
+            path, params, tier=self.tier, endpoint=self.resource.path, decode=self.decode
         ):
             yield Page(document)
 
@@ -485,7 +487,7 @@ class KlaviyoStream(StreamInternals):
 
     def shaped(self, page: Page) -> t.Iterator[dict]:
         """Every row of the page as the table shapes it, its timestamps in one form."""
-        shape, tree = self.resource.shape, self.timestamp_tree
+        shape, tree = self.shape_of(page), self.timestamp_tree
         snapshot_at = timestamps.to_text(self.sync_started) if self.resource.snapshot else None
         for resource in page.objects(self.resource.emits):
             record = shape(resource, page)
@@ -493,6 +495,23 @@ class KlaviyoStream(StreamInternals):
             if snapshot_at:
                 record["snapshot_at"] = snapshot_at
             yield record
+
+    def shape_of(self, page: Page) -> records.Shape:
+        """The table's row shape, or its typed twin for a page the typed decoder read."""
+        typed = self.resource.typed
+        first = page.objects(self.resource.emits)[:1]
+        return (
+            typed.shape
+            if typed and first and not isinstance(first[0], dict)
+            else self.resource.shape
+        )
+
+    @functools.cached_property
+    def decode(self) -> t.Callable[[bytes], dict | None] | None:
+        """The endpoint's typed page decoder, on the tap's own record path only (stream maps
+        and the SDK's writer get plain rows)."""
+        typed = self.resource.typed
+        return typed.decode if typed and self.record_plan is not None else None
 
     def lower_bound(self, context: Context | None) -> dt.datetime | None:
         """The bookmark (or start_date), to the whole second: its second is read again;
@@ -511,6 +530,15 @@ class KlaviyoStream(StreamInternals):
         return timestamps.floor_second(end) if end else None
 
     # -- the request ----------------------------------------------------------------------
+
+    @functools.cached_property
+    def workers(self) -> int:
+        """This stream's requests in flight at once (time windows, parents): enough to spend
+        its tier's steady rate even at a second per page, no more (``max_workers`` at most).
+        More would only wait for budget: profiles with predictions (M, 2.5 requests/s) need
+        4, members (L) 14, events (XL) all the workers."""
+        per_second = self.tier.steady / 60
+        return max(1, min(self.settings.max_workers, math.ceil(per_second * SLOWEST_PAGE) + 1))
 
     @functools.cached_property
     def additional_fields(self) -> list[str]:
@@ -646,7 +674,7 @@ class FanOut:
         settings = stream.settings
         self._chunks = Prefetch(
             tasks,
-            max_workers=settings.max_workers,
+            max_workers=stream.workers,
             max_buffered=settings.max_buffered_pages,
             ordered=False,
         )

@@ -11,8 +11,6 @@ what was emitted, and a run killed at any moment resumes without a gap.
 from __future__ import annotations
 
 import datetime as dt
-import functools
-import math
 import threading
 import typing as t
 
@@ -35,7 +33,6 @@ class WindowPage(t.NamedTuple):
 MIN_WINDOW = dt.timedelta(minutes=1)
 ONE_SECOND = dt.timedelta(seconds=1)
 WINDOWS_PER_CURSOR = 8  # at least this many windows per parallel cursor over the range
-SLOWEST_PAGE = 1.0  # seconds: Klaviyo answers a page in less (the sandbox's 250 ms in tests)
 
 
 class Density:
@@ -132,7 +129,7 @@ class WindowedStream(KlaviyoStream):
         self._range = (self.lower_bound(context), frontier)
         pages: Prefetch[WindowPage] = Prefetch(
             self.window_tasks(context, frontier),
-            max_workers=self.cursors,
+            max_workers=self.workers,
             max_buffered=self.settings.max_buffered_pages,
             ordered=False,
         )
@@ -195,7 +192,7 @@ class WindowedStream(KlaviyoStream):
             records_per_window = int(self.resource.pages_per_window * self.page_size)
             # However dense the data turns out to be, the range is cut into enough windows to
             # keep every cursor busy: the first page may come from a sparse start.
-            widest = (now - after) / (WINDOWS_PER_CURSOR * self.cursors)
+            widest = (now - after) / (WINDOWS_PER_CURSOR * self.workers)
             while after < now:
                 span = max(min(density.span_for(records_per_window), widest), ONE_SECOND)
                 end = min(timestamps.floor_second(after + span), now)
@@ -216,7 +213,7 @@ class WindowedStream(KlaviyoStream):
         return (start, boundary), boundary
 
     def row_time(self, row: dict[str, t.Any], page: Page) -> dt.datetime:
-        return timestamps.parse(self.resource.shape(row, page)[self.resource.replication_key or ""])
+        return timestamps.parse(self.shape_of(page)(row, page)[self.resource.replication_key or ""])
 
     def fixed_task(
         self, frontier: Frontier, first: Page, window: Window
@@ -266,15 +263,6 @@ class WindowedStream(KlaviyoStream):
             if rows:  # empty pages may come first and still link onward
                 return self.row_time(rows[0], page)
         return None
-
-    @functools.cached_property
-    def cursors(self) -> int:
-        """Windows read at once: enough to spend the tier's steady rate even at a second per
-        page, no more (``max_workers`` at most). More would only wait for budget, and cut
-        the range finer, into more part-filled last pages: profiles with predictions (M,
-        2.5 requests/s) need 4, events (XL) all the workers."""
-        per_second = self.tier.steady / 60
-        return max(1, min(self.settings.max_workers, math.ceil(per_second * SLOWEST_PAGE) + 1))
 
     @property
     def page_size(self) -> int:
