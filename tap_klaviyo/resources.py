@@ -10,6 +10,7 @@ table and the client's list of read-only POSTs are derived from it.
 from __future__ import annotations
 
 import enum
+import math
 import typing as t
 from dataclasses import dataclass, replace
 
@@ -25,6 +26,16 @@ class Tier:
     burst: int
     steady: int
     daily: int | None = None
+
+    def workers(self, max_workers: int) -> int:
+        """Requests in flight at once that spend the steady rate even at a second per page,
+        no more (``max_workers`` at most): more would only wait for budget. M (2.5
+        requests/s) needs 4, L 14, XL all the workers."""
+        per_second = self.steady / 60
+        return max(1, min(max_workers, math.ceil(per_second * SLOWEST_PAGE) + 1))
+
+
+SLOWEST_PAGE = 1.0  # seconds: Klaviyo answers a page in less (the sandbox's 250 ms in tests)
 
 
 # From `x-klaviyo-ratelimit` in the OpenAPI spec (revision 2026-07-15).

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import math
 import threading
 import typing as t
 from collections import Counter
@@ -30,7 +29,6 @@ from tap_klaviyo.streams import reconcile
 # sharing the bookmark's second are read again, not lost.
 ONE_SECOND = dt.timedelta(seconds=1)
 CHUNK_SIZE = 500  # records handed from a worker to the writer at a time
-SLOWEST_PAGE = 1.0  # seconds: Klaviyo answers a page in less (the sandbox's 250 ms in tests)
 # A STATE at least this often (seconds) while a stream writes, besides the SDK's one every
 # 10,000 records: a resume after a crash repeats little even of a slow stream.
 STATE_EVERY = 30.0
@@ -300,7 +298,7 @@ class KlaviyoStream(StreamInternals):
         start = self.settings.start_date
         filters = self.time_filters(timestamps.floor_second(start), None) if start else []
         reader = reconcile.KeyReader(self.client, self.resource, filters, self.sync_started)
-        cursors = reconcile.cursors(self.resource, self.settings.max_workers)
+        cursors = self.resource.tier.workers(self.settings.max_workers)  # no lowered tier
         windows = reader.windows(cursors * reconcile.WINDOWS_PER_CURSOR)
         pages = Prefetch(
             [functools.partial(reader.keys, window) for window in windows],
@@ -533,12 +531,9 @@ class KlaviyoStream(StreamInternals):
 
     @functools.cached_property
     def workers(self) -> int:
-        """This stream's requests in flight at once (time windows, parents): enough to spend
-        its tier's steady rate even at a second per page, no more (``max_workers`` at most).
-        More would only wait for budget: profiles with predictions (M, 2.5 requests/s) need
-        4, members (L) 14, events (XL) all the workers."""
-        per_second = self.tier.steady / 60
-        return max(1, min(self.settings.max_workers, math.ceil(per_second * SLOWEST_PAGE) + 1))
+        """This stream's requests in flight at once (time windows, parents): as many as its
+        tier can use."""
+        return self.tier.workers(self.settings.max_workers)
 
     @functools.cached_property
     def additional_fields(self) -> list[str]:

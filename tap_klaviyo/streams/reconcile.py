@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-import math
 import typing as t
 
 from tap_klaviyo import timestamps
@@ -23,7 +22,6 @@ from tap_klaviyo.records import Page
 from tap_klaviyo.resources import KeysPass, Resource
 
 ONE_SECOND = dt.timedelta(seconds=1)
-SLOWEST_PAGE = 1.0  # seconds: enough cursors to spend the tier's steady rate at this latency
 # Windows are of equal time, not of equal size: two per cursor balance the cursors' loads
 # against the part-filled last page each window costs.
 WINDOWS_PER_CURSOR = 2
@@ -38,12 +36,6 @@ def key_schema(schema: t.Mapping[str, t.Any], keys: t.Sequence[str]) -> dict[str
         "properties": {key: schema["properties"][key] for key in keys},
         "required": list(keys),
     }
-
-
-def cursors(resource: Resource, max_workers: int) -> int:
-    """Windows read at once: enough for the tier's steady rate, ``max_workers`` at most."""
-    per_second = resource.tier.steady / 60
-    return max(1, min(max_workers, math.ceil(per_second * SLOWEST_PAGE) + 1))
 
 
 class KeyReader:
