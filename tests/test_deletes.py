@@ -18,6 +18,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -73,7 +74,7 @@ def pipeline(postgres: Any, tmp_path: Path) -> Iterator[tuple[Sandbox, str]]:
 
 def sync(tmp: Path, sandbox: Sandbox, state: dict | None, number: int) -> Cycle:
     """tap | target-postgres, to the end: the STATE the target confirmed."""
-    cycle = pipe_once(tmp, sandbox, state, None, number)
+    cycle = pipe_once(tmp, sandbox, state, None, number, unread=defaultdict(set))
     log = (tmp / f"tap-{number}.log").read_text()
     assert cycle.target_code == 0, (tmp / f"target-{number}.log").read_text()[-3000:]
     assert cycle.tap_code == 0, log[-3000:]
