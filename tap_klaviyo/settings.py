@@ -178,8 +178,8 @@ CONFIG_SCHEMA = th.PropertiesList(
         "reconcile_every_days",
         th.IntegerType(minimum=0),
         default=7,
-        description="Days between the passes that find deleted profiles and members of lists "
-        "and segments (ids only, about a third of a full profiles sync in requests). 0: never.",
+        description="Days between the passes that find deleted profiles (their ids only) and "
+        "members removed from lists and segments (every list read in full). 0: never.",
     ),
     th.Property(
         "fail_on_missing_scope",
