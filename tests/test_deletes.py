@@ -262,3 +262,27 @@ def test_a_kill_during_the_reconciliation_pass_then_a_resume(
     ).fetchall()
     assert found == [(passing.version,)]
     assert rows(postgres, schema, "profiles", deleted=True) == set(changes["deleted"]["profiles"])
+
+
+def test_hard_delete_removes_exactly_the_deleted_rows(
+    pipeline: tuple[Sandbox, str], postgres: Any, tmp_path: Path
+) -> None:
+    """With target-postgres' ``hard_delete`` the rows go: the ids of the profiles pass are in
+    the table before the ACTIVATE_VERSION deletes anything, so no live row is lost, and none
+    is left holding its id alone."""
+    sandbox, schema = pipeline
+    (tmp_path / "target.json").write_text(
+        json.dumps({**target_config(schema), "hard_delete": True})
+    )
+    first = sync(tmp_path, sandbox, None, 0)
+    assert first.confirmed_state is not None
+    sandbox.account.advance(3600)
+    second = sync(tmp_path, sandbox, aged(first.confirmed_state), 1)
+    assert second.confirmed_state is not None
+    for stream in (*RECONCILED, *SMALL_TABLES):
+        assert not rows(postgres, schema, stream, deleted=True), stream
+        assert rows(postgres, schema, stream, deleted=False) == expected_keys(sandbox, stream)
+    blank = postgres.execute(
+        f'SELECT count(*) FROM "{schema}".profiles WHERE email IS NULL AND created IS NULL'
+    ).fetchone()[0]
+    assert blank == 0, "profiles holding their id alone"
