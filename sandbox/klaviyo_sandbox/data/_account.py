@@ -363,7 +363,9 @@ class Account:
         }
 
     def advance(self, seconds: float) -> dict:
-        """Simulate ``seconds`` of activity, all stamped with the current second."""
+        """Simulate ``seconds`` of activity, all stamped with the current second: new and
+        changed objects, and deletes (Klaviyo keeps no trace of them: the answer's
+        ``deleted`` and ``removed`` are the only ground truth of what went)."""
         self._advances += 1
         rng = random.Random(salt(self.seed, f"advance-{self._advances}"))
         now = int(time.time())
