@@ -1,6 +1,6 @@
 """``python -m benchmarks`` (``make bench``): run the scenarios, print one table, save it.
 
-    python -m benchmarks                 # the full run (about 20-25 minutes on 2 cores)
+    python -m benchmarks                 # the full run (about 25-30 minutes on 2 cores)
     python -m benchmarks --quick         # a small smoke run (about 2 minutes)
     python -m benchmarks --only 1,2      # some scenarios: 1 2 3 4 5 6 sandbox
     python -m benchmarks --events 500000 --mid-scale 0.05 --span 180
