@@ -181,6 +181,17 @@ class SandboxProcess:
             counts[entry["status"]] += entry["count"]
         return counts
 
+    def route_counts(self) -> Counter[str]:
+        """API requests answered so far, by route."""
+        counts: Counter[str] = Counter()
+        for entry in self.admin("requests")["counts"]:
+            counts[entry["route"]] += entry["count"]
+        return counts
+
+    def body_bytes(self) -> int:
+        """Bytes of the response bodies the sandbox has answered so far."""
+        return int(self.admin("requests")["bytes"])
+
     def summary(self) -> dict[str, t.Any]:
         return t.cast("dict[str, t.Any]", self.admin("summary"))
 

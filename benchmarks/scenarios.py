@@ -6,12 +6,18 @@
 4. A full default sync of a mid-size account (every stream), and the same account's core
    streams (those the baseline has).
 5. The baseline (``benchmarks.baseline_tap``: SDK defaults) on the same core streams.
+6. Deletes: the day after a first sync of profiles and list and segment members, a normal
+   incremental run against a reconciliation run (the pass that finds what Klaviyo deleted).
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+import subprocess
 import sys
 import typing as t
+from collections import Counter
 from dataclasses import dataclass, field
 
 from benchmarks.baseline_tap import STREAM_NAMES as CORE_STREAMS
@@ -20,13 +26,17 @@ from benchmarks.harness import (
     SandboxOptions,
     SandboxProcess,
     TapRun,
+    child_env,
+    code_dir,
     discovered_catalog,
+    log_dir,
     run_tap,
     select,
     stream_counts,
     write_json,
 )
 from benchmarks.report import Row
+from tap_klaviyo import versions
 from tap_klaviyo.resources import EVENTS, L, M, Tier
 from tap_klaviyo.settings import DEFAULTS
 
@@ -59,7 +69,7 @@ class Plan:
     max_workers: int = DEFAULTS["max_workers"]  # the tap's defaults unless told otherwise
     max_buffered_pages: int = DEFAULTS["max_buffered_pages"]
     speed_seconds: float = 10  # sandbox speed: seconds of paging per concurrency
-    scenarios: tuple[str, ...] = ("1", "2", "3", "4", "5", "sandbox")
+    scenarios: tuple[str, ...] = ("1", "2", "3", "4", "5", "6", "sandbox")
 
     def tap_settings(self, **more: t.Any) -> dict[str, t.Any]:
         return {
@@ -330,3 +340,85 @@ def _slowest_streams(run: TapRun) -> str:
     durations = stream_counts(run.stderr_path)[1]
     slowest = sorted(durations.items(), key=lambda item: -item[1])[:4]
     return "slowest: " + ", ".join(f"{name} {seconds:.0f} s" for name, seconds in slowest)
+
+
+# -- 6: deletes, a reconciliation run against a normal incremental run --------------------------
+
+RECONCILED_STREAMS = ("profiles", "list_members", "segment_members")
+
+
+def scenario_6(plan: Plan) -> list[Row]:
+    """The same account and state, the day after a first sync: a normal run, then the run
+    past ``reconcile_every_days`` (the state's last pass made 8 days old)."""
+    options = mid_options(plan)
+    rows = []
+    with SandboxProcess(options, name="s6-sandbox") as sandbox:
+        catalog = write_json(
+            "s6-catalog.json", select(discovered_catalog(sandbox), RECONCILED_STREAMS)
+        )
+        config = write_json("s6-config.json", sandbox.tap_config(**plan.tap_settings()))
+        state = _first_sync(tap_argv(str(config), str(catalog)))
+        changes = sandbox.admin("advance?seconds=86400", method="POST")
+        deleted = len(changes["deleted"]["profiles"])
+        removed = sum(len(ids) for ids in changes["removed"]["list-profiles"].values())
+        runs: dict[str, tuple[TapRun, int, Counter[str]]] = {}
+        for label, run_state in (("incremental", state), ("reconciliation", _aged(state))):
+            sandbox.reset_limits()
+            state_path = write_json(f"s6-{label}-state.json", run_state)
+            bytes_before, routes_before = sandbox.body_bytes(), sandbox.route_counts()
+            run = run_tap(
+                [*tap_argv(str(config), str(catalog)), "--state", str(state_path)],
+                name=f"s6-{label}-tap",
+                sandbox=sandbox,
+            )
+            routes = sandbox.route_counts() - routes_before
+            runs[label] = (run, sandbox.body_bytes() - bytes_before, routes)
+    normal, normal_bytes, _ = runs["incremental"]
+    for label, (run, body_bytes, routes) in runs.items():
+        row = row_from(run, "6 deletes", f"{label} run: profiles + members")
+        row.notes.append(f"{body_bytes / 1e6:,.1f} MB of responses")
+        row.notes.append(
+            "requests: "
+            + ", ".join(f"{route} {count:,}" for route, count in sorted(routes.items()))
+        )
+        if label == "reconciliation" and normal.total_requests and normal.wall:
+            row.notes.insert(
+                0,
+                f"{run.total_requests / normal.total_requests:.1f}x the requests, "
+                f"{body_bytes / max(normal_bytes, 1):.1f}x the bytes, "
+                f"{run.wall / normal.wall:.1f}x the wall of the incremental run",
+            )
+            row.notes.append("records count the full rows only (not the ids of the pass)")
+        else:
+            row.notes.append(
+                f"the day after a first sync: {deleted:,} profiles deleted, {removed:,} list "
+                f"members removed; {scale_note(plan)}; {options.describe()}"
+            )
+        row.notes.append(_per_stream(run))
+        rows.append(row)
+    return rows
+
+
+def _first_sync(argv: list[str]) -> dict[str, t.Any]:
+    """A sync to the end, not measured: its last STATE."""
+    output = log_dir() / "s6-first.jsonl"
+    with output.open("wb") as stdout, (log_dir() / "s6-first.stderr").open("wb") as stderr:
+        subprocess.run(
+            argv, stdout=stdout, stderr=stderr, check=True, cwd=code_dir(), env=child_env()
+        )
+    last = None
+    with output.open("rb") as lines:
+        for line in lines:
+            if line.startswith(b'{"type":"STATE"'):
+                last = line
+    assert last is not None, "the first sync wrote no STATE"
+    return t.cast("dict[str, t.Any]", json.loads(last)["value"])
+
+
+def _aged(state: dict[str, t.Any]) -> dict[str, t.Any]:
+    """The state with every last reconciliation 8 days old: the next run reconciles."""
+    aged = json.loads(json.dumps(state))
+    when = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=8)
+    for stream in RECONCILED_STREAMS:
+        aged["bookmarks"][stream][versions.RECONCILED_AT] = when.isoformat()
+    return aged

@@ -13,16 +13,22 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tap_klaviyo.resources import RESOURCES, Resource  # noqa: E402
+from tap_klaviyo.resources import RESOURCES, Deletes, Resource  # noqa: E402
 from tap_klaviyo.settings import CONFIG_SCHEMA  # noqa: E402
 
 README = ROOT / "README.md"
 
 
 def replication(resource: Resource) -> str:
-    if resource.replication_key:
-        return f"incremental on `{resource.replication_key}`"
-    return "full table"
+    """How the stream is read, and how the rows Klaviyo deleted are marked."""
+    how = (
+        f"incremental on `{resource.replication_key}`" if resource.replication_key else "full table"
+    )
+    if resource.deletes is Deletes.EVERY_RUN:
+        return f"{how}; deletes marked every run"
+    if resource.deletes is Deletes.RECONCILE:
+        return f"{how}; deletes marked every `reconcile_every_days`"
+    return how
 
 
 def endpoint(resource: Resource) -> str:

@@ -88,12 +88,14 @@ class StreamLog:
         )  # fmt: skip
         return now
 
-    def end(self, left_out: str) -> None:
+    def end(self, left_out: str, versions: str = "") -> None:
+        """The end line: counts, what was left out on purpose, the table version activated."""
         now = self.clock()
         self.logger.info(
-            "%s: done, %s records in %.1f s%s",
+            "%s: done, %s records in %.1f s%s%s",
             self.name, f"{self.records:,}", now - self.began,
             f"; left out on purpose: {left_out}" if left_out else "",
+            f"; {versions}" if versions else "",
         )  # fmt: skip
 
     def rate(self, now: float) -> float:

@@ -149,21 +149,31 @@ class StateLines(StateWriter):
         self._output.write_state(dict(state))
 
 
-def record_line(stream: str, record: dict[str, t.Any], time_extracted: str) -> bytes:
-    """One RECORD message as a line of JSON, newline included."""
-    return orjson.dumps(
-        {"type": "RECORD", "stream": stream, "record": record, "time_extracted": time_extracted},
-        default=_default,
-        option=orjson.OPT_APPEND_NEWLINE,
-    )
+def record_line(
+    stream: str, record: dict[str, t.Any], time_extracted: str, version: int | None = None
+) -> bytes:
+    """One RECORD message as a line of JSON, newline included; with the table ``version``
+    it belongs to, when the run makes a complete version (see ``tap_klaviyo.versions``)."""
+    message: dict[str, t.Any] = {
+        "type": "RECORD",
+        "stream": stream,
+        "record": record,
+        "time_extracted": time_extracted,
+    }
+    if version is not None:
+        message["version"] = version
+    return orjson.dumps(message, default=_default, option=orjson.OPT_APPEND_NEWLINE)
 
 
 def record_lines(
-    stream: str, records: t.Iterable[dict[str, t.Any]], time_extracted: str
+    stream: str,
+    records: t.Iterable[dict[str, t.Any]],
+    time_extracted: str,
+    version: int | None = None,
 ) -> list[memoryview]:
     """Many RECORD lines as views into one block of bytes: one allocation to hold and free
     rather than one per record."""
-    lines = [record_line(stream, record, time_extracted) for record in records]
+    lines = [record_line(stream, record, time_extracted, version) for record in records]
     block = memoryview(b"".join(lines))
     views, offset = [], 0
     for line in lines:

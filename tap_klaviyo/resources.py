@@ -10,6 +10,7 @@ table and the client's list of read-only POSTs are derived from it.
 from __future__ import annotations
 
 import enum
+import math
 import typing as t
 from dataclasses import dataclass, replace
 
@@ -25,6 +26,16 @@ class Tier:
     burst: int
     steady: int
     daily: int | None = None
+
+    def workers(self, max_workers: int) -> int:
+        """Requests in flight at once that spend the steady rate even at a second per page,
+        no more (``max_workers`` at most): more would only wait for budget. M (2.5
+        requests/s) needs 4, L 14, XL all the workers."""
+        per_second = self.steady / 60
+        return max(1, min(max_workers, math.ceil(per_second * SLOWEST_PAGE) + 1))
+
+
+SLOWEST_PAGE = 1.0  # seconds: Klaviyo answers a page in less (the sandbox's 250 ms in tests)
 
 
 # From `x-klaviyo-ratelimit` in the OpenAPI spec (revision 2026-07-15).
@@ -53,9 +64,18 @@ class Increment:
         return self.field or self.key
 
 
-# ``updated`` on lists and segments only takes ``greater-than``, on profiles also ``less-than``.
 UPDATED = Increment("updated")
-UPDATED_GT = Increment("updated", lower="greater-than", upper=None)
+
+
+class Deletes(enum.Enum):
+    """How rows Klaviyo deleted reach the warehouse: Klaviyo has no feed of deletions, a
+    deleted object just stops appearing. A complete read is a Singer table version, and its
+    ACTIVATE_VERSION marks the rows it did not have (see ``tap_klaviyo.versions``)."""
+
+    NEVER = "never"  # immutable (events), or history (snapshots, reports)
+    EVERY_RUN = "every run"  # small: each run reads the whole table, a complete version
+    # Large and incremental: every ``reconcile_every_days`` a cheap pass reads every key.
+    RECONCILE = "reconcile"
 
 
 class Behaviour(enum.Enum):
@@ -73,6 +93,18 @@ class Partition:
 
     context: t.Mapping[str, t.Any]
     filters: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class KeysPass:
+    """A reconciliation pass that reads the primary key alone: a sparse fieldset (and no
+    additional fields, so no lowered tier), the largest page the endpoint allows."""
+
+    fieldset: tuple[str, str]  # ("fields[<type>]", "id")
+    # An immutable field bounding the pass at the sync's start: an object created since is
+    # not in the warehouse, and its id alone would make a blank row. Never ``updated``, which
+    # moves: an object updated during the pass could be missed, and marked deleted.
+    created: str
 
 
 @dataclass(frozen=True)
@@ -98,9 +130,10 @@ class Resource:
     method: t.Literal["GET", "POST"] = "GET"
     primary_keys: tuple[str, ...] = ("id",)
     increment: Increment | None = None
-    # Klaviyo sorts on the filter field server-side; where it is known not to (archived email
-    # campaigns come back slightly out of order), the bookmark is set at the end of the pass.
-    sorted: bool = True
+    deletes: Deletes = Deletes.NEVER
+    # How a reconciliation pass reads (``Deletes.RECONCILE``): ids only, or, without one,
+    # every parent's children in full (their rows are a few small fields anyway).
+    keys_pass: KeysPass | None = None
     page_size: int | None = None
     include: tuple[str, ...] = ()
     # Includes a setting turns on: (include, setting).
@@ -169,6 +202,8 @@ PROFILES = Resource(
     tier=L,
     behaviour=Behaviour.WINDOWS,
     increment=replace(UPDATED, lower="greater-than"),
+    deletes=Deletes.RECONCILE,
+    keys_pass=KeysPass(("fields[profile]", "id"), created="created"),
     page_size=100,
     additional_fields=PROFILE_FIELDS,
     # Bound by their tier (M: 150 requests a minute), not latency: longer windows waste
@@ -181,7 +216,7 @@ LISTS = Resource(
     path="/api/lists",
     scopes=("lists:read",),
     tier=L,
-    increment=UPDATED_GT,
+    deletes=Deletes.EVERY_RUN,
     page_size=10,
     include=("tags",),
     description="Lists, with their tag ids.",
@@ -198,8 +233,7 @@ CAMPAIGNS = Resource(
     path="/api/campaigns",
     scopes=("campaigns:read",),
     tier=M,
-    increment=Increment("updated_at"),
-    sorted=False,
+    deletes=Deletes.EVERY_RUN,
     page_size=100,
     include=("tags",),
     partitions=archived_partitions("email", "sms", "mobile_push"),
@@ -210,7 +244,7 @@ FLOWS = Resource(
     path="/api/flows",
     scopes=("flows:read",),
     tier=S,
-    increment=UPDATED,
+    deletes=Deletes.EVERY_RUN,
     page_size=50,
     include=("tags",),
     partitions=archived_partitions(),
@@ -221,7 +255,8 @@ METRICS = Resource(
     path="/api/metrics",
     scopes=("metrics:read",),
     tier=M,
-    description="Metric definitions (Opened Email, Placed Order...). Full table.",
+    deletes=Deletes.EVERY_RUN,
+    description="Metric definitions (Opened Email, Placed Order...).",
 )
 EVENTS = Resource(
     name="events",
@@ -246,7 +281,7 @@ TEMPLATES = Resource(
     path="/api/templates",
     scopes=("templates:read",),
     tier=L,
-    increment=UPDATED,
+    deletes=Deletes.EVERY_RUN,
     page_size=10,
     description="Email templates with their HTML and text.",
 )
@@ -255,9 +290,10 @@ TAGS = Resource(
     path="/api/tags",
     scopes=("tags:read",),
     tier=S,
+    deletes=Deletes.EVERY_RUN,
     page_size=50,
     include=("tag-group",),
-    description="Tags with their tag group. Full table.",
+    description="Tags with their tag group.",
 )
 CAMPAIGNS_DETAILED = replace(
     CAMPAIGNS,
@@ -269,7 +305,6 @@ CAMPAIGNS_DETAILED = replace(
 CAMPAIGN_MESSAGES = replace(
     CAMPAIGNS,
     name="campaign_messages",
-    increment=None,
     include=("campaign-messages",),
     emits="campaign-message",
     shape=records.campaign_message_row,
@@ -278,7 +313,6 @@ CAMPAIGN_MESSAGES = replace(
 FLOW_ACTIONS = replace(
     FLOWS,
     name="flow_actions",
-    increment=None,
     include=("flow-actions",),
     emits="flow-action",
     shape=records.flow_action_row,
@@ -326,7 +360,10 @@ LIST_MEMBERS = Resource(
     tier=L,
     primary_keys=("list_id", "profile_id"),
     increment=Increment("joined_group_at"),
+    deletes=Deletes.RECONCILE,
     page_size=100,
+    # Only what a member row holds: far fewer bytes than the whole profile.
+    params=(("fields[profile]", "email,joined_group_at"),),
     parent="lists",
     parent_key="list_id",
     shape=records.member_row,

@@ -38,6 +38,8 @@ PINNED: dict[tuple[type, str], str] = {
     (Stream, "_finalize_state"): "a child's parent is finalized when its last row is written",
     (Stream, "partitions"): "a child's partitions are its parents: listing them sends requests",
     (Stream, "state_manager"): "a record written by the fast path marks the state unflushed",
+    (Stream, "_write_activate_version_message"): "ACTIVATE_VERSION after a complete read, "
+    "under the stream maps' aliases (the SDK writes it before the records, full tables only)",
 }
 
 
@@ -80,6 +82,14 @@ class StreamInternals(Stream):
     def write_state_now(self) -> None:
         """A STATE message now, if anything changed since the last."""
         self._write_state_message()
+
+    def write_activate_version(self, version: int) -> None:
+        """An ACTIVATE_VERSION message for this stream (each of its stream maps) now."""
+        self._write_activate_version_message(version)
+
+    def set_record_version(self, version: int | None) -> None:
+        """The table version the SDK's own RECORD messages carry (stream maps, flattening)."""
+        self._stream_version = version
 
     def finalize_partition(self, context: Context) -> None:
         """One partition is complete: its progress markers become its bookmark."""

@@ -167,6 +167,21 @@ CONFIG_SCHEMA = th.PropertiesList(
         "included (later runs resume from the bookmark).",
     ),
     th.Property(
+        "activate_versions",
+        th.BooleanType,
+        default=True,
+        description="Mark the rows Klaviyo deleted: records carry a table version, and an "
+        "`ACTIVATE_VERSION` follows each complete read, so target-postgres sets "
+        "`_sdc_deleted_at` on the rows it did not have (see Deletes). false: never.",
+    ),
+    th.Property(
+        "reconcile_every_days",
+        th.IntegerType(minimum=0),
+        default=7,
+        description="Days between the passes that find deleted profiles (their ids only) and "
+        "members removed from lists and segments (every list read in full). 0: never.",
+    ),
+    th.Property(
         "fail_on_missing_scope",
         th.BooleanType,
         default=False,
@@ -218,6 +233,8 @@ class Settings:
     conversion_metric_id: str | None
     conversion_metric_name: str
     metric_aggregates_days: int
+    activate_versions: bool
+    reconcile_every_days: int
     fail_on_missing_scope: bool
     # Stream maps, flattening or batch messages are configured: records take the SDK's path.
     sdk_records: bool
@@ -259,6 +276,8 @@ class Settings:
             else None,
             conversion_metric_name=value("conversion_metric_name"),
             metric_aggregates_days=value("metric_aggregates_days"),
+            activate_versions=bool(value("activate_versions")),
+            reconcile_every_days=value("reconcile_every_days"),
             fail_on_missing_scope=bool(value("fail_on_missing_scope")),
             sdk_records=any(config.get(name) for name in SDK_RECORD_SETTINGS),
         )

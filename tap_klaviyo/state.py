@@ -4,7 +4,9 @@ Accepted besides singer-sdk's own format: a bare timestamp per stream
 (``{"bookmarks": {"events": "2024-01-01T00:00:00Z"}}``) and singer-io tap-klaviyo's
 ``{"bookmarks": {"events": {"since": ...}}}`` (or the field name as key), timestamps as ISO
 strings or epoch seconds. Bookmarks of streams this tap does not have are dropped, with a
-warning each.
+warning each; those of streams read whole every run now (campaigns, flows, lists, segments,
+templates were incremental) are dropped silently. The tap's own keys of a stream's entry
+(a reconciliation pass, ``tap_klaviyo.versions``) are kept as they are.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from tap_klaviyo import timestamps
 from tap_klaviyo.errors import InputFileError
 
 LEGACY_KEYS = ("since", "updated", "updated_at", "datetime", "timestamp", "date")
+BOOKMARK_KEYS = ("replication_key", "replication_key_value", "partitions")
 
 
 def migrate(
@@ -44,7 +47,11 @@ def migrate(
 
 def _migrate_entry(entry: t.Any, key: str | None) -> dict[str, t.Any] | None:
     if isinstance(entry, dict) and ("replication_key_value" in entry or "partitions" in entry):
-        return _checked(entry)  # singer-sdk's own format
+        checked = _checked(entry)  # singer-sdk's own format
+        if checked is None or key is not None:
+            return checked
+        # A full table now: no bookmark to resume from.
+        return {name: value for name, value in checked.items() if name not in BOOKMARK_KEYS}
     if isinstance(entry, dict) and not any(k in entry for k in (key, *LEGACY_KEYS)):
         return entry  # e.g. an empty entry, or a full-table stream's
     if key is None:

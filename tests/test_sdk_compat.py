@@ -60,6 +60,11 @@ EXPECTED: dict[tuple[type, str], tuple[str, bool, str]] = {
     ),
     (Stream, "partitions"): ("property", False, "(self) -> 'list[dict] | None'"),
     (Stream, "state_manager"): ("property", False, "(self) -> 'StreamStateManager'"),
+    (Stream, "_write_activate_version_message"): (
+        "function",
+        False,
+        "(self, full_table_version: 'int') -> 'None'",
+    ),
 }
 
 

@@ -102,17 +102,17 @@ def test_nested_timestamps_are_normalized_as_the_schema_says() -> None:
 BOOKMARK = "2025-06-01T12:00:00+00:00"
 
 
-def _list(list_id: str, updated: str) -> dict:
-    return {"type": "list", "id": list_id, "attributes": {"name": list_id, "updated": updated}}
+def _profile(profile_id: str, updated: str) -> dict:
+    return {"type": "profile", "id": profile_id, "attributes": {"updated": updated}}
 
 
 PAGE = {
     "data": [
         # greater-than(updated, 11:59:59) also answers this one: read by the last run.
-        _list("before", "2025-06-01T11:59:59.500000Z"),
-        _list("at-bound", "2025-06-01 12:00:00+00:00"),  # the bookmark's second: read again
-        _list("offset", "2025-06-01T08:00:01-04:00"),  # 12:00:01 UTC
-        _list("after-end", "2025-06-03T00:00:00.000001+00:00"),  # past end_date
+        _profile("before", "2025-06-01T11:59:59.500000Z"),
+        _profile("at-bound", "2025-06-01 12:00:00+00:00"),  # the bookmark's second: read again
+        _profile("offset", "2025-06-01T08:00:01-04:00"),  # 12:00:01 UTC
+        _profile("after-end", "2025-06-03T00:00:00.000001+00:00"),  # past end_date
     ],
     "links": {"next": None},
 }
@@ -125,13 +125,13 @@ def test_records_outside_the_window_are_counted_and_logged() -> None:
         config = {**tap_config_for(url), "end_date": "2025-06-03T00:00:00Z"}
         state = {
             "bookmarks": {
-                "lists": {"replication_key": "updated", "replication_key_value": BOOKMARK}
+                "profiles": {"replication_key": "updated", "replication_key_value": BOOKMARK}
             }
         }
-        run = run_tap(config, state=state, catalog=only_lists(config))
+        run = run_tap(config, state=state, catalog=only_profiles(config))
     assert run.returncode == 0, run.stderr[-2000:]
-    assert [r["id"] for r in run.records["lists"]] == ["at-bound", "offset"]
-    assert [r["updated"] for r in run.records["lists"]] == [
+    assert [r["id"] for r in run.records["profiles"]] == ["at-bound", "offset"]
+    assert [r["updated"] for r in run.records["profiles"]] == [
         "2025-06-01T12:00:00+00:00",
         "2025-06-01T12:00:01+00:00",
     ]
@@ -140,7 +140,7 @@ def test_records_outside_the_window_are_counted_and_logged() -> None:
     assert f"1 {BEFORE_WINDOW}" in line
     assert f"1 {AFTER_WINDOW}" in line
     assert run.state is not None
-    bookmark = run.state["bookmarks"]["lists"]["replication_key_value"]
+    bookmark = run.state["bookmarks"]["profiles"]["replication_key_value"]
     assert bookmark == "2025-06-01T12:00:01+00:00"
 
 
@@ -155,9 +155,9 @@ class _Url:
         self.url = url
 
 
-def only_lists(config: dict) -> dict:
+def only_profiles(config: dict) -> dict:
     from tests.singer import select_only
 
     discovered = run_tap(config, "--discover")
     assert discovered.returncode == 0, discovered.stderr[-2000:]
-    return select_only(json.loads(discovered.stdout), {"lists"})
+    return select_only(json.loads(discovered.stdout), {"profiles"})

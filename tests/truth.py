@@ -78,6 +78,26 @@ def expected_keys(sandbox: Sandbox, stream: str) -> set[Any]:
     raise KeyError(stream)
 
 
+def was_deleted(sandbox: Sandbox, stream: str, key: Any) -> bool:
+    """Whether the sandbox's clock (its ``advance``) deleted the row ``key`` of ``stream``:
+    a warehouse may still hold it (marked deleted after a complete read)."""
+    account = sandbox.account
+    if stream in PLAIN:
+        return key in account.deleted.get(PLAIN[stream], ())
+    if stream in ("list_members", "segment_members"):
+        groups, collection = (
+            ("lists", "list-profiles") if stream == "list_members" else
+            ("segments", "segment-profiles")
+        )  # fmt: skip
+        group, profile = key
+        return (
+            key in account.removed[collection]
+            or group in account.deleted[groups]
+            or profile in account.deleted["profiles"]
+        )
+    return False
+
+
 def emitted_keys(stream: str, records: list[dict[str, Any]]) -> set[Any]:
     if stream == "list_members":
         return {(r["list_id"], r["profile_id"]) for r in records}

@@ -292,17 +292,19 @@ def _unb64(text: str) -> bytes:
 
 @dataclass
 class RequestLog:
-    """Counts per (method, route, status), their total, and a ring of the latest requests."""
+    """Counts per (method, route, status), their total, the bytes of the bodies answered,
+    and a ring of the latest requests."""
 
     size: int = 10_000
     counts: Counter[tuple[str, str, int]] = field(default_factory=Counter)
+    body_bytes: int = 0
     ring: deque[dict[str, Any]] = field(init=False)
 
     def __post_init__(self) -> None:
         self.ring = deque(maxlen=self.size)
         self._lock = threading.Lock()  # tests read it from outside the server's thread
 
-    def record(self, request: web.Request, status: int) -> None:
+    def record(self, request: web.Request, status: int, body_bytes: int = 0) -> None:
         route = _route_template(request)
         entry = {
             "method": request.method,
@@ -314,14 +316,17 @@ class RequestLog:
         }
         with self._lock:
             self.counts[(request.method, route, status)] += 1
+            self.body_bytes += body_bytes
             self.ring.append(entry)
 
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
             counts = sorted(self.counts.items())
             requests = list(self.ring)
+            body_bytes = self.body_bytes
         return {
             "total": sum(count for _, count in counts),
+            "bytes": body_bytes,
             "counts": [
                 {"method": method, "route": route, "status": status, "count": count}
                 for (method, route, status), count in counts
@@ -809,7 +814,9 @@ async def api_middleware(request: web.Request, handler: Handler) -> web.StreamRe
             assert state.faults is not None
             state.faults.record(fault)
             response = await _spoil(fault, request, response)
-    state.log.record(request, 0 if fault == "reset" else response.status)
+    body = response.body if isinstance(response, web.Response) else None
+    size = len(body) if isinstance(body, bytes) else 0
+    state.log.record(request, 0 if fault == "reset" else response.status, size)
     return response
 
 

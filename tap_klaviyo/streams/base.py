@@ -5,30 +5,30 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import math
 import threading
 import typing as t
 from collections import Counter
 
 from singer_sdk import Tap
+from singer_sdk.singerlib.messages import SchemaMessage
 
-from tap_klaviyo import records, timestamps
+from tap_klaviyo import records, timestamps, versions
 from tap_klaviyo.client import KlaviyoClient
 from tap_klaviyo.errors import NotFoundError, PermissionDeniedError
 from tap_klaviyo.logs import StreamLog
 from tap_klaviyo.output import SingerOutput, record_line, record_lines, utc_now_iso
 from tap_klaviyo.prefetch import Prefetch
 from tap_klaviyo.records import Page
-from tap_klaviyo.resources import Resource, Tier
+from tap_klaviyo.resources import Deletes, Resource, Tier
 from tap_klaviyo.schemas import load_schema
 from tap_klaviyo.sdk_compat import Context, StreamInternals
 from tap_klaviyo.settings import Settings
+from tap_klaviyo.streams import reconcile
 
 # A ``greater-than`` bound one second early is ``greater-or-equal`` to the second: records
 # sharing the bookmark's second are read again, not lost.
 ONE_SECOND = dt.timedelta(seconds=1)
 CHUNK_SIZE = 500  # records handed from a worker to the writer at a time
-SLOWEST_PAGE = 1.0  # seconds: Klaviyo answers a page in less (the sandbox's 250 ms in tests)
 # A STATE at least this often (seconds) while a stream writes, besides the SDK's one every
 # 10,000 records: a resume after a crash repeats little even of a slow stream.
 STATE_EVERY = 30.0
@@ -88,6 +88,13 @@ class KlaviyoStream(StreamInternals):
         self._left_out: Counter[str] = Counter()
         self._left_out_lock = threading.Lock()
         self._fanout: FanOut | None = None
+        # This run's table version (None: the run does not make a complete one), and the
+        # reconciliation pass it belongs to; decided when the stream starts (``begin_version``).
+        self.version: int | None = None
+        self._reconciliation: versions.Reconciliation | None = None
+        self._incomplete = False  # a read was skipped (403): no version is activated
+        self._keys_needed = False  # the pass reads the keys after the normal read
+        self._activated = ""  # for the end line: the version activated, the keys read
         self.log_book = StreamLog(self.logger, self.name, clock=self.services.clock)
 
     @property
@@ -108,7 +115,13 @@ class KlaviyoStream(StreamInternals):
 
     @property
     def is_sorted(self) -> bool:
-        return self.resource.increment is not None and self.resource.sorted
+        return self.resource.increment is not None
+
+    @property
+    def emit_activate_version_messages(self) -> bool:
+        # The SDK writes ACTIVATE_VERSION before a full table's records: a run that died
+        # midway would leave every row marked deleted. The tap writes its own, after them.
+        return False
 
     # Order is checked by the tap itself (windows in order, quirky duplicates dropped): the SDK's
     # check would stop a sync over a record Klaviyo returned twice, or re-read by lookback.
@@ -137,6 +150,7 @@ class KlaviyoStream(StreamInternals):
     def get_records(self, context: Context | None) -> t.Iterable[dict]:
         passes: list[Context | None] = [*self.partitions] if self.partitions else [None]
         if context == passes[0]:
+            self.begin_version()
             self.log_book.start(self.describe_read(context))
         try:
             source = self.children() if self.resource.parent else self.read(context)
@@ -144,7 +158,10 @@ class KlaviyoStream(StreamInternals):
         except PermissionDeniedError as denied:
             self.skip_for_missing_scope(denied)
         if context == passes[-1]:
-            self.log_book.end(self.left_out())
+            # Every record is written: the SDK writes each before it asks for the next.
+            if self.version is not None and not self._incomplete:
+                self.activate_version(self.version)
+            self.log_book.end(self.left_out(), self._activated)
 
     def counted(self, rows: t.Iterable[dict]) -> t.Iterator[dict]:
         """The rows, counted for the progress and end lines; a STATE every ``STATE_EVERY``
@@ -166,9 +183,16 @@ class KlaviyoStream(StreamInternals):
         increment = self.resource.increment
         how = f"incremental on {increment.key}" if increment else "full table"
         if self.resource.parent:
-            return f"{how}, the children of {len(self.parents)} {self.parent_kind}s"
-        start = self.lower_bound(context) if increment else None
-        return f"{how} from {timestamps.to_text(start)}" if start else how
+            how = f"{how}, the children of {len(self.parents)} {self.parent_kind}s"
+        elif start := self.lower_bound(context) if increment else None:
+            how = f"{how} from {timestamps.to_text(start)}"
+        if self._reconciliation is not None:
+            resumed = self.version != self.services.initialized_at
+            how += (
+                f"; {'resuming the' if resumed else 'a'} reconciliation pass (table version "
+                f"{self.version}): rows Klaviyo no longer has are marked deleted at its end"
+            )
+        return how
 
     def progress_detail(self) -> str:
         """How far a long read is, for its progress lines."""
@@ -184,6 +208,7 @@ class KlaviyoStream(StreamInternals):
         """A 403 skips this stream with a warning (others go on), unless told to stop."""
         if self.settings.fail_on_missing_scope:
             raise denied
+        self._incomplete = True
         self.services.skipped_for_scope(self.name, self.resource.scopes)
         self.logger.warning(
             "Skipping stream '%s': the API key lacks the scope %s (%s). Add the scope "
@@ -203,6 +228,109 @@ class KlaviyoStream(StreamInternals):
         else:
             partition = next(iter(self.partitions or ()), None)
         next(iter(self.read(partition)), None)
+
+    # -- deletes: table versions (see ``tap_klaviyo.versions``) -----------------------------
+
+    def begin_version(self) -> None:
+        """Decide, before anything is read, the table version this run's records carry."""
+        if not self.settings.activate_versions:
+            return
+        if self.resource.deletes is Deletes.EVERY_RUN:
+            self.version = self.services.initialized_at
+        elif self.resource.deletes is Deletes.RECONCILE and self.reconciles():
+            self._reconciliation = versions.begin(self.stream_state, self.services.initialized_at)
+            self.version = self._reconciliation.version
+            # Without a bookmark the normal read is from start_date: complete by itself.
+            self._keys_needed = bool(
+                self.resource.keys_pass and self.stream_state.get("replication_key_value")
+            )
+            self.mark_state_unflushed()
+            self.write_state_now()  # a run stopped from here on resumes this pass
+        self.set_record_version(self.version)
+
+    def reconciles(self) -> bool:
+        """Whether this run makes a complete version of an incremental stream."""
+        settings = self.settings
+        if settings.reconcile_every_days <= 0:
+            return False
+        if settings.end_date is not None:
+            self.logger.info(
+                "Stream '%s': no reconciliation pass with 'end_date' set (a bounded backfill "
+                "is not a complete read).",
+                self.name,
+            )
+            return False
+        if self.resource.keys_pass and settings.sdk_records:
+            self.logger.warning(
+                "Stream '%s': no reconciliation pass with stream maps, flattening or batch "
+                "messages configured (its ids-only records would take their own schema); "
+                "deleted rows are not marked.",
+                self.name,
+            )
+            return False
+        bookmarks = self.stream_state
+        return versions.in_progress(bookmarks) is not None or versions.is_due(
+            bookmarks, self.sync_started, settings.reconcile_every_days
+        )
+
+    def activate_version(self, version: int) -> None:
+        """The read was complete: every row Klaviyo has carries ``version`` now, after the
+        keys pass where the stream has one. Rows of older versions are gone from Klaviyo."""
+        keys = f"the pass read {self.read_keys(version):,} ids, " if self._keys_needed else ""
+        self.write_activate_version(version)
+        if self._reconciliation is not None:
+            versions.complete(self.stream_state, self.sync_started)
+            self.mark_state_unflushed()
+        self._activated = f"{keys}table version {version} activated (older rows: deleted)"
+
+    def read_keys(self, version: int) -> int:
+        """Every primary key Klaviyo has, as records of a schema of the keys alone: an
+        upserting target updates only those columns (and the version), the others stay.
+
+        Sent after the stream's normal read, so that the target's sink for the keys is the
+        one the ACTIVATE_VERSION drains before it marks rows: every key is in the table then.
+        Objects created since the sync started are left out (they are not in the warehouse:
+        a row of their key alone would be blank); objects updated before start_date too.
+        """
+        output = self.services.output
+        schema = reconcile.key_schema(self.schema, self.primary_keys)
+        output.write_message(SchemaMessage(self.name, schema, list(self.primary_keys)))
+        start = self.settings.start_date
+        filters = self.time_filters(timestamps.floor_second(start), None) if start else []
+        reader = reconcile.KeyReader(self.client, self.resource, filters, self.sync_started)
+        cursors = self.resource.tier.workers(self.settings.max_workers)  # no lowered tier
+        windows = reader.windows(cursors * reconcile.WINDOWS_PER_CURSOR)
+        pages = Prefetch(
+            [functools.partial(reader.keys, window) for window in windows],
+            max_workers=cursors,
+            max_buffered=self.settings.max_buffered_pages,
+            ordered=False,
+        )
+        read = 0
+        for keys in pages:
+            if self.services.cancelled.is_set():
+                raise Cancelled(self.name)
+            for line in record_lines(self.name, keys, utc_now_iso(), version):
+                output.write_line(line)
+            read += len(keys)
+        return read
+
+    def child_start(self, parent: Context) -> dt.datetime | None:
+        """Where a parent's children are read from: its bookmark, or start_date when a
+        reconciliation pass has not read them in full yet."""
+        passing = self._reconciliation
+        if passing is not None and str(parent[self.resource.parent_key or ""]) not in passing.done:
+            start = self.settings.start_date
+            return timestamps.floor_second(start) if start else None
+        return self.lower_bound(parent)
+
+    def child_done(self, parent: Context) -> None:
+        """A parent's children are all written (its state partition is final)."""
+        self.finalize_partition(parent)
+        if self._reconciliation is not None:
+            versions.parent_done(self.stream_state, str(parent[self.resource.parent_key or ""]))
+            self.mark_state_unflushed()
+            self.write_state_now()  # a resume reads this parent from its bookmark only
 
     # -- state -----------------------------------------------------------------------------
 
@@ -256,7 +384,9 @@ class KlaviyoStream(StreamInternals):
         plan = self.record_plan
         if plan is None:
             return rows
-        return record_lines(self.name, (self.columns(row, plan) for row in rows), utc_now_iso())
+        return record_lines(
+            self.name, (self.columns(row, plan) for row in rows), utc_now_iso(), self.version
+        )
 
     def columns(
         self, record: dict, plan: tuple[frozenset[str], frozenset[str]]
@@ -274,7 +404,7 @@ class KlaviyoStream(StreamInternals):
         if isinstance(record, memoryview):  # a line from ``record_lines``
             line: bytes | memoryview = record
         elif (plan := self.record_plan) is not None:
-            line = record_line(self.name, self.columns(record, plan), utc_now_iso())
+            line = record_line(self.name, self.columns(record, plan), utc_now_iso(), self.version)
         else:
             self.sdk_write_record(record)
             return
@@ -401,12 +531,9 @@ class KlaviyoStream(StreamInternals):
 
     @functools.cached_property
     def workers(self) -> int:
-        """This stream's requests in flight at once (time windows, parents): enough to spend
-        its tier's steady rate even at a second per page, no more (``max_workers`` at most).
-        More would only wait for budget: profiles with predictions (M, 2.5 requests/s) need
-        4, members (L) 14, events (XL) all the workers."""
-        per_second = self.tier.steady / 60
-        return max(1, min(self.settings.max_workers, math.ceil(per_second * SLOWEST_PAGE) + 1))
+        """This stream's requests in flight at once (time windows, parents): as many as its
+        tier can use."""
+        return self.tier.workers(self.settings.max_workers)
 
     @functools.cached_property
     def additional_fields(self) -> list[str]:
@@ -537,7 +664,7 @@ class FanOut:
         for parent in parents:
             # Bookmarks are read here, on the stream's thread, before workers start.
             stream.write_starting_value(parent)
-            start = stream.lower_bound(parent)
+            start = stream.child_start(parent)
             tasks.append(functools.partial(stream.partition_chunks, parent, start))
         settings = stream.settings
         self._chunks = Prefetch(
@@ -554,7 +681,7 @@ class FanOut:
         for parent, chunk in self._chunks:
             if chunk is None:
                 self.done += 1
-                self.stream.finalize_partition(parent)
+                self.stream.child_done(parent)
             elif isinstance(chunk, Vanished):
                 self.stream.skip_vanished_parent(parent, chunk.error)
             else:

@@ -424,8 +424,12 @@ def test_advance_shows_in_truth_and_summary() -> None:
     changes = account.advance(3600)
     after = account.summary()
     assert after["events"] == before["events"] + changes["events"]
-    assert after["profiles"] == before["profiles"] + changes["profiles_created"]
-    assert after["list-profiles"] == before["list-profiles"] + changes["list-profiles"]
+    deleted = len(changes["deleted"]["profiles"])
+    assert deleted == 10  # 1% of the account's profiles
+    assert after["profiles"] == before["profiles"] + changes["profiles_created"] - deleted
+    removed = sum(len(ids) for ids in changes["removed"]["list-profiles"].values())
+    # Deleted profiles also leave their lists (not counted as removals).
+    assert after["list-profiles"] <= before["list-profiles"] + changes["list-profiles"] - removed
     clock = moment(changes["clock"])
     recent = account.truth("profiles", since=clock - dt.timedelta(seconds=1))
     assert recent["count"] == changes["profiles_created"] + changes["profiles_updated"]
@@ -441,6 +445,32 @@ def test_advance_shows_in_truth_and_summary() -> None:
             "profile_count"
         ]
         assert len(members) == len(set(ids(members))) == count
+
+
+def test_advance_deletes_and_removes_with_ground_truth() -> None:
+    """Klaviyo has no feed of deletions: deleted objects just stop appearing and answer 404,
+    a deleted profile leaves its groups, a deleted list's members answer 404 too."""
+    account = fresh()
+    changes = account.advance(3600)
+    deleted, removed = changes["deleted"], changes["removed"]
+    for collection in ("profiles", "campaigns", "flows", "lists", "segments", "templates"):
+        assert deleted[collection], f"nothing deleted from {collection}"
+        listed = set(account.truth(collection)["ids"])
+        assert not listed & set(deleted[collection])
+        for gone in deleted[collection]:
+            with pytest.raises(NotFound):
+                account.get(collection, gone)
+    gone_profiles = set(deleted["profiles"])
+    for collection, groups in removed.items():
+        assert groups, f"no member removed from {collection}"
+        parents = "lists" if collection == "list-profiles" else "segments"
+        for item in account.tables[parents].items:
+            members = set(account.truth(collection, item.id)["ids"])
+            assert not members & gone_profiles
+            assert not members & set(groups.get(item.id, ()))
+    with pytest.raises(NotFound):
+        account.query(Query("list-profiles", parent_id=deleted["lists"][0], size=10))
+    assert changes == fresh().advance(3600) | {"clock": changes["clock"]}  # deterministic
 
 
 # --- scale ---------------------------------------------------------------------------------

@@ -69,6 +69,9 @@ IDENTIFIERS = frozenset({"id", "email", "phone_number", "external_id", "profile_
 ALL = 10**12  # page size for ground truth: everything in one page
 QUIRK_REPEATS = 3
 VANISHING = ("lists", "segments", "flow-actions", "metrics")
+# What ``advance`` deletes besides profiles: Klaviyo keeps no trace of them (no feed of
+# deletions), their children go with them.
+DELETABLE = ("campaigns", "flows", "lists", "segments", "templates")
 # related collections whose parent may have vanished (quirks), by the parent's collection
 PARENTS = {
     "list-profiles": "lists",
@@ -248,6 +251,13 @@ class Account:
         }
         self.reports = Reports(self)
         self._advances = 0
+        self.deleted: dict[str, set[str]] = {name: set() for name in ("profiles", *DELETABLE)}
+        """Collection -> ids ``advance`` deleted: gone from listings, NotFound by id."""
+        self.removed: dict[str, set[tuple[str, str]]] = {
+            "list-profiles": set(),
+            "segment-profiles": set(),
+        }
+        """Members ``advance`` removed: (list or segment id, profile id)."""
 
     # --- clock -----------------------------------------------------------------------
 
@@ -330,7 +340,7 @@ class Account:
     def summary(self) -> dict:
         catalog = self.catalog
         return {
-            "profiles": self.profiles.total,
+            "profiles": self.profiles.total - len(self.profiles.overlay.deleted),
             "events": self.events.total,
             "lists": len(catalog.lists.items),
             "segments": len(catalog.segments.items),
@@ -353,10 +363,14 @@ class Account:
         }
 
     def advance(self, seconds: float) -> dict:
-        """Simulate ``seconds`` of activity, all stamped with the current second."""
+        """Simulate ``seconds`` of activity, all stamped with the current second: new and
+        changed objects, and deletes (Klaviyo keeps no trace of them: the answer's
+        ``deleted`` and ``removed`` are the only ground truth of what went)."""
         self._advances += 1
         rng = random.Random(salt(self.seed, f"advance-{self._advances}"))
         now = int(time.time())
+        # Deletes first: what is deleted is not also touched, created or joined below.
+        deleted = self._delete(rng)
         changes: dict[str, Any] = {
             "events": self._new_events(rng, now, max(1, min(10_000, int(seconds / 10)))),
             "profiles_created": self._new_profiles(now, max(1, min(1_000, int(seconds / 120)))),
@@ -371,6 +385,11 @@ class Account:
             changes[collection] = self._touch_items(rng, self.tables[collection], attribute, now)
         changes["list-profiles"] = self._join(rng, self.list_groups, now)
         changes["segment-profiles"] = self._join(rng, self.segment_groups, now)
+        changes["deleted"] = deleted
+        changes["removed"] = {
+            "list-profiles": self._remove_members(rng, self.list_groups),
+            "segment-profiles": self._remove_members(rng, self.segment_groups),
+        }
         changes["clock"] = iso(now)
         return changes
 
@@ -398,7 +417,12 @@ class Account:
 
     def _touch_profiles(self, rng: random.Random, now: int, count: int) -> dict:
         profiles, overlay = self.profiles, self.profiles.overlay
-        touched = rng.sample(range(profiles.total), min(count, profiles.total))
+        deleted = profiles.overlay.deleted
+        touched = [
+            p
+            for p in rng.sample(range(profiles.total), min(count, profiles.total))
+            if p not in deleted
+        ]
         suppressed = 0
         for p in touched:
             previous = overlay.updated.get(p)
@@ -420,11 +444,76 @@ class Account:
             item.attributes[attribute] = iso(now)
         return len(chosen)
 
+    def _delete(self, rng: random.Random) -> dict[str, list[str]]:
+        """Delete 1% of the profiles and one of each small collection (not the last few):
+        the ids deleted, by collection. A deleted profile leaves its lists and segments."""
+        profiles = self.profiles
+        wanted = min(profiles.total - len(profiles.overlay.deleted), max(1, profiles.base // 100))
+        picked: set[int] = set()
+        while len(picked) < wanted:
+            p = rng.randrange(profiles.total)
+            if p not in profiles.overlay.deleted:
+                picked.add(p)
+        chosen = sorted(picked)
+        deleted: dict[str, list[str]] = {"profiles": [profiles.id(p) for p in chosen]}
+        for p in chosen:
+            for groups in (self.list_groups, self.segment_groups):
+                for g in range(len(groups.ids)):
+                    groups.leave(g, p)
+        profiles.overlay.deleted.update(chosen)
+        for collection in DELETABLE:
+            table = self.tables[collection]
+            vanished = self.vanished.get(collection, frozenset())
+            candidates = [item for item in table.items if item.id not in vanished]
+            gone = [rng.choice(candidates)] if len(candidates) > 3 else []
+            for item in gone:
+                self._drop(collection, item)
+            deleted[collection] = [item.id for item in gone]
+        for collection, ids in deleted.items():
+            self.deleted[collection].update(ids)
+        return deleted
+
+    def _drop(self, collection: str, item: Item) -> None:
+        """An item gone from its table, its campaign messages or flow actions with it."""
+        table = self.tables[collection]
+        table.items.remove(item)
+        del table.by_id[item.id]
+        children = {"campaigns": ("campaign-messages",), "flows": ("flow-actions",)}
+        for child in children.get(collection, ()):
+            for kid in self.tables[child].children(item.id):
+                if child == "flow-actions":
+                    for message in self.tables["flow-messages"].children(kid.id):
+                        self._drop("flow-messages", message)
+                self._drop(child, kid)
+
+    def _remove_members(self, rng: random.Random, groups: Groups) -> dict[str, list[str]]:
+        """One or two profiles removed from each group that has some: ids by group id."""
+        removed: dict[str, list[str]] = {}
+        total = self.profiles.total
+        for g, group_id in enumerate(groups.ids):
+            gone: list[int] = []
+            # A few random draws per removal: the sparsest groups hold 1% of the profiles.
+            for _ in range(rng.randint(1, 2) * 300 if total else 0):
+                p = rng.randrange(total)
+                if groups.leave(g, p):
+                    gone.append(p)
+                    if len(gone) == 2:
+                        break
+            if gone:
+                removed[group_id] = [self.profiles.id(p) for p in sorted(gone)]
+        collection = "list-profiles" if groups is self.list_groups else "segment-profiles"
+        self.removed[collection].update(
+            (group_id, profile) for group_id, ids in removed.items() for profile in ids
+        )
+        return removed
+
     def _join(self, rng: random.Random, groups: Groups, now: int) -> int:
         joined = 0
+        deleted = self.profiles.overlay.deleted
         for g in range(len(groups.ids)):
             for _ in range(rng.randint(1, 3)):
-                if self.profiles.total and groups.join(g, rng.randrange(self.profiles.total), now):
+                p = rng.randrange(self.profiles.total) if self.profiles.total else None
+                if p is not None and p not in deleted and groups.join(g, p, now):
                     joined += 1
         return joined
 
@@ -432,8 +521,10 @@ class Account:
 
     def _query(self, q: Query, rules: bool, quirks: bool) -> Page:
         collection = q.collection
-        if q.parent_id is not None and q.parent_id in self.vanished.get(
-            PARENTS.get(collection, ""), ()
+        parent = PARENTS.get(collection, "")
+        if q.parent_id is not None and (
+            q.parent_id in self.vanished.get(parent, ())
+            or q.parent_id in self.deleted.get(parent, ())
         ):
             if rules:  # a request: the parent is gone; ground truth: it has no children
                 raise NotFound(f"A resource with id {q.parent_id} does not exist.")
@@ -612,6 +703,8 @@ class Account:
         )
         extra = frozenset(needed) - q.additional_fields
         checks = []
+        if profiles.overlay.deleted:
+            checks.append(lambda p: p not in profiles.overlay.deleted)
         if any(c.field.startswith("subscriptions.email.marketing.suppression.") for c in residual):
             checks.append(lambda p: profiles.suppression(p) is not None)
         if any(

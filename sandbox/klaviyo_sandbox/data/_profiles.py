@@ -70,6 +70,7 @@ class Overlay:
     updated: dict[int, int] = field(default_factory=dict)
     updated_keys: list[tuple[int, int]] = field(default_factory=list)
     suppressed: dict[int, tuple[int, str]] = field(default_factory=dict)
+    deleted: set[int] = field(default_factory=set)  # gone from every listing, 404 by id
 
 
 class Profiles:
@@ -218,6 +219,8 @@ class Profiles:
         if randomness is None:
             return None
         p = (randomness >> 40) - self._id_offset
+        if p in self.overlay.deleted:
+            return None
         return p if 0 <= p < self.total and self.id(p) == text else None
 
     def _names(self, rng: random.Random) -> tuple[str, str]:
@@ -500,6 +503,8 @@ class Groups:
             )
         self.overlay_keys: list[list[tuple[int, int]]] = [[] for _ in ids]
         self.overlay_members: list[set[int]] = [set() for _ in ids]
+        # Base members that left (removed, or their profile deleted); a rejoin is an overlay.
+        self.left: list[set[int]] = [set() for _ in ids]
         self._base_counts: dict[int, int] = {}
 
     def base_member(self, g: int, p: int) -> bool:
@@ -507,14 +512,14 @@ class Groups:
         return p < self.base and (a * p + b) % self.MODULUS < d
 
     def member(self, g: int, p: int) -> bool:
-        return self.base_member(g, p) or p in self.overlay_members[g]
+        return p in self.overlay_members[g] or (self.base_member(g, p) and p not in self.left[g])
 
     def joined_at(self, g: int, p: int) -> int | None:
-        if self.base_member(g, p):
-            return self.joined[g].at(p)
         for ts, member in self.overlay_keys[g]:
             if member == p:
                 return ts
+        if self.base_member(g, p) and p not in self.left[g]:
+            return self.joined[g].at(p)
         return None
 
     def count(self, g: int) -> int:
@@ -523,14 +528,16 @@ class Groups:
             periods, rest = divmod(self.base, self.MODULUS)
             tail = sum(1 for p in range(rest) if (a * p + b) % self.MODULUS < d)
             self._base_counts[g] = periods * d + tail
-        return self._base_counts[g] + len(self.overlay_members[g])
+        return self._base_counts[g] - len(self.left[g]) + len(self.overlay_members[g])
 
     def streams(self, g: int) -> list[Stream]:
         a, b, d = self._params[g]
         modulus = self.MODULUS
 
+        left = self.left[g]
+
         def not_member(p: int) -> bool:
-            return (a * p + b) % modulus >= d
+            return (a * p + b) % modulus >= d or p in left
 
         return [Run(0, self.base, self.joined[g].at, not_member), Keys(self.overlay_keys[g])]
 
@@ -539,6 +546,17 @@ class Groups:
             return False
         self.overlay_members[g].add(p)
         bisect.insort(self.overlay_keys[g], (ts, p))
+        return True
+
+    def leave(self, g: int, p: int) -> bool:
+        """``p`` leaves group ``g`` (removed, or deleted); False when it was not a member."""
+        if not self.member(g, p):
+            return False
+        if p in self.overlay_members[g]:
+            self.overlay_members[g].discard(p)
+            self.overlay_keys[g] = [key for key in self.overlay_keys[g] if key[1] != p]
+        else:
+            self.left[g].add(p)
         return True
 
     def memberships(self, p: int) -> list[str]:
