@@ -69,6 +69,7 @@ IDENTIFIERS = frozenset({"id", "email", "phone_number", "external_id", "profile_
 ALL = 10**12  # page size for ground truth: everything in one page
 QUIRK_REPEATS = 3
 VANISHING = ("lists", "segments", "flow-actions", "metrics")
+ACCOUNT_TIMEZONE = "America/New_York"
 # related collections whose parent may have vanished (quirks), by the parent's collection
 PARENTS = {
     "list-profiles": "lists",
@@ -149,6 +150,8 @@ class Account:
         quirks: bool = True,
     ) -> None:
         self.seed, self.sizes, self.quirks = seed, sizes, quirks
+        # Not UTC, and with daylight saving time: reports cut days where Klaviyo's UI does.
+        self.timezone = ACCOUNT_TIMEZONE
         moment = now if now is not None else dt.datetime.now(UTC).replace(second=0, microsecond=0)
         self.anchor = int(epoch(moment))
         list_ids = _unique_short_ids(seed, "list", sizes.lists)
@@ -794,7 +797,7 @@ class Account:
                     },
                 },
                 "industry": "Apparel & Accessories",
-                "timezone": "UTC",
+                "timezone": self.timezone,
                 "preferred_currency": "USD",
                 "public_api_key": public_key,
                 "locale": "en-US",
