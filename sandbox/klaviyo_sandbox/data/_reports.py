@@ -247,7 +247,7 @@ class Reports:
         statistics = _checked_statistics(attributes)
         metric_id = self._checked_metric(attributes)
         interval = attributes.get("interval")
-        start, end = series_timeframe(attributes.get("timeframe"), interval, self.zone)
+        start, end = self._series_timeframe(attributes)
         group_by = _group_by(attributes, FLOW_GROUPS, ("flow_id", "flow_message_id"))
         terms = _filter_terms(attributes.get("filter"), FLOW_GROUPS)
         buckets = _buckets(start, end, SERIES_INTERVALS[str(interval)])
@@ -301,7 +301,7 @@ class Reports:
         if bad:
             raise InvalidQuery(f"'{bad[0]}' is not a valid choice for statistics.", "statistics")
         interval = attributes.get("interval")
-        start, end = series_timeframe(attributes.get("timeframe"), interval, self.zone)
+        start, end = self._series_timeframe(attributes)
         if start.date() < SEGMENT_DATA_START:
             raise InvalidQuery(
                 "Data is unavailable before June 1st, 2023. Please use a time frame after "
@@ -326,6 +326,15 @@ class Reports:
                 }
             )
         return _series_document("segment-series-report", buckets, results)
+
+    def _series_timeframe(self, attributes: dict) -> tuple[dt.datetime, dt.datetime]:
+        now = self.account.now().astimezone(self.zone)
+        return series_timeframe(
+            attributes.get("timeframe"),
+            attributes.get("interval"),
+            self.zone,
+            lambda key: _named_timeframe(key, now),
+        )
 
     def _checked_metric(self, attributes: dict) -> str:
         metric_id = attributes.get("conversion_metric_id")

@@ -12,6 +12,7 @@ sandbox segment, so ``members_removed`` is 0).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -34,18 +35,35 @@ SEGMENT_STATISTICS = frozenset(
 SEGMENT_DATA_START = dt.date(2023, 6, 1)
 
 
+Span = tuple[dt.datetime, dt.datetime]
+
+
 def series_timeframe(
-    timeframe: Any, interval: Any, zone: ZoneInfo
-) -> tuple[dt.datetime, dt.datetime]:
+    timeframe: Any, interval: Any, zone: ZoneInfo, named: Callable[[str], Span]
+) -> Span:
     """The timeframe as instants in the account's timezone (offsets ignored, as Klaviyo
-    does), checked against the interval's longest span."""
+    does; ``named`` resolves a key), checked against the interval's longest span."""
     if interval not in INTERVALS:
         raise InvalidQuery(
             f"'{interval}' is not a valid choice for interval: {', '.join(sorted(INTERVALS))}.",
             "interval",
         )
+    if isinstance(timeframe, dict) and "key" in timeframe:
+        start, end = named(str(timeframe["key"]))
+    else:
+        start, end = _custom(timeframe, zone)
+    if end.replace(tzinfo=None) - start.replace(tzinfo=None) > MAX_SPAN[interval]:
+        days = MAX_SPAN[interval].days
+        raise InvalidQuery(
+            f"With interval '{interval}' the timeframe cannot be longer than {days} days.",
+            "timeframe",
+        )
+    return start, end
+
+
+def _custom(timeframe: Any, zone: ZoneInfo) -> Span:
     if not isinstance(timeframe, dict) or not {"start", "end"} <= set(timeframe):
-        raise InvalidQuery("'timeframe' needs a 'start' and an 'end'.", "timeframe")
+        raise InvalidQuery("'timeframe' needs a 'key', or a 'start' and an 'end'.", "timeframe")
     try:
         start, end = (
             dt.datetime.fromisoformat(str(timeframe[k]).replace("Z", "+00:00"))
@@ -57,12 +75,6 @@ def series_timeframe(
         raise InvalidQuery("Invalid timeframe.", "timeframe") from error
     if end <= start:
         raise InvalidQuery("The timeframe end must be after its start.", "timeframe")
-    if end.replace(tzinfo=None) - start.replace(tzinfo=None) > MAX_SPAN[interval]:
-        days = MAX_SPAN[interval].days
-        raise InvalidQuery(
-            f"With interval '{interval}' the timeframe cannot be longer than {days} days.",
-            "timeframe",
-        )
     return start, end
 
 
