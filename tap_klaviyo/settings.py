@@ -13,6 +13,7 @@ import difflib
 import ipaddress
 import re
 import typing as t
+import zoneinfo
 from dataclasses import dataclass, field
 from decimal import Decimal
 from urllib.parse import urlsplit
@@ -140,7 +141,40 @@ CONFIG_SCHEMA = th.PropertiesList(
         "report_timeframe_days",
         th.IntegerType(minimum=1, maximum=365),
         default=30,
-        description="campaign/flow values reports cover the last N whole days (UTC), 1 to 365.",
+        description="campaign/flow values reports cover the last N whole days (in "
+        "`report_timezone`), 1 to 365.",
+    ),
+    th.Property(
+        "report_lookback_days",
+        th.IntegerType(minimum=0, maximum=90),
+        default=5,
+        description="Past days every report, series and metric_aggregates reads again on "
+        "each run, 0 to 90: Klaviyo revises conversions for days after a send (5 days by "
+        "default, up to 90 with custom attribution windows). Rows are keyed by day, so "
+        "upserting targets replace the revised numbers.",
+    ),
+    th.Property(
+        "report_timezone",
+        th.StringType,
+        description="IANA timezone (e.g. America/New_York) that reports, series and "
+        "metric_aggregates cut days in; default: the account's (`GET /api/accounts`), as "
+        "Klaviyo's own UI does. Rows name it in their `timezone` column.",
+    ),
+    th.Property(
+        "series_report_days",
+        th.IntegerType(minimum=1, maximum=365),
+        default=60,
+        description="Days of daily series (flow_series_reports, segment_series_reports) to "
+        "read on the first run, today included: 60 is one request each (Klaviyo's longest "
+        "daily timeframe). Later runs resume from the bookmark.",
+    ),
+    th.Property(
+        "report_requests_per_day",
+        th.IntegerType(minimum=1, maximum=225),
+        default=225,
+        description="Report requests (values and series reports) the tap may send in 24 hours, "
+        "of the 225 Klaviyo allows an account: lower it to leave some for other tools. The "
+        "count is kept in the state; days that do not fit wait for the next run.",
     ),
     th.Property(
         "report_statistics",
@@ -214,6 +248,10 @@ class Settings:
     profile_subscriptions: bool
     profile_predictive_analytics: bool
     report_timeframe_days: int
+    report_lookback_days: int
+    report_timezone: str | None
+    series_report_days: int
+    report_requests_per_day: int
     report_statistics: tuple[str, ...] | None
     conversion_metric_id: str | None
     conversion_metric_name: str
@@ -253,6 +291,10 @@ class Settings:
             profile_subscriptions=bool(value("profile_subscriptions")),
             profile_predictive_analytics=bool(value("profile_predictive_analytics")),
             report_timeframe_days=value("report_timeframe_days"),
+            report_lookback_days=value("report_lookback_days"),
+            report_timezone=config.get("report_timezone") or None,
+            series_report_days=value("series_report_days"),
+            report_requests_per_day=value("report_requests_per_day"),
             report_statistics=tuple(statistics) if statistics else None,
             conversion_metric_id=str(config["conversion_metric_id"])
             if config.get("conversion_metric_id")
@@ -356,6 +398,7 @@ def validate(config: t.Mapping[str, t.Any]) -> list[str]:
             "Setting 'user_agent' must be one line of printable text (it is sent as the "
             "User-Agent header), e.g. acme-etl/1.0."
         )
+    check_timezone(config.get("report_timezone"))
     for name, spec in CONFIG_SCHEMA["properties"].items():
         if {"integer", "number"} & set(_types(spec)):
             check_number(name, spec, config.get(name))
@@ -368,6 +411,19 @@ def validate(config: t.Mapping[str, t.Any]) -> list[str]:
             "synced until then."
         )
     return warnings
+
+
+def check_timezone(value: object) -> None:
+    """An IANA timezone name that this machine's timezone database knows."""
+    if value is None or value == "":
+        return
+    try:
+        zoneinfo.ZoneInfo(str(value))
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"Setting 'report_timezone' ({value}) is not a known IANA timezone: give a name "
+            "such as America/New_York or UTC, or leave it unset for the account's."
+        ) from None
 
 
 def _types(spec: t.Mapping[str, t.Any]) -> list[str]:

@@ -234,7 +234,9 @@ class Reports:
                         "variation_name": message.virtual["name"],
                     }
                     h = mix(salt(self.account.seed, message.id))
-                    messages.append(FlowMessage(dimensions, h, channel, 5 + unit(h) * 120, live_from))
+                    messages.append(
+                        FlowMessage(dimensions, h, channel, 5 + unit(h) * 120, live_from)
+                    )
         return messages
 
     # --- series reports (daily rows and the like, in the account's timezone) ------------
@@ -257,7 +259,8 @@ class Reports:
             if not all(_term_matches(message.dimensions, term) for term in terms):
                 continue
             points = [
-                self._flow_point(message, lo, hi, metric_id) for lo, hi in zip(buckets, bounds)
+                self._flow_point(message, lo, hi, metric_id)
+                for lo, hi in zip(buckets, bounds, strict=True)
             ]
             results.append(
                 {
@@ -279,9 +282,12 @@ class Reports:
             live = 0.0
         age = (now.astimezone(self.zone).date() - start.date()).days
         h, recipients, settled = flow_day(
-            self.account.seed, message.dimensions["flow_message_id"], message.channel,
-            message.daily * live, start.date(), age,
-        )  # fmt: skip
+            self.account.seed,
+            message.dimensions["flow_message_id"],
+            daily=message.daily * live,
+            day=start.date(),
+            age_days=age,
+        )
         return _statistics(h, recipients, message.channel, metric_id, settled)
 
     def flow_day(self, message_id: str, day: dt.date, metric_id: str) -> dict[str, float]:
@@ -318,7 +324,9 @@ class Reports:
                 continue
             if segment_id in self.account.vanished["segments"]:
                 continue
-            points = [segment_point(groups, g, lo, hi) for lo, hi in zip(buckets, bounds)]
+            points = [
+                segment_point(groups, g, lo, hi) for lo, hi in zip(buckets, bounds, strict=True)
+            ]
             results.append(
                 {
                     "groupings": {"segment_id": segment_id},
@@ -475,9 +483,7 @@ def _segment_filter(text: Any) -> set[str] | None:
         raise InvalidQuery(f"Invalid filter value: {match.group(2)}", "filter") from error
     values = value if isinstance(value, list) else [value]
     if (match.group(1) == "any") != isinstance(value, list) or len(values) > 100:
-        raise InvalidQuery(
-            "equals takes one segment id, any a list of at most 100.", "filter"
-        )
+        raise InvalidQuery("equals takes one segment id, any a list of at most 100.", "filter")
     return {str(v) for v in values}
 
 

@@ -79,11 +79,11 @@ def _custom(timeframe: Any, zone: ZoneInfo) -> Span:
 
 
 def flow_day(
-    seed: int, message_id: str, channel: str, daily: float, day: dt.date, age_days: int
+    seed: int, message_id: str, *, daily: float, day: dt.date, age_days: int
 ) -> tuple[int, int, float]:
     """One flow message's hash, recipients and settled share for one day."""
     h = mix(salt(seed, f"{message_id}-{day.isoformat()}"))
-    recipients = int(daily * (0.6 + 0.8 * unit(h))) if channel else 0
+    recipients = int(daily * (0.6 + 0.8 * unit(h)))
     settled = min(1.0, (max(age_days, 0) + 1) / (SETTLING_DAYS + 1))
     return h, recipients, settled
 
