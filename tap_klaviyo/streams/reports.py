@@ -197,7 +197,9 @@ class SeriesReportStream(ReportStream):
     ``report_lookback_days`` before the day after it through today, 60 days a request."""
 
     def first_day(self, context: Context | None) -> dt.date:
-        bookmark = self.get_starting_replication_key_value(context)
+        # The bookmark itself: the SDK's starting value is only set once the sync begins,
+        # after the quota's plan has asked how many days there are.
+        bookmark = self.get_context_state(context).get("replication_key_value")
         if not bookmark:
             return self.today - (self.settings.series_report_days - 1) * DAY
         after = dt.date.fromisoformat(str(bookmark)[:10]) + DAY

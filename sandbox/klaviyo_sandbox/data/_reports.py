@@ -197,7 +197,7 @@ class Reports:
 
     def _flow_rows(self, start: int, end: int) -> list[tuple[dict, int, int, str]]:
         rows = []
-        for message in self._flow_messages():
+        for message in self.flow_messages():
             days = (end - max(start, message.live_from)) / DAY
             if days > 0:
                 rows.append(
@@ -205,7 +205,7 @@ class Reports:
                 )
         return rows
 
-    def _flow_messages(self) -> list[FlowMessage]:
+    def flow_messages(self) -> list[FlowMessage]:
         """Every message of every live flow, with what its numbers derive from."""
         catalog = self.account.catalog
         messages = []
@@ -255,7 +255,7 @@ class Reports:
         buckets = _buckets(start, end, SERIES_INTERVALS[str(interval)])
         bounds = [*buckets[1:], end]
         results = []
-        for message in self._flow_messages():
+        for message in self.flow_messages():
             if not all(_term_matches(message.dimensions, term) for term in terms):
                 continue
             points = [
@@ -293,11 +293,18 @@ class Reports:
     def flow_day(self, message_id: str, day: dt.date, metric_id: str) -> dict[str, float]:
         """The truth of one daily row: a flow message's statistics for one local day."""
         message = next(
-            m for m in self._flow_messages() if m.dimensions["flow_message_id"] == message_id
+            m for m in self.flow_messages() if m.dimensions["flow_message_id"] == message_id
         )
         start = dt.datetime.combine(day, dt.time(), self.zone)
         end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), self.zone)
         return self._flow_point(message, start, end, metric_id)
+
+    def segment_day(self, segment_id: str, day: dt.date) -> dict[str, int]:
+        """The truth of one daily row: a segment's membership statistics for one local day."""
+        groups = self.account.segment_groups
+        start = dt.datetime.combine(day, dt.time(), self.zone)
+        end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), self.zone)
+        return segment_point(groups, groups.position[segment_id], start, end)
 
     def _segment_series(self, attributes: dict) -> dict:
         statistics = attributes.get("statistics")

@@ -1,0 +1,214 @@
+"""Series reports, the report lookback, the report timezone and the reports' daily quota,
+against the sandbox (its account is in America/New_York, with daylight saving time)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from functools import cache
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from klaviyo_sandbox.app import DEMO_API_KEY
+from klaviyo_sandbox.server import Sandbox
+from tap_klaviyo.resources import QUOTA_STREAMS
+from tests import truth
+from tests.conftest import tap_config
+from tests.singer import TapRun, run_tap, select_only
+
+SERIES = {"flow_series_reports", "segment_series_reports"}
+NEW_YORK = ZoneInfo("America/New_York")
+DAY = dt.timedelta(days=1)
+
+
+@cache
+def _discovered(url: str) -> str:
+    run = run_tap({"api_key": DEMO_API_KEY, "base_url": url}, "--discover")
+    assert run.returncode == 0, run.stderr[-2000:]
+    return run.stdout
+
+
+def sync(
+    sandbox: Sandbox, streams: set[str], state: dict[str, Any] | None = None, **settings: Any
+) -> TapRun:
+    catalog = select_only(json.loads(_discovered(sandbox.url)), streams)
+    run = run_tap(tap_config(sandbox, **settings), catalog=catalog, state=state)
+    assert run.returncode == 0, run.stderr[-3000:]
+    return run
+
+
+def report_requests(sandbox: Sandbox, since: int) -> list[dict[str, Any]]:
+    """The report POSTs among the requests the sandbox received after its ``since``-th (the
+    log keeps the latest 10,000)."""
+    log = sandbox.requests()
+    new = log["requests"][len(log["requests"]) - (log["total"] - since) :]
+    return [r for r in new if r["method"] == "POST" and r["route"].endswith("-reports")]
+
+
+def logged(sandbox: Sandbox) -> int:
+    return int(sandbox.requests()["total"])
+
+
+def today() -> dt.date:
+    return dt.datetime.now(NEW_YORK).date()
+
+
+def placed_order(run: TapRun) -> str:
+    ids = {row["conversion_metric_id"] for row in run.records["flow_series_reports"]}
+    assert len(ids) == 1
+    return ids.pop()
+
+
+# --- series rows are the sandbox's truth, day by day ----------------------------------------
+
+
+def test_series_rows_per_day_equal_the_truth(sandbox: Sandbox) -> None:
+    run = sync(sandbox, SERIES, series_report_days=10)
+    days = truth.local_days(today() - 9 * DAY, today())
+    flows = {
+        (row["flow_message_id"], row["date"]): row for row in run.records["flow_series_reports"]
+    }
+    expected = truth.flow_series(sandbox, placed_order(run), days)
+    assert flows.keys() == expected.keys()
+    for key, statistics in expected.items():
+        row = flows[key]
+        assert row["timezone"] == "America/New_York"
+        assert {name: row[name] for name in statistics} == statistics, key
+    segments = {
+        (row["segment_id"], row["date"]): row for row in run.records["segment_series_reports"]
+    }
+    expected_segments = truth.segment_series(sandbox, days)
+    assert segments.keys() == expected_segments.keys()
+    for key, statistics in expected_segments.items():
+        assert {name: segments[key][name] for name in statistics} == statistics, key
+    # Growth adds up: each day's total is the day before's plus that day's net change.
+    for (segment_id, day), row in segments.items():
+        before = segments.get((segment_id, (dt.date.fromisoformat(day) - DAY).isoformat()))
+        if before is not None:
+            assert row["total_members"] == before["total_members"] + row["net_members_changed"]
+    # Today is not complete: the bookmark is yesterday.
+    for stream in SERIES:
+        bookmark = run.state["bookmarks"][stream]["replication_key_value"]
+        assert bookmark == (today() - DAY).isoformat()
+
+
+# --- the lookback re-reads exactly the last N days -------------------------------------------
+
+
+@pytest.mark.parametrize("lookback", [0, 3])
+def test_lookback_rereads_exactly_the_last_n_days(sandbox: Sandbox, lookback: int) -> None:
+    first = sync(sandbox, SERIES, series_report_days=20)
+    before = logged(sandbox)
+    second = sync(sandbox, SERIES, state=first.state, report_lookback_days=lookback)
+    asked = report_requests(sandbox, before)
+    assert len(asked) == 2  # one per series stream: the days fit in one request each
+    start = dt.datetime.combine(today() - lookback * DAY, dt.time()).isoformat()
+    end = dt.datetime.combine(today() + DAY, dt.time()).isoformat()
+    for request in asked:
+        assert request["attributes"]["timeframe"] == {"start": start, "end": end}
+        assert request["attributes"]["interval"] == "daily"
+    reread = {(today() - n * DAY).isoformat() for n in range(lookback + 1)}
+    for stream in SERIES:
+        assert {row["date"] for row in second.records[stream]} == reread, stream
+
+
+def test_metric_aggregates_reread_the_lookback_days(sandbox: Sandbox) -> None:
+    first = sync(sandbox, {"metric_aggregates"}, metric_aggregates_days=30)
+    second = sync(sandbox, {"metric_aggregates"}, state=first.state, report_lookback_days=2)
+    days = {row["date"] for row in second.records["metric_aggregates"]}
+    midnights = {
+        dt.datetime.combine(today() - n * DAY, dt.time(), NEW_YORK).astimezone(dt.timezone.utc)
+        for n in range(3)
+    }
+    assert {dt.datetime.fromisoformat(day) for day in days} == midnights
+
+
+# --- day boundaries follow the timezone ------------------------------------------------------
+
+
+def test_day_boundaries_follow_the_timezone(sandbox: Sandbox) -> None:
+    """The account is in New York: aggregate days start at 04:00 UTC in summer time and at
+    05:00 UTC after 1 November 2026; with report_timezone UTC, at midnight UTC."""
+    days = (today() - dt.date(2026, 10, 1)).days + 1  # across the end of daylight saving time
+    local = sync(sandbox, {"metric_aggregates"}, metric_aggregates_days=days)
+    utc = sync(sandbox, {"metric_aggregates"}, metric_aggregates_days=days, report_timezone="UTC")
+    hours = {
+        (row["date"][:10], row["date"][11:13], row["timezone"])
+        for row in local.records["metric_aggregates"]
+    }
+    assert ("2026-10-31", "04", "America/New_York") in hours
+    assert ("2026-11-02", "05", "America/New_York") in hours
+    assert {row["date"][11:19] for row in utc.records["metric_aggregates"]} == {"00:00:00"}
+    assert {row["timezone"] for row in utc.records["metric_aggregates"]} == {"UTC"}
+    # Each local day counts the events of that local day.
+    placed = [
+        row for row in local.records["metric_aggregates"] if row["metric_name"] == "Placed Order"
+    ]
+    by_day: dict[tuple[str, dt.date], int] = {}
+    for metric_id, moment in sandbox_event_times(sandbox, {row["metric_id"] for row in placed}):
+        key = (metric_id, moment.astimezone(NEW_YORK).date())
+        by_day[key] = by_day.get(key, 0) + 1
+    for row in placed:
+        day = dt.datetime.fromisoformat(row["date"]).astimezone(NEW_YORK).date()
+        assert row["count"] == by_day.get((row["metric_id"], day), 0), row
+
+
+def sandbox_event_times(sandbox: Sandbox, metric_ids: set[str]) -> list[tuple[str, dt.datetime]]:
+    run = sync(sandbox, {"events"}, start_date="2026-09-25T00:00:00Z")
+    return [
+        (event["metric_id"], dt.datetime.fromisoformat(event["datetime"]))
+        for event in run.records["events"]
+        if event["metric_id"] in metric_ids
+    ]
+
+
+def test_series_days_are_the_account_timezone(sandbox: Sandbox) -> None:
+    before = logged(sandbox)
+    run = sync(sandbox, {"flow_series_reports"}, series_report_days=1)
+    (request,) = report_requests(sandbox, before)
+    # Klaviyo ignores offsets and uses the account's timezone: local midnights are sent.
+    assert request["attributes"]["timeframe"]["start"] == f"{today().isoformat()}T00:00:00"
+    assert {row["date"] for row in run.records["flow_series_reports"]} == {today().isoformat()}
+    accounts = sync(sandbox, {"accounts"}).records["accounts"]
+    assert [a["timezone"] for a in accounts] == ["America/New_York"]
+
+
+# --- the daily cap holds across runs ---------------------------------------------------------
+
+
+def test_daily_report_cap_is_never_exceeded_across_two_runs(sandbox: Sandbox) -> None:
+    streams = set(QUOTA_STREAMS)  # values and series reports: 1 + 1 + 2 + 2 requests
+    settings = {"report_requests_per_day": 4, "series_report_days": 120}
+    before = logged(sandbox)
+    first = sync(sandbox, streams, **settings)
+    after_first = logged(sandbox)
+    second = sync(sandbox, streams, state=first.state, **settings)
+    sent = report_requests(sandbox, before)
+    assert len(sent) == 4  # of the 6 planned, across both runs
+    assert not report_requests(sandbox, after_first)  # the second run had none left
+    assert first.state["report_quota"]["used"] == 4
+    assert second.state["report_quota"] == first.state["report_quota"]
+    assert "leaving 0" in first.stderr
+    assert "this run plans 0" in second.stderr
+    # Values reports, then series: the last stream's days do not fit. It says so, sends
+    # nothing and keeps no bookmark, so a later run catches it up.
+    deferred = "Stream 'segment_series_reports': the reports' daily quota is used up; days"
+    assert deferred in first.stderr and deferred in second.stderr
+    assert not first.records["segment_series_reports"]
+    assert "replication_key_value" not in first.state["bookmarks"].get("segment_series_reports", {})
+    # A day later the window has passed: the count starts again and the oldest days are read
+    # first (60 a request), the rest deferred again.
+    window = dict(first.state["report_quota"])
+    opened = dt.datetime.fromisoformat(window["window_start"]) - dt.timedelta(hours=25)
+    aged = {**second.state, "report_quota": {**window, "window_start": opened.isoformat()}}
+    before_third = logged(sandbox)
+    third = sync(sandbox, streams, state=aged, **settings)
+    assert len(report_requests(sandbox, before_third)) == 4, third.stderr
+    assert third.state["report_quota"]["used"] == 4
+    oldest = today() - 119 * DAY
+    days = sorted({row["date"] for row in third.records["segment_series_reports"]})
+    assert days == [day.isoformat() for day in truth.local_days(oldest, oldest + 59 * DAY)]
+    bookmark = third.state["bookmarks"]["segment_series_reports"]["replication_key_value"]
+    assert bookmark == days[-1]
