@@ -90,4 +90,10 @@ def readme_sql(schema: str) -> list[str]:
     return [block.replace("klaviyo.", f'"{schema}".') for block in blocks]
 
 
-_REPORTS = {"campaign_values_reports", "flow_values_reports", "metric_aggregates"}
+_REPORTS = {
+    "campaign_values_reports",
+    "flow_values_reports",
+    "flow_series_reports",
+    "segment_series_reports",
+    "metric_aggregates",
+}
