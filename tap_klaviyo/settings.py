@@ -31,6 +31,14 @@ PUBLIC_KEY = re.compile(r"[A-Za-z0-9]{6}")
 REVISION = re.compile(r"\d{4}-\d{2}-\d{2}(\.pre)?")
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)  # Klaviyo's event timestamps start here
 DATETIME_FORM = "YYYY-MM-DDTHH:MM:SSZ, e.g. 2024-01-01T00:00:00Z"
+# The ``$`` dimensions of ``POST /api/metric-aggregates`` (``by``), revision 2026-07-15.
+AGGREGATE_DIMENSIONS = frozenset(
+    {
+        "$attributed_channel", "$attributed_flow", "$attributed_message", "$attributed_variation",
+        "$campaign_channel", "$flow", "$flow_channel", "$message", "$message_send_cohort",
+        "$usage_amount", "$value_currency", "$variation", "$variation_send_cohort",
+    }
+)  # fmt: skip
 
 CONFIG_SCHEMA = th.PropertiesList(
     th.Property(
@@ -201,6 +209,14 @@ CONFIG_SCHEMA = th.PropertiesList(
         "included (later runs resume from the bookmark).",
     ),
     th.Property(
+        "metric_aggregates_by",
+        th.ArrayType(th.StringType),
+        description='Dimensions to split metric_aggregates by, e.g. ["$attributed_flow", '
+        '"$attributed_message"] for revenue per flow and message per day: each becomes a '
+        "column (without the `$`) and part of the key, '' where Klaviyo gives no value. "
+        "Default: none (one row per metric per day).",
+    ),
+    th.Property(
         "fail_on_missing_scope",
         th.BooleanType,
         default=False,
@@ -256,6 +272,7 @@ class Settings:
     conversion_metric_id: str | None
     conversion_metric_name: str
     metric_aggregates_days: int
+    metric_aggregates_by: tuple[str, ...]
     fail_on_missing_scope: bool
     # Stream maps, flattening or batch messages are configured: records take the SDK's path.
     sdk_records: bool
@@ -301,6 +318,7 @@ class Settings:
             else None,
             conversion_metric_name=value("conversion_metric_name"),
             metric_aggregates_days=value("metric_aggregates_days"),
+            metric_aggregates_by=tuple(config.get("metric_aggregates_by") or ()),
             fail_on_missing_scope=bool(value("fail_on_missing_scope")),
             sdk_records=any(config.get(name) for name in SDK_RECORD_SETTINGS),
         )
@@ -399,6 +417,7 @@ def validate(config: t.Mapping[str, t.Any]) -> list[str]:
             "User-Agent header), e.g. acme-etl/1.0."
         )
     check_timezone(config.get("report_timezone"))
+    check_dimensions(config.get("metric_aggregates_by"))
     for name, spec in CONFIG_SCHEMA["properties"].items():
         if {"integer", "number"} & set(_types(spec)):
             check_number(name, spec, config.get(name))
@@ -424,6 +443,20 @@ def check_timezone(value: object) -> None:
             f"Setting 'report_timezone' ({value}) is not a known IANA timezone: give a name "
             "such as America/New_York or UTC, or leave it unset for the account's."
         ) from None
+
+
+def check_dimensions(value: object) -> None:
+    """A list of Klaviyo's ``$`` dimensions of metric aggregates."""
+    if value is None:
+        return
+    names = value if isinstance(value, list | tuple) else [value]
+    unknown = [name for name in names if name not in AGGREGATE_DIMENSIONS]
+    if not isinstance(value, list | tuple) or unknown:
+        raise ConfigError(
+            f"Setting 'metric_aggregates_by' must be a list of: "
+            f"{', '.join(sorted(AGGREGATE_DIMENSIONS))} ({unknown[0] if unknown else value!r} "
+            "is not one)."
+        )
 
 
 def _types(spec: t.Mapping[str, t.Any]) -> list[str]:

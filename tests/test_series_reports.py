@@ -24,8 +24,12 @@ DAY = dt.timedelta(days=1)
 
 
 @cache
-def _discovered(url: str) -> str:
-    run = run_tap({"api_key": DEMO_API_KEY, "base_url": url}, "--discover")
+def _discovered(url: str, by: tuple[str, ...]) -> str:
+    """The catalog, discovered with the one setting that changes it (the keys)."""
+    config: dict[str, Any] = {"api_key": DEMO_API_KEY, "base_url": url}
+    if by:
+        config["metric_aggregates_by"] = list(by)
+    run = run_tap(config, "--discover")
     assert run.returncode == 0, run.stderr[-2000:]
     return run.stdout
 
@@ -33,7 +37,8 @@ def _discovered(url: str) -> str:
 def sync(
     sandbox: Sandbox, streams: set[str], state: dict[str, Any] | None = None, **settings: Any
 ) -> TapRun:
-    catalog = select_only(json.loads(_discovered(sandbox.url)), streams)
+    by = tuple(settings.get("metric_aggregates_by") or ())
+    catalog = select_only(json.loads(_discovered(sandbox.url, by)), streams)
     run = run_tap(tap_config(sandbox, **settings), catalog=catalog, state=state)
     assert run.returncode == 0, run.stderr[-3000:]
     return run
@@ -213,3 +218,40 @@ def test_daily_report_cap_is_never_exceeded_across_two_runs(sandbox: Sandbox) ->
     assert days == [day.isoformat() for day in truth.local_days(oldest, oldest + 59 * DAY)]
     bookmark = third.state["bookmarks"]["segment_series_reports"]["replication_key_value"]
     assert bookmark == days[-1]
+
+
+# --- metric aggregates by attribution ------------------------------------------------------
+
+
+def test_metric_aggregates_by_attributed_flow_and_message(sandbox: Sandbox) -> None:
+    by = ["$attributed_flow", "$attributed_message"]
+    plain = sync(sandbox, {"metric_aggregates"}, metric_aggregates_days=60)
+    split = sync(sandbox, {"metric_aggregates"}, metric_aggregates_days=60, metric_aggregates_by=by)
+    (schema,) = [
+        message
+        for message in map(json.loads, split.stdout.splitlines())
+        if message["type"] == "SCHEMA" and message["stream"] == "metric_aggregates"
+    ]
+    keys = ["metric_id", "date", "attributed_flow", "attributed_message"]
+    assert schema["key_properties"] == keys
+    totals: dict[tuple[str, str], float] = {}
+    for row in split.records["metric_aggregates"]:
+        key = (row["metric_id"], row["date"])
+        totals[key] = totals.get(key, 0) + row["count"]
+    # The groups add up to the metric's own daily count.
+    for row in plain.records["metric_aggregates"]:
+        assert totals.get((row["metric_id"], row["date"]), 0) == row["count"], row
+    # Conversions credited to a flow carry its id and one of its messages; the others ''.
+    flows = {m.dimensions["flow_id"]: set() for m in sandbox.account.reports.flow_messages()}
+    for message in sandbox.account.reports.flow_messages():
+        flows[message.dimensions["flow_id"]].add(message.dimensions["flow_message_id"])
+    credited = [r for r in split.records["metric_aggregates"] if r["attributed_flow"]]
+    assert credited
+    for row in credited:
+        assert row["attributed_message"] in flows[row["attributed_flow"]]
+    assert any(r["attributed_flow"] == "" for r in split.records["metric_aggregates"])
+    keys = [
+        (r["metric_id"], r["date"], r["attributed_flow"], r["attributed_message"])
+        for r in split.records["metric_aggregates"]
+    ]
+    assert len(keys) == len(set(keys))

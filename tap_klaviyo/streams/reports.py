@@ -10,7 +10,11 @@ from zoneinfo import ZoneInfo
 
 from tap_klaviyo import timestamps
 from tap_klaviyo.report_quota import ReportQuota
+from tap_klaviyo.resources import Resource
 from tap_klaviyo.streams.base import Context, KlaviyoStream, TapServices
+
+if t.TYPE_CHECKING:
+    from singer_sdk import Tap
 
 DAY = dt.timedelta(days=1)
 # Klaviyo answers at most one year of daily points per request.
@@ -102,7 +106,18 @@ class ReportStream(KlaviyoStream):
 
     @functools.cached_property
     def zone(self) -> ZoneInfo:
-        return self.report_services.report_timezone
+        """The timezone of the report's days: Klaviyo cuts them in the account's whatever a
+        request says (offsets are ignored), so a different ``report_timezone`` cannot apply."""
+        chosen = self.report_services.report_timezone
+        account = self.report_services.account_timezone
+        if account is None or account == chosen.key:
+            return chosen
+        self.logger.warning(
+            "Stream '%s': Klaviyo cuts report days in the account's timezone %s, not in "
+            "report_timezone %s; the rows' days and timezone are the account's.",
+            self.name, account, chosen.key,
+        )  # fmt: skip
+        return ZoneInfo(account)
 
     @functools.cached_property
     def today(self) -> dt.date:
@@ -144,16 +159,6 @@ class ReportStream(KlaviyoStream):
         """Midnight of ``day`` as Klaviyo's report timeframes take it: offsets are ignored
         and the account timezone applies, so the local time is sent without one."""
         return dt.datetime.combine(day, dt.time()).isoformat()
-
-    def check_timezone(self) -> None:
-        """Klaviyo cuts report days in the account's timezone whatever is asked."""
-        account_zone = self.report_services.account_timezone
-        if account_zone is not None and account_zone != self.zone.key:
-            self.logger.warning(
-                "Stream '%s': report_timezone %s differs from the account's %s; Klaviyo "
-                "cuts report days in the account's, so the rows' days are the account's.",
-                self.name, self.zone.key, account_zone,
-            )  # fmt: skip
 
 
 class ValuesReportStream(ReportStream):
@@ -233,7 +238,6 @@ class SeriesReportStream(ReportStream):
                 )
                 return
             attributes["conversion_metric_id"] = metric_id
-        self.check_timezone()
         common = {
             "timezone": self.zone.key,
             "extracted_at": timestamps.to_text(self.sync_started),
@@ -279,6 +283,20 @@ class MetricAggregatesStream(ReportStream):
     """Daily count, unique and sum_value of every metric, incremental by day per metric, in
     the report timezone; the last ``report_lookback_days`` days are read again."""
 
+    def __init__(self, tap: Tap, resource: Resource) -> None:
+        super().__init__(tap, resource)
+        # ``metric_aggregates_by``: each dimension a column and part of the key.
+        self.dimensions = {
+            name: name.removeprefix("$") for name in self.settings.metric_aggregates_by
+        }
+        for column in self.dimensions.values():
+            self.schema["properties"][column] = {"type": ["string", "null"]}
+        self.primary_keys = [*self.primary_keys, *self.dimensions.values()]
+
+    @functools.cached_property
+    def zone(self) -> ZoneInfo:
+        return self.report_services.report_timezone  # metric aggregates take a ``timezone``
+
     def read_from(self, context: Context | None, start: dt.datetime | None) -> t.Iterator[dict]:
         context = context or {}
         assert start is not None
@@ -311,16 +329,35 @@ class MetricAggregatesStream(ReportStream):
                         f"greater-or-equal(datetime,{timestamps.filter_text(start)})",
                         f"less-than(datetime,{timestamps.filter_text(end)})",
                     ],
+                    **({"by": list(self.dimensions)} if self.dimensions else {}),
                 },
             }
         }
         attributes = self.client.post(self.resource.path, body, tier=self.tier)["data"][
             "attributes"
         ]
-        series = (attributes.get("data") or [{"measurements": {}}])[0]["measurements"]
-        for index, date in enumerate(attributes.get("dates") or ()):
-            yield {
-                "date": timestamps.to_text(timestamps.parse(date)),
-                "timezone": self.zone.key,
-                **{name: values[index] for name, values in series.items()},
+        dates = [
+            timestamps.to_text(timestamps.parse(date)) for date in attributes.get("dates") or ()
+        ]
+        groups = attributes.get("data") or ([] if self.dimensions else [{"measurements": {}}])
+        rows = []
+        for group in groups:
+            # A missing value is '' rather than null: it is part of the key, and upserts
+            # match keys with '=' (null never equals null).
+            given = [*(group.get("dimensions") or ()), *[None] * len(self.dimensions)]
+            values = {
+                column: "" if value is None else str(value)
+                for column, value in zip(self.dimensions.values(), given, strict=False)
             }
+            series = group["measurements"]
+            rows.extend(
+                {
+                    "date": date,
+                    "timezone": self.zone.key,
+                    **values,
+                    **{name: numbers[index] for name, numbers in series.items()},
+                }
+                for index, date in enumerate(dates)
+            )
+        # By day, whatever the grouping: the bookmark moves with the rows.
+        yield from sorted(rows, key=lambda row: row["date"])

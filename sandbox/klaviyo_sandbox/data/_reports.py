@@ -67,6 +67,18 @@ COUNTS = frozenset(
     }
 )  # fmt: skip
 MEASUREMENTS = frozenset({"count", "sum_value", "unique"})
+# The ``by`` dimensions the spec lists; the attribution ones split by the events' credits.
+AGGREGATE_DIMENSIONS = frozenset(
+    {
+        "$attributed_channel", "$attributed_flow", "$attributed_message", "$attributed_variation",
+        "$campaign_channel", "$flow", "$flow_channel", "$message", "$message_send_cohort",
+        "$usage_amount", "$value_currency", "$variation", "$variation_send_cohort", "Bot Click",
+        "Bounce Type", "Campaign Name", "Client Canonical", "Client Name", "Client Type",
+        "Email Domain", "Failure Source", "Failure Type", "From Number", "From Phone Region",
+        "Inbox Provider", "List", "Message Format", "Message Name", "Message Type", "Method",
+        "Segment Count", "Subject", "To Number", "To Phone Region", "URL", "form_id",
+    }
+)  # fmt: skip
 INTERVALS = frozenset({"hour", "day", "week", "month"})
 WALK_LIMIT = 200_000
 _TERM = re.compile(r"(equals|contains-any|contains-all)\(\s*([\w$]+)\s*,\s*(.+?)\s*\)$")
@@ -391,6 +403,11 @@ class Reports:
         except (ZoneInfoNotFoundError, ValueError) as error:
             raise InvalidQuery("Invalid timezone.", "timezone") from error
         start, end = _aggregate_range(attributes.get("filter"), zone)
+        by = attributes.get("by") or []
+        if not isinstance(by, list) or not set(by) <= AGGREGATE_DIMENSIONS:
+            raise InvalidQuery(
+                f"'by' must be a list of: {', '.join(sorted(AGGREGATE_DIMENSIONS))}.", "by"
+            )
         buckets = _buckets(start, end, interval)
         events = account.events
         stream = events.span(metric)
@@ -406,26 +423,66 @@ class Reports:
         positions = [run.position((bound, -INF)) for bound in bounds]
         total = positions[-1] - positions[0]
         walk = total <= WALK_LIMIT  # beyond it, sum and unique are estimated from counts
+        split: dict[tuple, list[list[int]]] = {}  # dimension values -> events per bucket
         for k in range(len(buckets)):
             lo, hi = positions[k], positions[k + 1]
             extra = [e for ts, e in fresh if bounds[k] <= ts < bounds[k + 1]]
             count = events.count(metric, lo, hi)
             indices = [*events.members(metric, lo, hi), *extra] if walk else []
+            if by:
+                for e in indices:
+                    split.setdefault(self._dimensions(e, by), [[] for _ in buckets])[k].append(e)
+                continue
             if "count" in series:
                 series["count"].append(float(count + len(extra)))
             if "sum_value" in series:
                 series["sum_value"].append(self._sum(metric.kind, indices, count, walk))
             if "unique" in series:
                 series["unique"].append(self._unique(indices, count, len(extra), walk))
+        data = (
+            [
+                {
+                    "dimensions": list(values),
+                    "measurements": self._walked(metric, per, measurements),
+                }
+                for values, per in sorted(split.items(), key=lambda item: str(item[0]))
+            ]
+            if by
+            else [{"dimensions": [], "measurements": series}]
+        )
         h = mix(salt(account.seed, f"aggregate-{metric.id}-{bounds[0]}-{bounds[-1]}"))
         return {
             "type": "metric-aggregate",
             "id": uuid_text(h, mix(h)),
-            "attributes": {
-                "dates": [moment.isoformat() for moment in buckets],
-                "data": [{"dimensions": [], "measurements": series}],
-            },
+            "attributes": {"dates": [moment.isoformat() for moment in buckets], "data": data},
         }
+
+    def _dimensions(self, e: int, by: list[str]) -> tuple[str | None, ...]:
+        """The event's value of each ``by`` dimension: its first attribution's flow, message
+        or variation; None where it has none (or for a dimension the sandbox does not model)."""
+        credits = self.account.attributions.credits(e)
+        sent = credits[0] if credits else None
+        values = {
+            "$attributed_flow": sent.flow if sent else None,
+            "$attributed_message": (sent.campaign_message or sent.flow_message) if sent else None,
+            "$attributed_variation": sent.flow_message if sent else None,
+        }
+        return tuple(values.get(name) for name in by)
+
+    def _walked(
+        self, metric: Any, per_bucket: list[list[int]], measurements: list[str]
+    ) -> dict[str, list[float]]:
+        """The measurements of one dimension group, from its events in each bucket."""
+        events = self.account.events
+        series: dict[str, list[float]] = {name: [] for name in measurements}
+        for indices in per_bucket:
+            if "count" in series:
+                series["count"].append(float(len(indices)))
+            if "sum_value" in series:
+                series["sum_value"].append(self._sum(metric.kind, indices, len(indices), True))
+            if "unique" in series:
+                series["unique"].append(float(len({events.profile_of(e) for e in indices})))
+        return series
 
     def _sum(self, kind: int, indices: list[int], count: int, walk: bool) -> float:
         events = self.account.events
