@@ -58,11 +58,18 @@ class ReportQuota:
             return self._granted.get(stream, 0)
 
     def spend(self, stream: str) -> bool:
-        """Take one of the stream's granted requests; False when none is left."""
+        """Take one of the stream's granted requests; False when none is left. A stream
+        synced outside a planned run (singer-sdk's own tests sync streams one by one) takes
+        what no plan has granted."""
         with self._lock:
-            if self._granted.get(stream, 0) <= 0:
+            if stream not in self._granted:
+                unplanned = self.remaining - sum(self._granted.values())
+                if unplanned <= 0:
+                    return False
+            elif self._granted[stream] <= 0:
                 return False
-            self._granted[stream] -= 1
+            else:
+                self._granted[stream] -= 1
             self.used += 1
             if self.window_start is None:
                 self.window_start = timestamps.floor_second(self._now())

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
 from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -13,6 +14,7 @@ import pytest
 
 from klaviyo_sandbox.app import DEMO_API_KEY
 from klaviyo_sandbox.server import Sandbox
+from tap_klaviyo.report_quota import ReportQuota
 from tap_klaviyo.resources import QUOTA_STREAMS
 from tests import truth
 from tests.conftest import tap_config
@@ -255,3 +257,27 @@ def test_metric_aggregates_by_attributed_flow_and_message(sandbox: Sandbox) -> N
         for r in split.records["metric_aggregates"]
     ]
     assert len(keys) == len(set(keys))
+
+
+def test_the_quota_is_shared_by_the_report_threads() -> None:
+    now = dt.datetime(2026, 12, 3, 12, tzinfo=dt.timezone.utc)
+    quota = ReportQuota(10, {"window_start": "2026-12-03T01:00:00+00:00", "used": 2}, lambda: now)
+    assert quota.plan({"a": 5, "b": 5}) == {"a": 5, "b": 3}
+    spent: list[str] = []
+
+    def spend(stream: str) -> None:
+        for _ in range(50):
+            if quota.spend(stream):
+                spent.append(stream)
+
+    threads = [threading.Thread(target=spend, args=(s,)) for s in ("a", "b", "a", "b", "c")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(spent) == ["a"] * 5 + ["b"] * 3  # "c", unplanned, finds nothing left
+    assert quota.saved() == {"window_start": "2026-12-03T01:00:00+00:00", "used": 10, "limit": 10}
+    # A window opened more than 24 hours ago is over: the count starts again.
+    later = ReportQuota(10, quota.saved(), lambda: now + dt.timedelta(hours=14))
+    assert later.used == 0
+    assert later.window_start is None

@@ -118,7 +118,7 @@ def test_a_user_agent_is_one_printable_line(agent: Any) -> None:
 
 @pytest.mark.parametrize("zone", ["America/Nowhere", "EST+5/oops", "../etc/passwd"])
 def test_a_report_timezone_is_an_iana_name(zone: str) -> None:
-    with pytest.raises(ConfigError, match="'report_timezone' .* is not a known IANA timezone"):
+    with pytest.raises(ConfigError, match=r"'report_timezone' .* is not a known IANA timezone"):
         Settings.from_config({"api_key": KEY, "report_timezone": zone})
     assert Settings.from_config({"api_key": KEY, "report_timezone": "Europe/Paris"})
 

@@ -340,7 +340,7 @@ class MetricAggregatesStream(ReportStream):
             timestamps.to_text(timestamps.parse(date)) for date in attributes.get("dates") or ()
         ]
         groups = attributes.get("data") or ([] if self.dimensions else [{"measurements": {}}])
-        rows = []
+        rows: list[dict[str, t.Any]] = []
         for group in groups:
             # A missing value is '' rather than null: it is part of the key, and upserts
             # match keys with '=' (null never equals null).
