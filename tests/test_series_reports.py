@@ -180,6 +180,11 @@ def test_series_days_are_the_account_timezone(sandbox: Sandbox) -> None:
     assert {row["date"] for row in run.records["flow_series_reports"]} == {today().isoformat()}
     accounts = sync(sandbox, {"accounts"}).records["accounts"]
     assert [a["timezone"] for a in accounts] == ["America/New_York"]
+    # report_timezone cannot move a report's days (Klaviyo uses the account's): said, and
+    # the rows name the account's timezone.
+    utc = sync(sandbox, {"flow_series_reports"}, series_report_days=1, report_timezone="UTC")
+    assert {row["timezone"] for row in utc.records["flow_series_reports"]} == {NEW_YORK.key}
+    assert "not in report_timezone UTC" in utc.stderr
 
 
 # --- the daily cap holds across runs ---------------------------------------------------------
