@@ -1,4 +1,6 @@
-"""Reporting endpoints: campaign/flow values reports and metric aggregates.
+"""Reporting endpoints: campaign/flow values reports, flow/segment series reports (their
+days in the account's timezone, see ``_series``) and metric aggregates (``by`` the
+attribution dimensions too).
 
 Values reports derive every number from the message's hash, so results are stable and
 consistent (uniques <= totals, rates are the ratios). Metric aggregates count the real
