@@ -324,6 +324,7 @@ RESOURCE_STREAMS: tuple[ResourceStream, ...] = (
         # ``channel`` is a spec attribute; ``flow_id`` comes from the parent flow action.
         extra={"flow_id": string(), "channel": string()},
     ),
+    ResourceStream("accounts", "/api/accounts", spelled_out=frozenset({"contact_information"})),
     ResourceStream(
         "lists_detailed",
         "/api/lists/{id}",
@@ -414,6 +415,7 @@ def values_report(spec: JSON, path: str, owner: str, message: str) -> JSON:
         "timeframe_key": string(),
         "timeframe_start": datetime(nullable=False),
         "timeframe_end": datetime(nullable=False),
+        "timezone": string(),  # the days' timezone (IANA name)
         "conversion_metric_id": string(),
         "extracted_at": datetime(nullable=False),
     }
@@ -423,12 +425,37 @@ def values_report(spec: JSON, path: str, owner: str, message: str) -> JSON:
     return stream_schema(columns, keys=keys)
 
 
+def series_report(
+    spec: JSON, path: str, groupings: Mapping[str, JSON], extra: Mapping[str, JSON]
+) -> JSON:
+    """A series report: one row per grouping per day (a date in ``timezone``)."""
+    columns: dict[str, JSON] = {
+        **groupings,
+        **extra,
+        "date": scalar("string", nullable=False, fmt="date"),
+        "timezone": string(nullable=False),
+        "extracted_at": datetime(nullable=False),
+    }
+    for statistic in request_enum(spec, path, "statistics"):
+        _add(columns, statistic, scalar("number"), path)
+    return stream_schema(columns, keys=(*groupings, "date"))
+
+
+FLOW_SERIES_GROUPINGS = {
+    "flow_id": string(nullable=False),
+    "flow_message_id": string(nullable=False),
+    "send_channel": string(nullable=False),
+}
+
+
 def metric_aggregates() -> JSON:
-    """Daily totals per metric (``POST /api/metric-aggregates``, interval day, UTC)."""
+    """Daily totals per metric (``POST /api/metric-aggregates``, interval day), in
+    ``timezone``: ``date`` is the instant its day starts there."""
     columns = {
         "metric_id": string(nullable=False),
         "metric_name": string(),
         "date": datetime(nullable=False),
+        "timezone": string(),
         "count": scalar("number"),
         "unique": scalar("number"),
         "sum_value": scalar("number"),
@@ -453,6 +480,15 @@ def derive_all(spec: JSON) -> dict[str, JSON]:
         ),
         "flow_values_reports": lambda: values_report(
             spec, "/api/flow-values-reports", "flow_id", "flow_message_id"
+        ),
+        "flow_series_reports": lambda: series_report(
+            spec,
+            "/api/flow-series-reports",
+            FLOW_SERIES_GROUPINGS,
+            {"conversion_metric_id": string()},
+        ),
+        "segment_series_reports": lambda: series_report(
+            spec, "/api/segment-series-reports", {"segment_id": string(nullable=False)}, {}
         ),
         "metric_aggregates": metric_aggregates,
     }

@@ -84,6 +84,7 @@ class Behaviour(enum.Enum):
     PAGES = "pages"  # page after page, one cursor per partition
     WINDOWS = "windows"  # the time range cut into windows read in parallel (large streams)
     VALUES_REPORT = "values report"  # one report POST a run
+    SERIES_REPORT = "series report"  # daily rows, incremental by day, 60 days a POST
     METRIC_AGGREGATES = "metric aggregates"  # one POST per metric per year of days
 
 
@@ -130,6 +131,9 @@ class Resource:
     method: t.Literal["GET", "POST"] = "GET"
     primary_keys: tuple[str, ...] = ("id",)
     increment: Increment | None = None
+    # Klaviyo sorts on the filter field server-side; where rows are known to come otherwise
+    # (series reports, grouped by message), the bookmark is set at the end of the pass.
+    sorted: bool = True
     deletes: Deletes = Deletes.NEVER
     # How a reconciliation pass reads (``Deletes.RECONCILE``): ids only, or, without one,
     # every parent's children in full (their rows are a few small fields anyway).
@@ -162,6 +166,8 @@ class Resource:
     # Windowed reads: pages per window (longer windows waste fewer part-filled last pages).
     pages_per_window: int = 8
     report_type: str | None = None  # the JSON:API type of a report's request body
+    # The report measures conversions by a metric (``conversion_metric_id``).
+    conversion_metric: bool = False
     # ``--test`` checks this stream's scope by probing another with the same scope: a report
     # POST would spend the reports' daily quota (225) of the next sync.
     probe_with: str | None = None
@@ -401,6 +407,7 @@ CAMPAIGN_VALUES_REPORTS = Resource(
     behaviour=Behaviour.VALUES_REPORT,
     method="POST",
     report_type="campaign-values-report",
+    conversion_metric=True,
     probe_with="campaigns",
     primary_keys=("campaign_id", "campaign_message_id", "send_channel", *REPORT_TIMEFRAME),
     description="Opens, clicks, conversions... per campaign message over the last N days. "
@@ -415,6 +422,43 @@ FLOW_VALUES_REPORTS = replace(
     probe_with="flows",
     primary_keys=("flow_id", "flow_message_id", "send_channel", *REPORT_TIMEFRAME),
     description="The same statistics per flow message. 1 request a run.",
+)
+FLOW_SERIES_REPORTS = Resource(
+    name="flow_series_reports",
+    path="/api/flow-series-reports",
+    scopes=("flows:read",),
+    tier=REPORTS,
+    behaviour=Behaviour.SERIES_REPORT,
+    method="POST",
+    report_type="flow-series-report",
+    conversion_metric=True,
+    probe_with="flows",
+    primary_keys=("flow_id", "flow_message_id", "send_channel", "date"),
+    # Rows come grouped by message, not by day: the bookmark is set at the end of the pass.
+    increment=Increment("date"),
+    sorted=False,
+    description="Daily opens, clicks, conversions... per flow message and channel, the last "
+    "`report_lookback_days` read again. 1 request per 60 days (reports' quota).",
+)
+SEGMENT_SERIES_REPORTS = replace(
+    FLOW_SERIES_REPORTS,
+    name="segment_series_reports",
+    path="/api/segment-series-reports",
+    scopes=("segments:read",),
+    report_type="segment-series-report",
+    conversion_metric=False,
+    probe_with="segments",
+    primary_keys=("segment_id", "date"),
+    description="Daily members added, removed, net and total per segment. 1 request per 60 "
+    "days (reports' quota).",
+)
+ACCOUNTS = Resource(
+    name="accounts",
+    path="/api/accounts",
+    scopes=("accounts:read",),
+    tier=XS,
+    description="The account: timezone, preferred currency, industry, contact information. "
+    "Full table.",
 )
 METRIC_AGGREGATES = Resource(
     name="metric_aggregates",
@@ -454,8 +498,13 @@ RESOURCES: tuple[Resource, ...] = (
     GLOBAL_EXCLUSIONS,
     CAMPAIGN_VALUES_REPORTS,
     FLOW_VALUES_REPORTS,
+    FLOW_SERIES_REPORTS,
+    SEGMENT_SERIES_REPORTS,
     METRIC_AGGREGATES,
+    ACCOUNTS,
 )
+# The streams that spend the reports' daily quota, in the order a short quota serves them.
+QUOTA_STREAMS = tuple(r.name for r in RESOURCES if r.tier is REPORTS)
 RESOURCE_BY_NAME = {resource.name: resource for resource in RESOURCES}
 # The tap is read-only by construction: these POSTs read (reports), every other call is a GET.
 READ_ONLY_POSTS = frozenset(r.path for r in RESOURCES if r.method == "POST")

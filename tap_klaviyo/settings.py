@@ -13,6 +13,7 @@ import difflib
 import ipaddress
 import re
 import typing as t
+import zoneinfo
 from dataclasses import dataclass, field
 from decimal import Decimal
 from urllib.parse import urlsplit
@@ -30,6 +31,14 @@ PUBLIC_KEY = re.compile(r"[A-Za-z0-9]{6}")
 REVISION = re.compile(r"\d{4}-\d{2}-\d{2}(\.pre)?")
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)  # Klaviyo's event timestamps start here
 DATETIME_FORM = "YYYY-MM-DDTHH:MM:SSZ, e.g. 2024-01-01T00:00:00Z"
+# The ``$`` dimensions of ``POST /api/metric-aggregates`` (``by``), revision 2026-07-15.
+AGGREGATE_DIMENSIONS = frozenset(
+    {
+        "$attributed_channel", "$attributed_flow", "$attributed_message", "$attributed_variation",
+        "$campaign_channel", "$flow", "$flow_channel", "$message", "$message_send_cohort",
+        "$usage_amount", "$value_currency", "$variation", "$variation_send_cohort",
+    }
+)  # fmt: skip
 
 CONFIG_SCHEMA = th.PropertiesList(
     th.Property(
@@ -140,7 +149,40 @@ CONFIG_SCHEMA = th.PropertiesList(
         "report_timeframe_days",
         th.IntegerType(minimum=1, maximum=365),
         default=30,
-        description="campaign/flow values reports cover the last N whole days (UTC), 1 to 365.",
+        description="campaign/flow values reports cover the last N whole days (in "
+        "`report_timezone`), 1 to 365.",
+    ),
+    th.Property(
+        "report_lookback_days",
+        th.IntegerType(minimum=0, maximum=90),
+        default=5,
+        description="Past days every report, series and metric_aggregates reads again on "
+        "each run, 0 to 90: Klaviyo revises conversions for days after a send (5 days by "
+        "default, up to 90 with custom attribution windows). Rows are keyed by day, so "
+        "upserting targets replace the revised numbers.",
+    ),
+    th.Property(
+        "report_timezone",
+        th.StringType,
+        description="IANA timezone (e.g. America/New_York) that reports, series and "
+        "metric_aggregates cut days in; default: the account's (`GET /api/accounts`), as "
+        "Klaviyo's own UI does. Rows name it in their `timezone` column.",
+    ),
+    th.Property(
+        "series_report_days",
+        th.IntegerType(minimum=1, maximum=365),
+        default=60,
+        description="Days of daily series (flow_series_reports, segment_series_reports) to "
+        "read on the first run, today included: 60 is one request each (Klaviyo's longest "
+        "daily timeframe). Later runs resume from the bookmark.",
+    ),
+    th.Property(
+        "report_requests_per_day",
+        th.IntegerType(minimum=1, maximum=225),
+        default=225,
+        description="Report requests (values and series reports) the tap may send in 24 hours, "
+        "of the 225 Klaviyo allows an account: lower it to leave some for other tools. The "
+        "count is kept in the state; days that do not fit wait for the next run.",
     ),
     th.Property(
         "report_statistics",
@@ -180,6 +222,14 @@ CONFIG_SCHEMA = th.PropertiesList(
         default=7,
         description="Days between the passes that find deleted profiles (their ids only) and "
         "members removed from lists and segments (every list read in full). 0: never.",
+    ),
+    th.Property(
+        "metric_aggregates_by",
+        th.ArrayType(th.StringType),
+        description='Dimensions to split metric_aggregates by, e.g. ["$attributed_flow", '
+        '"$attributed_message"] for revenue per flow and message per day: each becomes a '
+        "column (without the `$`) and part of the key, '' where Klaviyo gives no value. "
+        "Default: none (one row per metric per day).",
     ),
     th.Property(
         "fail_on_missing_scope",
@@ -229,12 +279,17 @@ class Settings:
     profile_subscriptions: bool
     profile_predictive_analytics: bool
     report_timeframe_days: int
+    report_lookback_days: int
+    report_timezone: str | None
+    series_report_days: int
+    report_requests_per_day: int
     report_statistics: tuple[str, ...] | None
     conversion_metric_id: str | None
     conversion_metric_name: str
     metric_aggregates_days: int
     activate_versions: bool
     reconcile_every_days: int
+    metric_aggregates_by: tuple[str, ...]
     fail_on_missing_scope: bool
     # Stream maps, flattening or batch messages are configured: records take the SDK's path.
     sdk_records: bool
@@ -270,6 +325,10 @@ class Settings:
             profile_subscriptions=bool(value("profile_subscriptions")),
             profile_predictive_analytics=bool(value("profile_predictive_analytics")),
             report_timeframe_days=value("report_timeframe_days"),
+            report_lookback_days=value("report_lookback_days"),
+            report_timezone=config.get("report_timezone") or None,
+            series_report_days=value("series_report_days"),
+            report_requests_per_day=value("report_requests_per_day"),
             report_statistics=tuple(statistics) if statistics else None,
             conversion_metric_id=str(config["conversion_metric_id"])
             if config.get("conversion_metric_id")
@@ -278,6 +337,7 @@ class Settings:
             metric_aggregates_days=value("metric_aggregates_days"),
             activate_versions=bool(value("activate_versions")),
             reconcile_every_days=value("reconcile_every_days"),
+            metric_aggregates_by=tuple(config.get("metric_aggregates_by") or ()),
             fail_on_missing_scope=bool(value("fail_on_missing_scope")),
             sdk_records=any(config.get(name) for name in SDK_RECORD_SETTINGS),
         )
@@ -375,6 +435,8 @@ def validate(config: t.Mapping[str, t.Any]) -> list[str]:
             "Setting 'user_agent' must be one line of printable text (it is sent as the "
             "User-Agent header), e.g. acme-etl/1.0."
         )
+    check_timezone(config.get("report_timezone"))
+    check_dimensions(config.get("metric_aggregates_by"))
     for name, spec in CONFIG_SCHEMA["properties"].items():
         if {"integer", "number"} & set(_types(spec)):
             check_number(name, spec, config.get(name))
@@ -387,6 +449,33 @@ def validate(config: t.Mapping[str, t.Any]) -> list[str]:
             "synced until then."
         )
     return warnings
+
+
+def check_timezone(value: object) -> None:
+    """An IANA timezone name that this machine's timezone database knows."""
+    if value is None or value == "":
+        return
+    try:
+        zoneinfo.ZoneInfo(str(value))
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"Setting 'report_timezone' ({value}) is not a known IANA timezone: give a name "
+            "such as America/New_York or UTC, or leave it unset for the account's."
+        ) from None
+
+
+def check_dimensions(value: object) -> None:
+    """A list of Klaviyo's ``$`` dimensions of metric aggregates."""
+    if value is None:
+        return
+    names = value if isinstance(value, list | tuple) else [value]
+    unknown = [name for name in names if name not in AGGREGATE_DIMENSIONS]
+    if not isinstance(value, list | tuple) or unknown:
+        raise ConfigError(
+            f"Setting 'metric_aggregates_by' must be a list of: "
+            f"{', '.join(sorted(AGGREGATE_DIMENSIONS))} ({unknown[0] if unknown else value!r} "
+            "is not one)."
+        )
 
 
 def _types(spec: t.Mapping[str, t.Any]) -> list[str]:

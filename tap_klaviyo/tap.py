@@ -4,28 +4,31 @@
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import functools
 import sys
 import threading
 import time
 import typing as t
+from zoneinfo import ZoneInfo
 
 import click
 
-from tap_klaviyo import state
+from tap_klaviyo import report_quota, state
 from tap_klaviyo.client import KlaviyoClient
 from tap_klaviyo.errors import PermissionDeniedError, TapKlaviyoError
 from tap_klaviyo.logs import quiet_sdk
 from tap_klaviyo.output import SingerOutput, StateLines
 from tap_klaviyo.parallel import run_at_once
-from tap_klaviyo.resources import RESOURCE_BY_NAME, RESOURCES, Resource
+from tap_klaviyo.report_quota import ReportQuota
+from tap_klaviyo.resources import QUOTA_STREAMS, RESOURCE_BY_NAME, RESOURCES, Resource
 from tap_klaviyo.sdk_compat import TapInternals
 from tap_klaviyo.settings import CONFIG_SCHEMA, Settings, validate
 from tap_klaviyo.streams import STREAM_CLASSES
 from tap_klaviyo.streams.base import KlaviyoStream
 from tap_klaviyo.streams.reports import (
     ConversionMetric,
-    ValuesReportStream,
+    ReportStream,
     choose_conversion_metric,
 )
 
@@ -129,6 +132,56 @@ class TapKlaviyo(TapInternals):
             self.logger.warning("Values reports: %s.", choice.describe())
         return choice
 
+    @functools.cached_property
+    def account_timezone(self) -> str | None:
+        """The account's timezone (one ``GET /api/accounts`` a run); None without the scope
+        accounts:read."""
+        try:
+            accounts = self.listing("accounts")
+        except PermissionDeniedError:
+            return None
+        return str(accounts[0]["timezone"]) if accounts and accounts[0].get("timezone") else None
+
+    @functools.cached_property
+    def report_timezone(self) -> ZoneInfo:
+        """The timezone reports and aggregates cut days in: the setting, else the account's."""
+        name = self.settings.report_timezone or self.account_timezone
+        if name is None:
+            self.logger.warning(
+                "Reports: the key lacks the scope accounts:read, so the account's timezone is "
+                "unknown; days are cut in UTC. Add the scope or set 'report_timezone'."
+            )
+        return ZoneInfo(name or "UTC")
+
+    @property
+    def state_dict(self) -> dict[str, t.Any]:
+        """The tap's state as a plain dict: it carries the report quota beside the bookmarks."""
+        return t.cast("dict[str, t.Any]", self.state)
+
+    @functools.cached_property
+    def report_quota(self) -> ReportQuota:
+        saved = self.state_dict.get(report_quota.STATE_KEY)
+        return ReportQuota(
+            self.settings.report_requests_per_day,
+            saved if isinstance(saved, dict) else None,
+            lambda: dt.datetime.now(dt.timezone.utc),
+        )
+
+    def plan_reports(self, selected: list[KlaviyoStream]) -> None:
+        """The run's report requests, planned up front within the daily quota (one line)."""
+        reports = {s.name: s for s in selected if isinstance(s, ReportStream)}
+        needs = {
+            name: t.cast("ReportStream", reports[name]).requests_needed()
+            for name in QUOTA_STREAMS
+            if name in reports
+        }
+        if not needs:
+            return
+        quota = self.report_quota
+        grants = quota.plan(needs)
+        self.logger.info("%s.", quota.describe(needs, grants))
+        self.state_dict[report_quota.STATE_KEY] = quota.saved()
+
     def discover_streams(self) -> list[KlaviyoStream]:
         return [self.stream_for(resource) for resource in RESOURCES]
 
@@ -147,6 +200,8 @@ class TapKlaviyo(TapInternals):
         for warning in warnings:
             self.logger.warning(warning)
         super().load_state(migrated)
+        if isinstance(migrated.get(report_quota.STATE_KEY), dict):  # the SDK keeps bookmarks
+            self.state_dict[report_quota.STATE_KEY] = migrated[report_quota.STATE_KEY]
 
     # -- how a sync ends --------------------------------------------------------------------
 
@@ -167,7 +222,11 @@ class TapKlaviyo(TapInternals):
         for stream in self.streams.values():
             if not stream.selected:
                 self.logger.info("Skipping deselected stream '%s'.", stream.name)
+        self.plan_reports(t.cast("list[KlaviyoStream]", selected))
         run_at_once(selected, cancelled=self.cancelled, logger=self.logger)
+        if report_quota.STATE_KEY in self.state_dict:
+            self.state_dict[report_quota.STATE_KEY] = self.report_quota.saved()
+            self.state_writer.write_state(self.state)
         for stream in self.streams.values():
             stream.log_sync_costs()
 
@@ -226,7 +285,7 @@ class TapKlaviyo(TapInternals):
                 self.logger.warning("%-18s missing scope: %s", stream.name, scopes)
             else:
                 self.logger.info("%-18s ok (%s)", stream.name, scopes)
-                if isinstance(stream, ValuesReportStream):
+                if isinstance(stream, ReportStream) and stream.resource.conversion_metric:
                     self.logger.info("%-18s %s", stream.name, self.describe_conversion_metric())
         self.end_on_denied_scopes(list(self.streams))
         return True

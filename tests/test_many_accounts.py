@@ -20,13 +20,12 @@ import pytest
 from klaviyo_sandbox.server import running_sandbox
 from tap_klaviyo.resources import RESOURCES
 from tests.conftest import SMALL, tap_config, target_config
-from tests.truth import expected_keys
+from tests.truth import REPORT_STREAMS, expected_keys
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
 BIN = Path(sys.executable).parent
 TAP, TARGET = (shutil.which(name, path=str(BIN)) for name in ("tap-klaviyo", "target-postgres"))
-REPORTS = {"campaign_values_reports", "flow_values_reports", "metric_aggregates"}
 # The columns tests/truth.py keys each stream by (some primary keys add a snapshot time).
 KEY_COLUMNS = {
     "list_members": ("list_id", "profile_id"),
@@ -91,7 +90,7 @@ def test_three_accounts_at_once_each_into_its_own_schema(postgres: Any, tmp_path
 
 def assert_schema_is_its_account(postgres: Any, schema: str, sandbox: Any) -> None:
     for resource in RESOURCES:
-        if resource.name in REPORTS:
+        if resource.name in REPORT_STREAMS:
             continue
         expected = expected_keys(sandbox, resource.name)
         keys = ", ".join(f'"{k}"' for k in KEY_COLUMNS.get(resource.name, ("id",)))

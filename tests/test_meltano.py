@@ -28,14 +28,13 @@ from klaviyo_sandbox.server import running_sandbox
 from tap_klaviyo.resources import RESOURCES
 from tap_klaviyo.settings import CONFIG_SCHEMA
 from tests.conftest import POSTGRES_DSN, SMALL
-from tests.truth import expected_keys
+from tests.truth import REPORT_STREAMS, expected_keys
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
 REPO = Path(__file__).resolve().parents[1]
 MELTANO_VERSION = os.environ.get("TAP_KLAVIYO_TEST_MELTANO_VERSION", "4.4.1")
 CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "tap-klaviyo-tests"
-REPORTS = {"campaign_values_reports", "flow_values_reports", "metric_aggregates"}
 # Right form (pk_ + 34 letters or digits), never a real key: the config commands send nothing.
 FAKE_KEY = "pk_" + "Hb5nW2cR8v" * 3 + "Kt3M"
 FAKE_ALIAS = "pk_" + "Ys4pE7gJ1q" * 3 + "Wd6N"
@@ -259,7 +258,7 @@ def test_meltano_run_loads_every_stream(
                 f'FROM "{target_schema}"."{resource.name}"'
             ).fetchone()
             assert total == distinct, f"{resource.name}: duplicate keys"
-            if resource.name in REPORTS:
+            if resource.name in REPORT_STREAMS:
                 assert distinct > 0, f"{resource.name}: no rows"
             else:
                 expected = len(expected_keys(sandbox, resource.name))

@@ -44,6 +44,7 @@ RESOURCE_STREAMS = {
     "lists_detailed": "/api/lists/{id}",
     "segments_detailed": "/api/segments/{id}",
     "campaigns_detailed": "/api/campaigns",
+    "accounts": "/api/accounts",
 }
 # Columns the tap adds beyond attributes and relationship ids.
 EXTRA_COLUMNS = {
@@ -85,11 +86,15 @@ KEYS = {
         "timeframe_start",
         "timeframe_end",
     ),
+    "flow_series_reports": ("flow_id", "flow_message_id", "send_channel", "date"),
+    "segment_series_reports": ("segment_id", "date"),
     "metric_aggregates": ("metric_id", "date"),
 }
 REPORTS = {
     "campaign_values_reports": "/api/campaign-values-reports",
     "flow_values_reports": "/api/flow-values-reports",
+    "flow_series_reports": "/api/flow-series-reports",
+    "segment_series_reports": "/api/segment-series-reports",
 }
 OPEN_OBJECT = {"type": ["object", "null"], "additionalProperties": True}
 

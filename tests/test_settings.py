@@ -65,6 +65,12 @@ def test_values_are_typed() -> None:
             "'report_timeframe_days' must be a whole number from 1 to 365",
         ),
         ("request_timeout", 0, "'request_timeout' must be a number above 0"),
+        ("report_lookback_days", 91, "'report_lookback_days' must be a whole number from 0 to 90"),
+        (
+            "report_requests_per_day",
+            300,
+            "'report_requests_per_day' must be a whole number from 1 to 225",
+        ),
     ],
 )
 def test_counts_are_whole_numbers_within_bounds(name: str, value: Any, words: str) -> None:
@@ -108,3 +114,18 @@ def test_nothing_outside_the_settings_reads_the_config() -> None:
 def test_a_user_agent_is_one_printable_line(agent: Any) -> None:
     with pytest.raises(ConfigError, match="'user_agent' must be one line of printable text"):
         Settings.from_config({"api_key": KEY, "user_agent": agent})
+
+
+@pytest.mark.parametrize("zone", ["America/Nowhere", "EST+5/oops", "../etc/passwd"])
+def test_a_report_timezone_is_an_iana_name(zone: str) -> None:
+    with pytest.raises(ConfigError, match=r"'report_timezone' .* is not a known IANA timezone"):
+        Settings.from_config({"api_key": KEY, "report_timezone": zone})
+    assert Settings.from_config({"api_key": KEY, "report_timezone": "Europe/Paris"})
+
+
+@pytest.mark.parametrize("by", [["$attributed_flow", "Flow"], "$attributed_flow", [3]])
+def test_metric_aggregates_by_names_klaviyo_dimensions(by: Any) -> None:
+    with pytest.raises(ConfigError, match="'metric_aggregates_by' must be a list of: "):
+        Settings.from_config({"api_key": KEY, "metric_aggregates_by": by})
+    by = ["$attributed_flow", "$attributed_message"]
+    assert Settings.from_config({"api_key": KEY, "metric_aggregates_by": by}).metric_aggregates_by

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from jsonschema import Draft202012Validator, FormatChecker
@@ -127,11 +129,14 @@ def test_reports_and_aggregates(full_sync: TapRun) -> None:
         assert 0 <= row["open_rate"] <= 1
     assert full_sync.records["flow_values_reports"]
     aggregates = full_sync.records["metric_aggregates"]
-    events_by_metric_day: dict[tuple[str, str], int] = {}
+    # Days are the account's (America/New_York): each row counts the events of its local day.
+    (zone,) = {ZoneInfo(row["timezone"]) for row in aggregates}
+    events_by_metric_day: dict[tuple[str, dt.date], int] = {}
     for event in full_sync.records["events"]:
-        day = event["datetime"][:10]
+        day = dt.datetime.fromisoformat(event["datetime"]).astimezone(zone).date()
         key = (event["metric_id"], day)
         events_by_metric_day[key] = events_by_metric_day.get(key, 0) + 1
     assert aggregates
     for row in aggregates:
-        assert row["count"] == events_by_metric_day.get((row["metric_id"], row["date"][:10]), 0)
+        day = dt.datetime.fromisoformat(row["date"]).astimezone(zone).date()
+        assert row["count"] == events_by_metric_day.get((row["metric_id"], day), 0)

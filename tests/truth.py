@@ -6,6 +6,7 @@ import datetime as dt
 from typing import Any
 
 from klaviyo_sandbox.server import Sandbox
+from tap_klaviyo.resources import RESOURCES
 
 SUPPRESSION = "subscriptions.email.marketing.suppression.timestamp"
 EPOCH = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
@@ -22,6 +23,7 @@ PLAIN = {
     "events": "events",
     "templates": "templates",
     "tags": "tags",
+    "accounts": "accounts",
 }
 # Streams of one row per parent, read by the parent's own request: a parent deleted between
 # its listing and that request (a quirk of real accounts) has none.
@@ -33,6 +35,8 @@ CHILDREN = {
 }
 
 
+# Report streams (POSTs): their rows are numbers per grouping, checked apart, not by key.
+REPORT_STREAMS = frozenset(r.name for r in RESOURCES if r.method == "POST")
 # Every stream whose rows the truth names one by one.
 KEYED_STREAMS = sorted(
     [*PLAIN, *DETAILED, *CHILDREN, "flow_messages", "list_members", "segment_members",
@@ -114,3 +118,32 @@ def assert_none_lost(sandbox: Sandbox, streams: set[str], runs: list[Any], *, ac
         keys = emitted_keys(stream, [record for run in runs for record in run.records[stream]])
         missing = expected_keys(sandbox, stream) - keys
         assert not missing, f"{stream}: {len(missing)} records lost across {across}"
+
+
+def local_days(first: dt.date, last: dt.date) -> list[dt.date]:
+    return [first + dt.timedelta(days=n) for n in range((last - first).days + 1)]
+
+
+def flow_series(
+    sandbox: Sandbox, metric_id: str, days: list[dt.date]
+) -> dict[tuple[str, str], dict[str, float]]:
+    """(flow message id, local day) -> that day's statistics, for every live flow message."""
+    reports = sandbox.account.reports
+    return {
+        (message.dimensions["flow_message_id"], day.isoformat()): reports.flow_day(
+            message.dimensions["flow_message_id"], day, metric_id
+        )
+        for message in reports.flow_messages()
+        for day in days
+    }
+
+
+def segment_series(sandbox: Sandbox, days: list[dt.date]) -> dict[tuple[str, str], dict[str, int]]:
+    """(segment id, local day) -> that day's membership statistics, for every segment."""
+    account = sandbox.account
+    return {
+        (segment_id, day.isoformat()): account.reports.segment_day(segment_id, day)
+        for segment_id in account.segment_groups.ids
+        if segment_id not in account.vanished["segments"]
+        for day in days
+    }

@@ -314,6 +314,8 @@ class RequestLog:
             "status": status,
             "key": request.get(KEY_FINGERPRINT, ""),
         }
+        if REPORT_ATTRIBUTES in request:
+            entry["attributes"] = request[REPORT_ATTRIBUTES]
         with self._lock:
             self.counts[(request.method, route, status)] += 1
             self.body_bytes += body_bytes
@@ -361,6 +363,8 @@ class SandboxState:
 STATE = web.AppKey("state", SandboxState)
 KEY_FINGERPRINT = web.RequestKey("key_fingerprint", str)
 FAULT = web.RequestKey("fault", str)
+# A report request's attributes, for the request log (tests check what was asked).
+REPORT_ATTRIBUTES = web.RequestKey("report_attributes", dict)
 UNPAGINATED_SIZE = 1000  # campaign messages and accounts come in one response
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -754,6 +758,7 @@ async def _report(op: Operation, request: web.Request, state: SandboxState) -> w
     attributes = data.get("attributes")
     if not isinstance(attributes, dict):
         raise _invalid("'attributes' is required.")
+    request[REPORT_ATTRIBUTES] = attributes  # the request log keeps what was asked
     if op.collection in VALUES_REPORTS:
         _check_statistics(attributes)
     result = state.account.report(op.collection, attributes)
@@ -762,7 +767,8 @@ async def _report(op: Operation, request: web.Request, state: SandboxState) -> w
     )
 
 
-VALUES_REPORTS = frozenset({"campaign-values-report", "flow-values-report"})
+# Reports taking the 31 message statistics (a bad one is an error per index).
+VALUES_REPORTS = frozenset({"campaign-values-report", "flow-values-report", "flow-series-report"})
 
 
 def _check_statistics(attributes: Mapping[str, Any]) -> None:

@@ -115,7 +115,7 @@ class KlaviyoStream(StreamInternals):
 
     @property
     def is_sorted(self) -> bool:
-        return self.resource.increment is not None
+        return self.resource.increment is not None and self.resource.sorted
 
     @property
     def emit_activate_version_messages(self) -> bool:

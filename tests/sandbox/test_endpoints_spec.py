@@ -263,6 +263,27 @@ REPORT_BODIES = {
             },
         }
     },
+    "flow-series-report": lambda ids: {
+        "data": {
+            "type": "flow-series-report",
+            "attributes": {
+                "statistics": ["recipients", "conversions", "open_rate"],
+                "timeframe": {"key": "last_30_days"},
+                "interval": "daily",
+                "conversion_metric_id": ids["placed_order"],
+            },
+        }
+    },
+    "segment-series-report": lambda ids: {
+        "data": {
+            "type": "segment-series-report",
+            "attributes": {
+                "statistics": ["members_added", "total_members"],
+                "timeframe": {"key": "last_30_days"},
+                "interval": "daily",
+            },
+        }
+    },
     "metric-aggregate": lambda ids: {
         "data": {
             "type": "metric-aggregate",

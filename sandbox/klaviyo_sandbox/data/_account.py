@@ -72,6 +72,8 @@ VANISHING = ("lists", "segments", "flow-actions", "metrics")
 # What ``advance`` deletes besides profiles: Klaviyo keeps no trace of them (no feed of
 # deletions), their children go with them.
 DELETABLE = ("campaigns", "flows", "lists", "segments", "templates")
+
+ACCOUNT_TIMEZONE = "America/New_York"
 # related collections whose parent may have vanished (quirks), by the parent's collection
 PARENTS = {
     "list-profiles": "lists",
@@ -152,6 +154,8 @@ class Account:
         quirks: bool = True,
     ) -> None:
         self.seed, self.sizes, self.quirks = seed, sizes, quirks
+        # Not UTC, and with daylight saving time: reports cut days where Klaviyo's UI does.
+        self.timezone = ACCOUNT_TIMEZONE
         moment = now if now is not None else dt.datetime.now(UTC).replace(second=0, microsecond=0)
         self.anchor = int(epoch(moment))
         list_ids = _unique_short_ids(seed, "list", sizes.lists)
@@ -887,7 +891,7 @@ class Account:
                     },
                 },
                 "industry": "Apparel & Accessories",
-                "timezone": "UTC",
+                "timezone": self.timezone,
                 "preferred_currency": "USD",
                 "public_api_key": public_key,
                 "locale": "en-US",

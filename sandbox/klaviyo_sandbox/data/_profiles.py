@@ -530,6 +530,17 @@ class Groups:
             self._base_counts[g] = periods * d + tail
         return self._base_counts[g] - len(self.left[g]) + len(self.overlay_members[g])
 
+    def joined_before(self, g: int, ts: int) -> int:
+        """Members of group ``g`` who joined before ``ts`` (epoch seconds): its size then.
+
+        Base joins are monotone in the profile index, so the first index joining at or
+        after ``ts`` is a binary search, and the members below it a closed-form count."""
+        a, b, d = self._params[g]
+        bound = bisect.bisect_left(range(self.base), ts, key=self.joined[g].at)
+        periods, rest = divmod(bound, self.MODULUS)
+        base = periods * d + sum(1 for p in range(rest) if (a * p + b) % self.MODULUS < d)
+        return base + sum(1 for joined, _ in self.overlay_keys[g] if joined < ts)
+
     def streams(self, g: int) -> list[Stream]:
         a, b, d = self._params[g]
         modulus = self.MODULUS

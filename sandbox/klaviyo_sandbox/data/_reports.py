@@ -1,4 +1,6 @@
-"""Reporting endpoints: campaign/flow values reports and metric aggregates.
+"""Reporting endpoints: campaign/flow values reports, flow/segment series reports (their
+days in the account's timezone, see ``_series``) and metric aggregates (``by`` the
+attribution dimensions too).
 
 Values reports derive every number from the message's hash, so results are stable and
 consistent (uniques <= totals, rates are the ratios). Metric aggregates count the real
@@ -14,7 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import orjson
@@ -22,6 +24,16 @@ import orjson
 from ..model import InvalidQuery, NotFound
 from ._core import DAY, INF, UTC, Run, epoch, mix, salt, unit, uuid_text
 from ._events import PRODUCT_KIND
+from ._series import (
+    INTERVALS as SERIES_INTERVALS,
+)
+from ._series import (
+    SEGMENT_DATA_START,
+    SEGMENT_STATISTICS,
+    flow_day,
+    segment_point,
+    series_timeframe,
+)
 
 STATISTICS = frozenset(
     {
@@ -57,6 +69,18 @@ COUNTS = frozenset(
     }
 )  # fmt: skip
 MEASUREMENTS = frozenset({"count", "sum_value", "unique"})
+# The ``by`` dimensions the spec lists; the attribution ones split by the events' credits.
+AGGREGATE_DIMENSIONS = frozenset(
+    {
+        "$attributed_channel", "$attributed_flow", "$attributed_message", "$attributed_variation",
+        "$campaign_channel", "$flow", "$flow_channel", "$message", "$message_send_cohort",
+        "$usage_amount", "$value_currency", "$variation", "$variation_send_cohort", "Bot Click",
+        "Bounce Type", "Campaign Name", "Client Canonical", "Client Name", "Client Type",
+        "Email Domain", "Failure Source", "Failure Type", "From Number", "From Phone Region",
+        "Inbox Provider", "List", "Message Format", "Message Name", "Message Type", "Method",
+        "Segment Count", "Subject", "To Number", "To Phone Region", "URL", "form_id",
+    }
+)  # fmt: skip
 INTERVALS = frozenset({"hour", "day", "week", "month"})
 WALK_LIMIT = 200_000
 _TERM = re.compile(r"(equals|contains-any|contains-all)\(\s*([\w$]+)\s*,\s*(.+?)\s*\)$")
@@ -78,6 +102,10 @@ class Reports:
             return self._values(
                 report_type, attributes, FLOW_GROUPS, ("flow_id", "flow_message_id")
             )
+        if report_type == "flow-series-report":
+            return self._flow_series(attributes)
+        if report_type == "segment-series-report":
+            return self._segment_series(attributes)
         if report_type == "metric-aggregate":
             return self._aggregate(attributes)
         raise InvalidQuery(f"Unknown report type {report_type}.", "type")
@@ -91,32 +119,10 @@ class Reports:
         allowed: tuple[str, ...],
         required: tuple[str, ...],
     ) -> dict:
-        statistics = attributes.get("statistics")
-        if not isinstance(statistics, list) or not statistics:
-            raise InvalidQuery("'statistics' is a required field.", "statistics")
-        unknown = [name for name in statistics if name not in STATISTICS]
-        if unknown:
-            raise InvalidQuery(
-                f"'{unknown[0]}' is not a valid choice for 'statistics'.", "statistics"
-            )
-        metric_id = attributes.get("conversion_metric_id")
-        if not metric_id:
-            raise InvalidQuery(
-                "'conversion_metric_id' is a required field.", "conversion_metric_id"
-            )
-        if (
-            metric_id not in self.account.metric_table.by_id
-            or metric_id in self.account.vanished["metrics"]
-        ):
-            raise InvalidQuery(f"Metric {metric_id} does not exist.", "conversion_metric_id")
+        statistics = _checked_statistics(attributes)
+        metric_id = self._checked_metric(attributes)
         start, end = self._timeframe(attributes.get("timeframe"))
-        group_by = attributes.get("group_by") or [*required, "send_channel"]
-        bad = [name for name in group_by if name not in allowed]
-        if bad or not set(required) <= set(group_by):
-            raise InvalidQuery(
-                f"group_by must include {' and '.join(required)}; allowed: {', '.join(allowed)}.",
-                "group_by",
-            )
+        group_by = _group_by(attributes, allowed, required)
         terms = _filter_terms(attributes.get("filter"), allowed)
         rows = (
             self._campaign_rows(start, end)
@@ -152,11 +158,17 @@ class Reports:
         if not isinstance(timeframe, dict):
             raise InvalidQuery("'timeframe' is a required field.", "timeframe")
         if "key" in timeframe:
-            start, end = _named_timeframe(str(timeframe["key"]), self.account.now())
+            start, end = _named_timeframe(
+                str(timeframe["key"]), self.account.now().astimezone(self.zone)
+            )
         else:
-            try:  # offsets are ignored: the account timezone (UTC) applies
-                start = dt.datetime.fromisoformat(str(timeframe["start"])).replace(tzinfo=UTC)
-                end = dt.datetime.fromisoformat(str(timeframe["end"])).replace(tzinfo=UTC)
+            try:  # offsets are ignored: the account timezone applies
+                start, end = (
+                    dt.datetime.fromisoformat(str(timeframe[k]))
+                    .replace(tzinfo=None)
+                    .replace(tzinfo=self.zone)
+                    for k in ("start", "end")
+                )
             except (KeyError, ValueError) as error:
                 raise InvalidQuery("Invalid timeframe.", "timeframe") from error
         if end <= start:
@@ -198,17 +210,23 @@ class Reports:
         return rows
 
     def _flow_rows(self, start: int, end: int) -> list[tuple[dict, int, int, str]]:
-        catalog = self.account.catalog
         rows = []
+        for message in self.flow_messages():
+            days = (end - max(start, message.live_from)) / DAY
+            if days > 0:
+                rows.append(
+                    (message.dimensions, message.h, int(message.daily * days), message.channel)
+                )
+        return rows
+
+    def flow_messages(self) -> list[FlowMessage]:
+        """Every message of every live flow, with what its numbers derive from."""
+        catalog = self.account.catalog
+        messages = []
         for flow in catalog.flows.items:
             if flow.attributes["status"] != "live":
                 continue
-            live_from = max(
-                start, int(epoch(dt.datetime.fromisoformat(flow.attributes["created"])))
-            )
-            days = (end - live_from) / DAY
-            if days <= 0:
-                continue
+            live_from = int(epoch(dt.datetime.fromisoformat(flow.attributes["created"])))
             tags = flow.to_many.get("tags", [])
             for action_ref in flow.to_many["flow-actions"]:
                 action = catalog.flow_actions.by_id[action_ref[1]]
@@ -230,9 +248,135 @@ class Reports:
                         "variation_name": message.virtual["name"],
                     }
                     h = mix(salt(self.account.seed, message.id))
-                    daily = 5 + unit(h) * 120
-                    rows.append((dimensions, h, int(daily * days), channel))
-        return rows
+                    messages.append(
+                        FlowMessage(dimensions, h, channel, 5 + unit(h) * 120, live_from)
+                    )
+        return messages
+
+    # --- series reports (daily rows and the like, in the account's timezone) ------------
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.account.timezone)
+
+    def _flow_series(self, attributes: dict) -> dict:
+        statistics = _checked_statistics(attributes)
+        metric_id = self._checked_metric(attributes)
+        interval = attributes.get("interval")
+        start, end = self._series_timeframe(attributes)
+        group_by = _group_by(attributes, FLOW_GROUPS, ("flow_id", "flow_message_id"))
+        terms = _filter_terms(attributes.get("filter"), FLOW_GROUPS)
+        buckets = _buckets(start, end, SERIES_INTERVALS[str(interval)])
+        bounds = [*buckets[1:], end]
+        results = []
+        for message in self.flow_messages():
+            if not all(_term_matches(message.dimensions, term) for term in terms):
+                continue
+            points = [
+                self._flow_point(message, lo, hi, metric_id)
+                for lo, hi in zip(buckets, bounds, strict=True)
+            ]
+            results.append(
+                {
+                    "groupings": {name: message.dimensions.get(name) for name in group_by},
+                    "statistics": {name: [p[name] for p in points] for name in statistics},
+                }
+            )
+        document = _series_document("flow-series-report", buckets, results)
+        document["relationships"] = _report_links("flow-series-report", results)
+        return document
+
+    def _flow_point(
+        self, message: FlowMessage, start: dt.datetime, end: dt.datetime, metric_id: str
+    ) -> dict[str, float]:
+        """One message's statistics for the interval [start, end) (local times)."""
+        now = self.account.now()
+        live = (int(epoch(end)) - max(int(epoch(start)), message.live_from)) / DAY
+        if live <= 0 or start > now:
+            live = 0.0
+        age = (now.astimezone(self.zone).date() - start.date()).days
+        h, recipients, settled = flow_day(
+            self.account.seed,
+            message.dimensions["flow_message_id"],
+            daily=message.daily * live,
+            day=start.date(),
+            age_days=age,
+        )
+        return _statistics(h, recipients, message.channel, metric_id, settled)
+
+    def flow_day(self, message_id: str, day: dt.date, metric_id: str) -> dict[str, float]:
+        """The truth of one daily row: a flow message's statistics for one local day."""
+        message = next(
+            m for m in self.flow_messages() if m.dimensions["flow_message_id"] == message_id
+        )
+        start = dt.datetime.combine(day, dt.time(), self.zone)
+        end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), self.zone)
+        return self._flow_point(message, start, end, metric_id)
+
+    def segment_day(self, segment_id: str, day: dt.date) -> dict[str, int]:
+        """The truth of one daily row: a segment's membership statistics for one local day."""
+        groups = self.account.segment_groups
+        start = dt.datetime.combine(day, dt.time(), self.zone)
+        end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), self.zone)
+        return segment_point(groups, groups.position[segment_id], start, end)
+
+    def _segment_series(self, attributes: dict) -> dict:
+        statistics = attributes.get("statistics")
+        if not isinstance(statistics, list) or not statistics:
+            raise InvalidQuery("'statistics' is a required field.", "statistics")
+        bad = [name for name in statistics if name not in SEGMENT_STATISTICS]
+        if bad:
+            raise InvalidQuery(f"'{bad[0]}' is not a valid choice for statistics.", "statistics")
+        interval = attributes.get("interval")
+        start, end = self._series_timeframe(attributes)
+        if start.date() < SEGMENT_DATA_START:
+            raise InvalidQuery(
+                "Data is unavailable before June 1st, 2023. Please use a time frame after "
+                "this date.",
+                "timeframe",
+            )
+        chosen = _segment_filter(attributes.get("filter"))
+        groups = self.account.segment_groups
+        buckets = _buckets(start, end, SERIES_INTERVALS[str(interval)])
+        bounds = [*buckets[1:], end]
+        results = []
+        for g, segment_id in enumerate(groups.ids):
+            if chosen is not None and segment_id not in chosen:
+                continue
+            if segment_id in self.account.vanished["segments"]:
+                continue
+            points = [
+                segment_point(groups, g, lo, hi) for lo, hi in zip(buckets, bounds, strict=True)
+            ]
+            results.append(
+                {
+                    "groupings": {"segment_id": segment_id},
+                    "statistics": {name: [p[name] for p in points] for name in statistics},
+                }
+            )
+        return _series_document("segment-series-report", buckets, results)
+
+    def _series_timeframe(self, attributes: dict) -> tuple[dt.datetime, dt.datetime]:
+        now = self.account.now().astimezone(self.zone)
+        return series_timeframe(
+            attributes.get("timeframe"),
+            attributes.get("interval"),
+            self.zone,
+            lambda key: _named_timeframe(key, now),
+        )
+
+    def _checked_metric(self, attributes: dict) -> str:
+        metric_id = attributes.get("conversion_metric_id")
+        if not metric_id:
+            raise InvalidQuery(
+                "'conversion_metric_id' is a required field.", "conversion_metric_id"
+            )
+        if (
+            metric_id not in self.account.metric_table.by_id
+            or metric_id in self.account.vanished["metrics"]
+        ):
+            raise InvalidQuery(f"Metric {metric_id} does not exist.", "conversion_metric_id")
+        return str(metric_id)
 
     # --- metric aggregates -----------------------------------------------------------
 
@@ -261,6 +405,11 @@ class Reports:
         except (ZoneInfoNotFoundError, ValueError) as error:
             raise InvalidQuery("Invalid timezone.", "timezone") from error
         start, end = _aggregate_range(attributes.get("filter"), zone)
+        by = attributes.get("by") or []
+        if not isinstance(by, list) or not set(by) <= AGGREGATE_DIMENSIONS:
+            raise InvalidQuery(
+                f"'by' must be a list of: {', '.join(sorted(AGGREGATE_DIMENSIONS))}.", "by"
+            )
         buckets = _buckets(start, end, interval)
         events = account.events
         stream = events.span(metric)
@@ -276,26 +425,66 @@ class Reports:
         positions = [run.position((bound, -INF)) for bound in bounds]
         total = positions[-1] - positions[0]
         walk = total <= WALK_LIMIT  # beyond it, sum and unique are estimated from counts
+        split: dict[tuple, list[list[int]]] = {}  # dimension values -> events per bucket
         for k in range(len(buckets)):
             lo, hi = positions[k], positions[k + 1]
             extra = [e for ts, e in fresh if bounds[k] <= ts < bounds[k + 1]]
             count = events.count(metric, lo, hi)
             indices = [*events.members(metric, lo, hi), *extra] if walk else []
+            if by:
+                for e in indices:
+                    split.setdefault(self._dimensions(e, by), [[] for _ in buckets])[k].append(e)
+                continue
             if "count" in series:
                 series["count"].append(float(count + len(extra)))
             if "sum_value" in series:
                 series["sum_value"].append(self._sum(metric.kind, indices, count, walk))
             if "unique" in series:
                 series["unique"].append(self._unique(indices, count, len(extra), walk))
+        data = (
+            [
+                {
+                    "dimensions": list(values),
+                    "measurements": self._walked(metric, per, measurements),
+                }
+                for values, per in sorted(split.items(), key=lambda item: str(item[0]))
+            ]
+            if by
+            else [{"dimensions": [], "measurements": series}]
+        )
         h = mix(salt(account.seed, f"aggregate-{metric.id}-{bounds[0]}-{bounds[-1]}"))
         return {
             "type": "metric-aggregate",
             "id": uuid_text(h, mix(h)),
-            "attributes": {
-                "dates": [moment.isoformat() for moment in buckets],
-                "data": [{"dimensions": [], "measurements": series}],
-            },
+            "attributes": {"dates": [moment.isoformat() for moment in buckets], "data": data},
         }
+
+    def _dimensions(self, e: int, by: list[str]) -> tuple[str | None, ...]:
+        """The event's value of each ``by`` dimension: its first attribution's flow, message
+        or variation; None where it has none (or for a dimension the sandbox does not model)."""
+        credits = self.account.attributions.credits(e)
+        sent = credits[0] if credits else None
+        values = {
+            "$attributed_flow": sent.flow if sent else None,
+            "$attributed_message": (sent.campaign_message or sent.flow_message) if sent else None,
+            "$attributed_variation": sent.flow_message if sent else None,
+        }
+        return tuple(values.get(name) for name in by)
+
+    def _walked(
+        self, metric: Any, per_bucket: list[list[int]], measurements: list[str]
+    ) -> dict[str, list[float]]:
+        """The measurements of one dimension group, from its events in each bucket."""
+        events = self.account.events
+        series: dict[str, list[float]] = {name: [] for name in measurements}
+        for indices in per_bucket:
+            if "count" in series:
+                series["count"].append(float(len(indices)))
+            if "sum_value" in series:
+                series["sum_value"].append(self._sum(metric.kind, indices, len(indices), True))
+            if "unique" in series:
+                series["unique"].append(float(len({events.profile_of(e) for e in indices})))
+        return series
 
     def _sum(self, kind: int, indices: list[int], count: int, walk: bool) -> float:
         events = self.account.events
@@ -311,6 +500,69 @@ class Reports:
         return float(len({events.profile_of(e) for e in indices}))
 
 
+class FlowMessage(NamedTuple):
+    """A live flow's message as the reports see it."""
+
+    dimensions: dict[str, Any]
+    h: int
+    channel: str
+    daily: float  # recipients a day
+    live_from: int  # the flow's creation, epoch seconds
+
+
+def _checked_statistics(attributes: dict) -> list[str]:
+    statistics = attributes.get("statistics")
+    if not isinstance(statistics, list) or not statistics:
+        raise InvalidQuery("'statistics' is a required field.", "statistics")
+    unknown = [name for name in statistics if name not in STATISTICS]
+    if unknown:
+        raise InvalidQuery(f"'{unknown[0]}' is not a valid choice for 'statistics'.", "statistics")
+    return statistics
+
+
+def _group_by(attributes: dict, allowed: tuple[str, ...], required: tuple[str, ...]) -> list[str]:
+    group_by = attributes.get("group_by") or [*required, "send_channel"]
+    bad = [name for name in group_by if name not in allowed]
+    if bad or not set(required) <= set(group_by):
+        raise InvalidQuery(
+            f"group_by must include {' and '.join(required)}; allowed: {', '.join(allowed)}.",
+            "group_by",
+        )
+    return list(group_by)
+
+
+_SEGMENT_FILTER = re.compile(r"(equals|any)\(\s*segment_id\s*,\s*(.+?)\s*\)$")
+
+
+def _segment_filter(text: Any) -> set[str] | None:
+    """``equals(segment_id,"x")`` or ``any(segment_id,["x","y"])``: the segments chosen."""
+    if not text:
+        return None
+    match = _SEGMENT_FILTER.match(str(text).strip())
+    if match is None:
+        raise InvalidQuery(
+            f"Invalid filter: {text} (allowed: equals or any on segment_id).", "filter"
+        )
+    try:
+        value = orjson.loads(match.group(2).replace("'", '"'))
+    except orjson.JSONDecodeError as error:
+        raise InvalidQuery(f"Invalid filter value: {match.group(2)}", "filter") from error
+    values = value if isinstance(value, list) else [value]
+    if (match.group(1) == "any") != isinstance(value, list) or len(values) > 100:
+        raise InvalidQuery("equals takes one segment id, any a list of at most 100.", "filter")
+    return {str(v) for v in values}
+
+
+def _series_document(report_type: str, buckets: list[dt.datetime], results: list[dict]) -> dict:
+    return {
+        "type": report_type,
+        "attributes": {
+            "results": results,
+            "date_times": [moment.isoformat() for moment in buckets],
+        },
+    }
+
+
 def _report_links(report_type: str, results: list[dict]) -> dict:
     if report_type.startswith("campaign"):
         ids = dict.fromkeys(r["groupings"]["campaign_id"] for r in results)
@@ -323,8 +575,11 @@ def _report_links(report_type: str, results: list[dict]) -> dict:
     }
 
 
-def _statistics(h: int, recipients: int, channel: str, metric_id: str) -> dict[str, float]:
-    """All 31 statistics of one message, mutually consistent."""
+def _statistics(
+    h: int, recipients: int, channel: str, metric_id: str, settled: float = 1.0
+) -> dict[str, float]:
+    """All 31 statistics of one message, mutually consistent. ``settled`` is the share of
+    its conversions already counted: a day's keep arriving for days after it."""
     r = [unit(mix(h ^ salt(0, f"{metric_id}-{k}"))) for k in range(10)]
     bounced = int(recipients * 0.03 * r[0])
     failed = int(recipients * 0.01 * r[1])
@@ -333,7 +588,7 @@ def _statistics(h: int, recipients: int, channel: str, metric_id: str) -> dict[s
     opens = opens_unique + int(opens_unique * 0.8 * r[3])
     clicks_unique = int((opens_unique if channel == "email" else delivered) * (0.03 + 0.15 * r[4]))
     clicks = clicks_unique + int(clicks_unique * 0.5 * r[5])
-    conversion_uniques = int(clicks_unique * (0.05 + 0.2 * r[6]))
+    conversion_uniques = int(clicks_unique * (0.05 + 0.2 * r[6]) * settled)
     conversions = conversion_uniques + int(conversion_uniques * 0.3 * r[7])
     conversion_value = round(conversions * (30 + 120 * r[8]), 2)
     unsubscribe_uniques = int(delivered * 0.004 * r[9])
@@ -424,7 +679,7 @@ def _add_months(moment: dt.datetime, months: int) -> dt.datetime:
 
 
 def _named_timeframe(key: str, now: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
-    """Klaviyo's timeframe keys in the account timezone (UTC); whole days end at midnight."""
+    """Klaviyo's timeframe keys in the account timezone; whole days end at midnight."""
     today = now.replace(hour=0, minute=0, second=0, microsecond=0)
     week = today - dt.timedelta(days=today.weekday())
     month = today.replace(day=1)
