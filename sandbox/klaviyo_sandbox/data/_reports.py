@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Collection
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -321,12 +322,7 @@ class Reports:
         return segment_point(groups, groups.position[segment_id], start, end)
 
     def _segment_series(self, attributes: dict) -> dict:
-        statistics = attributes.get("statistics")
-        if not isinstance(statistics, list) or not statistics:
-            raise InvalidQuery("'statistics' is a required field.", "statistics")
-        bad = [name for name in statistics if name not in SEGMENT_STATISTICS]
-        if bad:
-            raise InvalidQuery(f"'{bad[0]}' is not a valid choice for statistics.", "statistics")
+        statistics = _checked_statistics(attributes, SEGMENT_STATISTICS)
         interval = attributes.get("interval")
         start, end = self._series_timeframe(attributes)
         if start.date() < SEGMENT_DATA_START:
@@ -510,13 +506,13 @@ class FlowMessage(NamedTuple):
     live_from: int  # the flow's creation, epoch seconds
 
 
-def _checked_statistics(attributes: dict) -> list[str]:
+def _checked_statistics(attributes: dict, allowed: Collection[str] = STATISTICS) -> list[str]:
     statistics = attributes.get("statistics")
     if not isinstance(statistics, list) or not statistics:
         raise InvalidQuery("'statistics' is a required field.", "statistics")
-    unknown = [name for name in statistics if name not in STATISTICS]
+    unknown = [name for name in statistics if name not in allowed]
     if unknown:
-        raise InvalidQuery(f"'{unknown[0]}' is not a valid choice for 'statistics'.", "statistics")
+        raise InvalidQuery(f"'{unknown[0]}' is not a valid choice for statistics.", "statistics")
     return statistics
 
 
