@@ -28,9 +28,13 @@ class ReportQuota:
         limit: int,
         saved: t.Mapping[str, t.Any] | None,
         now: t.Callable[[], dt.datetime],
+        keep: t.Callable[[dict[str, t.Any]], None] = lambda saved: None,
     ) -> None:
         self.limit = limit
         self._now = now
+        # Where each spent request is recorded at once (the tap's state): a run that dies
+        # midway still hands its count to the next STATE, and so to the next run.
+        self._keep = keep
         self._lock = threading.Lock()
         self._granted: dict[str, int] = {}
         self.window_start: dt.datetime | None = None
@@ -73,13 +77,17 @@ class ReportQuota:
             self.used += 1
             if self.window_start is None:
                 self.window_start = timestamps.floor_second(self._now())
+            self._keep(self._saved())
             return True
 
     def saved(self) -> dict[str, t.Any]:
         """The quota as the STATE keeps it."""
         with self._lock:
-            start = timestamps.to_text(self.window_start) if self.window_start else None
-            return {"window_start": start, "used": self.used, "limit": self.limit}
+            return self._saved()
+
+    def _saved(self) -> dict[str, t.Any]:
+        start = timestamps.to_text(self.window_start) if self.window_start else None
+        return {"window_start": start, "used": self.used, "limit": self.limit}
 
     def describe(self, needs: t.Mapping[str, int], grants: t.Mapping[str, int]) -> str:
         """One line: the plan, what it spends and what remains of the window."""

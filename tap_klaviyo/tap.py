@@ -165,6 +165,7 @@ class TapKlaviyo(TapInternals):
             self.settings.report_requests_per_day,
             saved if isinstance(saved, dict) else None,
             lambda: dt.datetime.now(dt.timezone.utc),
+            keep=functools.partial(self.state_dict.__setitem__, report_quota.STATE_KEY),
         )
 
     def plan_reports(self, selected: list[KlaviyoStream]) -> None:

@@ -286,3 +286,15 @@ def test_the_quota_is_shared_by_the_report_threads() -> None:
     later = ReportQuota(10, quota.saved(), lambda: now + dt.timedelta(hours=14))
     assert later.used == 0
     assert later.window_start is None
+
+
+def test_each_spent_request_is_kept_in_the_state_at_once() -> None:
+    """A run that dies after some report requests still hands their count to its next STATE."""
+    now = dt.datetime(2026, 12, 3, 12, tzinfo=dt.timezone.utc)
+    state: dict[str, Any] = {}
+    quota = ReportQuota(5, None, lambda: now, keep=lambda saved: state.update(quota=saved))
+    quota.plan({"a": 3})
+    assert state == {}  # nothing spent yet
+    for used in (1, 2):
+        assert quota.spend("a")
+        assert state["quota"] == {"window_start": now.isoformat(), "used": used, "limit": 5}
