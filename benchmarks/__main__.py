@@ -156,7 +156,8 @@ def render(
         "- records: RECORD messages the tap wrote (its end-of-stream lines; piped "
         "and counted line by line in scenario 3, which is stopped after a fixed time).",
         "- CPU µs/record: user + system CPU of the tap process (`os.wait4`), start-up "
-        "included, divided by records. Peak RSS: `ru_maxrss` of the tap process.",
+        "included, divided by records. Peak RSS: the tap process's own high-water mark (`VmHWM`, "
+        "sampled while it runs).",
         "- % of ceiling: records/s over the tier's steady ceiling in records/s (events XL "
         "3,500/min x 1,000 = 58,333/s; profiles M 150/min x 100 = 250/s with predictions, "
         "L 750/min x 100 = 1,250/s without).",
