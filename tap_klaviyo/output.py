@@ -50,6 +50,7 @@ class SingerOutput(GenericSingerWriter[bytes, Message]):
         self._writer: int | None = None  # the thread writing a block to stdout right now
         self._after_write: t.Callable[[], None] | None = None
         self._last_state = b""
+        self._since_state = False  # a message written since the last STATE line
         self._closed = False
 
     def serialize_message(self, message: Message) -> bytes:
@@ -61,6 +62,7 @@ class SingerOutput(GenericSingerWriter[bytes, Message]):
             if self._closed:
                 return
             self._pending += line
+            self._since_state = True
             if message.type != SingerMessageType.RECORD or len(self._pending) >= BLOCK:
                 self._write_pending()
 
@@ -71,6 +73,7 @@ class SingerOutput(GenericSingerWriter[bytes, Message]):
             if self._closed:
                 return
             self._pending += line
+            self._since_state = True
             if len(self._pending) >= BLOCK:
                 self._write_pending()
 
@@ -82,26 +85,33 @@ class SingerOutput(GenericSingerWriter[bytes, Message]):
         added to the output before that bookmark was set.
         """
         with self._lock:
-            if self._closed:
-                return
-            line = orjson.dumps(
-                {"type": "STATE", "value": state},
-                default=_default,
-                option=orjson.OPT_APPEND_NEWLINE,
-            )
-            if line != self._last_state:
-                self._last_state = line
-                self._pending += line
+            if not self._closed:
+                self._add_state(state)
                 self._write_pending()
+
+    def _add_state(self, state: dict[str, t.Any], *, last: bool = False) -> None:
+        """The STATE line, unless it repeats the one before; the last one also when only
+        messages have come since (a stream ends on its STATE)."""
+        line = orjson.dumps(
+            {"type": "STATE", "value": state}, default=_default, option=orjson.OPT_APPEND_NEWLINE
+        )
+        if line != self._last_state or (last and self._since_state):
+            self._last_state, self._since_state = line, False
+            self._pending += line
 
     def flush(self) -> None:
         with self._lock:
             self._write_pending()
 
-    def close(self) -> None:
-        """Write what is pending, then nothing more: after a final STATE, a stream still
-        running on another thread must not add a record (or half of one) behind it."""
+    def close(self, final_state: dict[str, t.Any] | None = None) -> None:
+        """Write what is pending, then ``final_state`` when given, then nothing more: a
+        stream still running on another thread must not add a record (or half of one)
+        behind the final STATE. One call under the lock, so none can slip in between."""
         with self._lock:
+            if self._closed:
+                return
+            if final_state is not None:
+                self._add_state(final_state, last=True)
             self._write_pending()
             self._closed = True
 

@@ -213,8 +213,8 @@ class TapKlaviyo(TapInternals):
 
     def _stop(self, exit_code: int) -> None:
         self.cancelled.set()
-        self.state_writer.write_state(self.state)
-        self.output.close()  # streams still running on other threads write nothing more
+        # Streams still running on other threads write nothing after this final STATE.
+        self.output.close(final_state=dict(self.state))
         sys.exit(exit_code)
 
     def run_streams(self) -> None:
@@ -249,7 +249,7 @@ class TapKlaviyo(TapInternals):
         except TapKlaviyoError:
             # Bookmarks only ever cover records already emitted: hand them to the target
             # before stopping, so the next run resumes here.
-            self.state_writer.write_state(self.state)
+            self.output.close(final_state=dict(self.state))
             raise
         finally:
             self.output.close()

@@ -82,9 +82,12 @@ def sync(tmp: Path, sandbox: Sandbox, state: dict | None, number: int) -> Cycle:
     return cycle
 
 
-def sync_killed(tmp: Path, state: dict, stream: str, records: int) -> dict[str, Any]:
+def sync_killed(
+    tmp: Path, state: dict, stream: str, records: int
+) -> tuple[dict[str, Any], set[str]]:
     """tap | target-postgres, the tap killed (SIGKILL) right after its ``records``-th RECORD
-    of ``stream``: the target gets every line up to there and confirms the last STATE."""
+    of ``stream``: the target gets every line up to there and confirms the last STATE. Also
+    the streams whose ACTIVATE_VERSION the target got (it may precede the STATE saying so)."""
     (tmp / "state-killed.json").write_text(json.dumps(state))
     assert TARGET
     target = subprocess.Popen(
@@ -103,9 +106,12 @@ def sync_killed(tmp: Path, state: dict, stream: str, records: int) -> dict[str, 
     assert target.stdin is not None
     assert target.stdout is not None
     marker, seen = f'{{"type":"RECORD","stream":"{stream}"'.encode(), 0
+    activated: set[str] = set()
     for line in tap.stdout:
         target.stdin.write(line)
         seen += line.startswith(marker)
+        if line.startswith(b'{"type":"ACTIVATE_VERSION"'):
+            activated.add(json.loads(line)["stream"])
         if seen == records:
             tap.kill()
             break
@@ -114,7 +120,7 @@ def sync_killed(tmp: Path, state: dict, stream: str, records: int) -> dict[str, 
     tap.wait(timeout=60)
     confirmed = target.stdout.read().splitlines()
     assert target.wait(timeout=300) == 0
-    return json.loads(confirmed[-1])
+    return json.loads(confirmed[-1]), activated
 
 
 def aged(state: dict[str, Any], days: int = 8) -> dict[str, Any]:
@@ -234,7 +240,7 @@ def test_a_kill_during_the_reconciliation_pass_then_a_resume(
     # Members are all read in the pass; profiles' ids come after the few dozen profiles
     # changed since the first run: half of either is inside the pass.
     halfway = len(expected_keys(sandbox, stream)) // 2
-    confirmed = sync_killed(tmp_path, aged(first.confirmed_state), stream, halfway)
+    confirmed, activated = sync_killed(tmp_path, aged(first.confirmed_state), stream, halfway)
     state = confirmed["bookmarks"]
     pending = {name: versions.in_progress(state[name]) for name in RECONCILED}
     passing = pending[stream]
@@ -242,8 +248,11 @@ def test_a_kill_during_the_reconciliation_pass_then_a_resume(
     if stream == "list_members":
         assert passing.done, "no list was complete before the kill"
     for name in RECONCILED:
-        if pending[name] is not None:  # not activated: nothing marked yet
-            assert not rows(postgres, schema, name, deleted=True), name
+        marked = rows(postgres, schema, name, deleted=True)
+        if name in activated:  # complete, its STATE not confirmed yet: exactly the gone
+            assert marked == set(before[name]) - expected_keys(sandbox, name), name
+        elif pending[name] is not None:  # not activated: nothing marked yet
+            assert not marked, name
 
     resumed = sync(tmp_path, sandbox, confirmed, 2)
     assert resumed.confirmed_state is not None

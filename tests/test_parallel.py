@@ -12,6 +12,7 @@ import typing as t
 import pytest
 
 from klaviyo_sandbox.server import Sandbox
+from tap_klaviyo.output import SingerOutput, record_line
 from tap_klaviyo.parallel import run_at_once
 from tap_klaviyo.streams.base import STATE_EVERY
 from tests.conftest import tap_config
@@ -94,3 +95,20 @@ def test_a_long_stream_writes_a_state_every_30_seconds(
     assert len(records) > 3 * STATE_EVERY
     assert len(states) >= pages // 2, (len(states), len(records))
     assert all(a != b for a, b in itertools.pairwise(states))  # each says something new
+
+
+def test_the_final_state_follows_every_record_even_when_it_repeats_the_last(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """A STATE that repeats the last one is skipped, but not the final one when records came
+    after the last: the output ends on a STATE, and nothing comes after it."""
+    output = SingerOutput()
+    state = {"bookmarks": {"events": {"replication_key_value": "2026-12-01T00:00:00+00:00"}}}
+    output.write_state(state)
+    output.write_line(record_line("events", {"id": "E1"}, "2026-12-03T00:00:00+00:00"))
+    output.write_state(state)  # a repeat: skipped
+    output.close(final_state=state)  # repeats the first, but a record came after that one
+    output.write_line(record_line("events", {"id": "E2"}, "2026-12-03T00:00:00+00:00"))
+    output.write_state(state)
+    kinds = [json.loads(line)["type"] for line in capfd.readouterr().out.splitlines()]
+    assert kinds == ["STATE", "RECORD", "STATE"]
