@@ -51,8 +51,15 @@ def quiet_sdk() -> None:
             handler.addFilter(QuietSDK())
 
 
+def plural(count: int, word: str, words: str | None = None) -> str:
+    """``1 record``, ``3,969 records``: a count as an integer, the noun agreeing with it."""
+    count = int(count)
+    return f"{count:,} {word if count == 1 else words or word + 's'}"
+
+
 class StreamLog:
-    """One stream's lines: start, progress at most every ``PROGRESS_EVERY`` seconds, end.
+    """One stream's lines: start, progress at most every ``PROGRESS_EVERY`` seconds, end;
+    and what the run's summary says of it (records, time, and how it ended).
 
     ``clock`` is injectable so tests need no sleeps.
     """
@@ -67,10 +74,16 @@ class StreamLog:
         self.logger, self.name, self.clock = logger, name, clock
         self.records = 0
         self.began = self.last = clock()
+        self.started = False  # the start line was written
+        self.ended: float | None = None
+        self.skipped = ""  # why the stream was skipped (a missing scope...), or ""
+        self.outcome = ""  # "failed: ...", "stopped: ..." when the sync did not end well
+        self.deletes_marked = False  # an ACTIVATE_VERSION was sent
 
     def start(self, how: str) -> None:
         self.records = 0
         self.began = self.last = self.clock()
+        self.started = True
         self.logger.info("%s: %s", self.name, how)
 
     def add(self, records: int, detail: t.Callable[[], str]) -> float:
@@ -83,20 +96,34 @@ class StreamLog:
         self.last = now
         extra = detail()
         self.logger.info(
-            "%s: %s records, %s/s%s",
-            self.name, f"{self.records:,}", f"{self.rate(now):,.0f}", f", {extra}" if extra else "",
+            "%s: %s, %s/s%s",
+            self.name, plural(self.records, "record"), f"{self.rate(now):,.0f}",
+            f"; {extra}" if extra else "",
         )  # fmt: skip
         return now
 
+    def skip(self, reason: str) -> None:
+        self.skipped = self.skipped or reason
+
     def end(self, left_out: str, versions: str = "") -> None:
-        """The end line: counts, what was left out on purpose, the table version activated."""
-        now = self.clock()
+        """The end line: counts, what was not emitted and why, the table version activated;
+        or why the stream was skipped."""
+        now = self.ended = self.clock()
+        if self.skipped:
+            self.logger.info("%s: skipped: %s", self.name, self.skipped)
+            return
+        self.deletes_marked = bool(versions)
         self.logger.info(
-            "%s: done, %s records in %.1f s%s%s",
-            self.name, f"{self.records:,}", now - self.began,
-            f"; left out on purpose: {left_out}" if left_out else "",
+            "%s: done, %s in %.1f s%s%s",
+            self.name, plural(self.records, "record"), now - self.began,
+            f"; {left_out}" if left_out else "",
             f"; {versions}" if versions else "",
         )  # fmt: skip
+
+    def seconds(self) -> float:
+        return ((self.ended if self.ended is not None else self.clock()) - self.began) * (
+            self.started
+        )
 
     def rate(self, now: float) -> float:
         return self.records / max(now - self.began, 1e-6)

@@ -153,7 +153,7 @@ class ReportStream(KlaviyoStream):
         if not self.report_services.report_quota.spend(self.name):
             return None
         body = {"data": {"type": self.resource.report_type, "attributes": attributes}}
-        return self.client.post(self.resource.path, body, tier=self.tier)
+        return self.client.post(self.resource.path, body, tier=self.tier, stream=self.name)
 
     def local_text(self, day: dt.date) -> str:
         """Midnight of ``day`` as Klaviyo's report timeframes take it: offsets are ignored
@@ -333,9 +333,9 @@ class MetricAggregatesStream(ReportStream):
                 },
             }
         }
-        attributes = self.client.post(self.resource.path, body, tier=self.tier)["data"][
-            "attributes"
-        ]
+        attributes = self.client.post(self.resource.path, body, tier=self.tier, stream=self.name)[
+            "data"
+        ]["attributes"]
         dates = [
             timestamps.to_text(timestamps.parse(date)) for date in attributes.get("dates") or ()
         ]
