@@ -253,24 +253,30 @@ class TapKlaviyo(TapInternals):
 
     def skipped_for_scope(
         self, stream: str, scopes: tuple[str, ...], denied: PermissionDeniedError
-    ) -> None:
+    ) -> tuple[str, ...]:
         """A stream lacks a scope: one warning per scope a run, naming every selected stream
-        that needs it (each of them is skipped), the Klaviyo answer that said so."""
+        that needs it (each of them is skipped), the Klaviyo answer that said so. Returns the
+        scope(s) lacking: of an endpoint that needs two, the one already found lacking."""
         with self._denied_lock:
+            known = tuple(scope for scope in scopes if (scope,) in self._warned_scopes)
+            scopes = known if len(scopes) > 1 and known else scopes
             self.denied[stream] = scopes
             if scopes in self._warned_scopes:
-                return
+                return scopes
             self._warned_scopes.add(scopes)
         needing = sorted(
             name
             for name, other in self.streams.items()
             if other.selected and set(scopes) <= set(RESOURCE_BY_NAME[name].scopes)
         )
+        names = needing or [stream]
         self.logger.warning(
-            "Skipping streams %s: the API key lacks the scope %s (%s). Add the scope to the "
-            "key in Klaviyo (Settings > API keys), or deselect these streams.",
-            ", ".join(needing) or stream, " + ".join(scopes), denied,
+            "Skipping %s %s: the API key lacks the scope %s (%s). Add the scope to the key in "
+            "Klaviyo (Settings > API keys), or deselect %s.",
+            "stream" if len(names) == 1 else "streams", ", ".join(f"'{n}'" for n in names),
+            " + ".join(scopes), denied, "it" if len(names) == 1 else "them",
         )  # fmt: skip
+        return scopes
 
     def sync_account(self, sync: t.Callable[[], None]) -> None:
         began = self.clock()

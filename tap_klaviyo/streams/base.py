@@ -65,7 +65,7 @@ class TapServices(t.Protocol):
     def listing(self, name: str) -> list[dict]: ...
     def skipped_for_scope(
         self, stream: str, scopes: tuple[str, ...], denied: PermissionDeniedError
-    ) -> None: ...
+    ) -> tuple[str, ...]: ...
 
 
 class Vanished(t.NamedTuple):
@@ -228,8 +228,8 @@ class KlaviyoStream(StreamInternals):
         self._incomplete = True
         if not self.log_book.skipped:
             scopes = scopes_for(denied.endpoint) or self.resource.scopes
+            scopes = self.services.skipped_for_scope(self.name, scopes, denied)
             self.log_book.skip(f"the API key lacks the scope {' + '.join(scopes)}")
-            self.services.skipped_for_scope(self.name, scopes, denied)
 
     def probe(self) -> None:
         """Requests of this stream's kind, for ``--test``: one per scope it needs, through its
