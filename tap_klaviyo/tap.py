@@ -26,7 +26,6 @@ from tap_klaviyo.resources import (
     RESOURCE_BY_NAME,
     RESOURCES,
     Resource,
-    scopes_for,
 )
 from tap_klaviyo.sdk_compat import TapInternals
 from tap_klaviyo.settings import CONFIG_SCHEMA, Settings, validate
@@ -253,16 +252,13 @@ class TapKlaviyo(TapInternals):
 
     def skipped_for_scope(
         self, stream: str, scopes: tuple[str, ...], denied: PermissionDeniedError
-    ) -> tuple[str, ...]:
+    ) -> None:
         """A stream lacks a scope: one warning per scope a run, naming every selected stream
-        that needs it (each of them is skipped), the Klaviyo answer that said so. Returns the
-        scope(s) lacking: of an endpoint that needs two, the one already found lacking."""
+        that needs it (each of them is skipped), the Klaviyo answer that said so."""
         with self._denied_lock:
-            known = tuple(scope for scope in scopes if (scope,) in self._warned_scopes)
-            scopes = known if len(scopes) > 1 and known else scopes
             self.denied[stream] = scopes
             if scopes in self._warned_scopes:
-                return scopes
+                return
             self._warned_scopes.add(scopes)
         needing = sorted(
             name
@@ -276,7 +272,6 @@ class TapKlaviyo(TapInternals):
             "stream" if len(names) == 1 else "streams", ", ".join(f"'{n}'" for n in names),
             " + ".join(scopes), denied, "it" if len(names) == 1 else "them",
         )  # fmt: skip
-        return scopes
 
     def sync_account(self, sync: t.Callable[[], None]) -> None:
         began = self.clock()
@@ -367,7 +362,7 @@ class TapKlaviyo(TapInternals):
             try:
                 stream.probe()
             except PermissionDeniedError as denied:
-                lacking = scopes_for(denied.endpoint) or stream.resource.scopes
+                lacking = stream.lacking_scopes(denied)
                 self.denied[stream.name] = lacking
                 self.logger.warning("%-18s missing scope: %s", stream.name, " + ".join(lacking))
             else:

@@ -65,7 +65,7 @@ class TapServices(t.Protocol):
     def listing(self, name: str) -> list[dict]: ...
     def skipped_for_scope(
         self, stream: str, scopes: tuple[str, ...], denied: PermissionDeniedError
-    ) -> tuple[str, ...]: ...
+    ) -> None: ...
 
 
 class Vanished(t.NamedTuple):
@@ -227,9 +227,19 @@ class KlaviyoStream(StreamInternals):
             raise denied
         self._incomplete = True
         if not self.log_book.skipped:
-            scopes = scopes_for(denied.endpoint) or self.resource.scopes
-            scopes = self.services.skipped_for_scope(self.name, scopes, denied)
+            scopes = self.lacking_scopes(denied)
             self.log_book.skip(f"the API key lacks the scope {' + '.join(scopes)}")
+            self.services.skipped_for_scope(self.name, scopes, denied)
+
+    def lacking_scopes(self, denied: PermissionDeniedError) -> tuple[str, ...]:
+        """The scope(s) a 403 says the key lacks: those of the endpoint denied, less the
+        parent's where a child's endpoint needs two (its parents were listed: that one is
+        granted)."""
+        scopes = scopes_for(denied.endpoint) or self.resource.scopes
+        if self.resource.parent and len(scopes) > 1:
+            granted = RESOURCE_BY_NAME[self.resource.parent].scopes
+            scopes = tuple(scope for scope in scopes if scope not in granted) or scopes
+        return scopes
 
     def probe(self) -> None:
         """Requests of this stream's kind, for ``--test``: one per scope it needs, through its
