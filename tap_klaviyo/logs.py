@@ -2,14 +2,14 @@
 progress line every few seconds of a long read, its end with counts), the warnings that
 need the user, and none of singer-sdk's per-partition or per-interval chatter.
 
-``LOGLEVEL=DEBUG`` (or ``TAP_KLAVIYO_LOGLEVEL``) shows everything, the SDK's lines included;
-a ``SINGER_SDK_LOG_CONFIG`` file, when given, is left to decide alone.
+``LOGLEVEL=DEBUG`` (or ``TAP_KLAVIYO_LOGLEVEL``) shows everything, the SDK's lines included.
+A ``SINGER_SDK_LOG_CONFIG`` file (Meltano always writes one, for its structured logs) keeps
+its handlers and format; the chatter is filtered there too.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import time
 import typing as t
 
@@ -44,8 +44,6 @@ class QuietSDK(logging.Filter):
 
 def quiet_sdk() -> None:
     """Install ``QuietSDK`` on every handler of the root logger (once)."""
-    if "SINGER_SDK_LOG_CONFIG" in os.environ:
-        return
     for handler in logging.getLogger().handlers:
         if not any(isinstance(f, QuietSDK) for f in handler.filters):
             handler.addFilter(QuietSDK())
