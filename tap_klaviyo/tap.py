@@ -332,7 +332,12 @@ class TapKlaviyo(TapInternals):
         synced = [s for s in streams if s.log_book.ended is not None and not s.log_book.skipped]
         skipped = [s for s in streams if s.log_book.skipped]
         marked = [s for s in streams if s.log_book.deletes_marked]
-        how = "ok" if failure is None else "failed (the error follows)"
+        if failure is None:
+            how = "ok"
+        elif isinstance(failure, SystemExit | KeyboardInterrupt):
+            how = "stopped on a signal (the last safe STATE was written)"
+        else:
+            how = "failed (the error follows)"
         log.info(
             "finished: %s, %s from %d of %s in %.1f s; %d skipped; deletes marked in %s",
             how, plural(records, "record"), len(synced), plural(len(streams), "stream"),
