@@ -164,7 +164,7 @@ def test_connection_refused_is_retried_then_named(catalog: dict[str, Any]) -> No
     assert "Traceback" not in run.stderr
     lines = error_lines(run)
     assert len(lines) == 1, run.stderr[-3000:]
-    assert "failed 2 times (last: connection refused)" in lines[0]
+    assert f"failed 2 times (last: connection refused by 127.0.0.1:{port})" in lines[0]
     assert len([line for line in run.stderr.splitlines() if RETRY.search(line)]) == 1
 
 
