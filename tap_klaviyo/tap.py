@@ -371,20 +371,28 @@ class TapKlaviyo(TapInternals):
                 self.denied[stream.name] = lacking
                 self.logger.warning("%-18s missing scope: %s", stream.name, " + ".join(lacking))
             else:
-                self.logger.info("%-18s ok (%s)", stream.name, scopes)
+                metric = None
                 if isinstance(stream, ReportStream) and stream.resource.conversion_metric:
-                    self.logger.info("%-18s %s", stream.name, self.describe_conversion_metric())
+                    metric = self.describe_conversion_metric()
+                if metric is not None and not metric[1]:  # its sync would skip it
+                    self.logger.warning("%-18s would be skipped: %s", stream.name, metric[0])
+                    continue
+                self.logger.info("%-18s ok (%s)", stream.name, scopes)
+                if metric is not None:
+                    self.logger.info("%-18s %s", stream.name, metric[0])
         self.end_on_denied_scopes(list(self.streams))
         return True
 
-    def describe_conversion_metric(self) -> str:
+    def describe_conversion_metric(self) -> tuple[str, bool]:
+        """The values reports' conversion metric for ``--test``, and whether there is one."""
         configured = self.settings.conversion_metric_id
         if configured:
-            return f"conversion metric: {configured} (set by 'conversion_metric_id')"
+            return f"conversion metric: {configured} (set by 'conversion_metric_id')", True
         try:
-            return self.conversion_metric.describe()
+            choice = self.conversion_metric
         except PermissionDeniedError:
-            return "conversion metric: not chosen, the key lacks the scope metrics:read"
+            return "conversion metric: not chosen, the key lacks the scope metrics:read", False
+        return choice.describe(), choice.chosen is not None
 
 
 def describe_error(error: BaseException) -> str:

@@ -31,6 +31,8 @@ RESTRICTED = "pk_" + "R3str1cted" * 3 + "0000"
 RESTRICTED_SCOPES = {"accounts:read", "events:read", "lists:read", "metrics:read", "profiles:read"}
 # segments:read without profiles:read: segment_members needs both (its second scope).
 SEGMENTS_NO_PROFILES = "pk_" + "S3gm0nly00" * 3 + "0000"
+# The values reports' scopes, but not metrics:read: no conversion metric, so no report.
+REPORTS_NO_METRICS = "pk_" + "N0m3tr1cs0" * 3 + "0000"
 STREAM_LINE = re.compile(r"\| (\w+) +(ok \(|missing scope: )")
 
 
@@ -39,6 +41,7 @@ def sandbox() -> Iterator[Sandbox]:
     with running_sandbox(seed=23, sizes=SIZES, rate_limits=False) as running:
         running.keys.add(RESTRICTED, sorted(RESTRICTED_SCOPES))
         running.keys.add(SEGMENTS_NO_PROFILES, ["segments:read"])
+        running.keys.add(REPORTS_NO_METRICS, ["campaigns:read", "flows:read"])
         yield running
 
 
@@ -198,6 +201,18 @@ def test_a_child_stream_checks_its_second_scope(sandbox: Sandbox) -> None:
     assert results["segment_members"] == "missing", "it needs profiles:read too"
     (line,) = [x for x in run.stderr.splitlines() if "| segment_members " in x]
     assert line.endswith("missing scope: profiles:read"), line
+
+
+def test_a_values_report_without_its_conversion_metric_is_not_ok(sandbox: Sandbox) -> None:
+    run = run_tap(tap_config(sandbox, api_key=REPORTS_NO_METRICS), "--test")
+    assert run.returncode == 0, run.stderr[-2000:]
+    for name in ("campaign_values_reports", "flow_values_reports"):
+        (line,) = [x for x in run.stderr.splitlines() if f"| {name} " in x]
+        assert "| WARNING" in line, line
+        assert line.endswith(
+            "would be skipped: conversion metric: not chosen, the key lacks the scope metrics:read"
+        ), line
+    assert stream_results(run.stderr)["campaigns"] == "ok"
 
 
 def test_a_restricted_sync_warns_once_per_scope_and_sums_up(sandbox: Sandbox) -> None:
