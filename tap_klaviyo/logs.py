@@ -119,9 +119,10 @@ class StreamLog:
         )  # fmt: skip
 
     def seconds(self) -> float:
-        return ((self.ended if self.ended is not None else self.clock()) - self.began) * (
-            self.started
-        )
+        """How long the stream ran (so far); 0 if it never started."""
+        if not self.started:
+            return 0.0
+        return (self.ended if self.ended is not None else self.clock()) - self.began
 
     def rate(self, now: float) -> float:
         return self.records / max(now - self.began, 1e-6)

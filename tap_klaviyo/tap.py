@@ -21,12 +21,7 @@ from tap_klaviyo.logs import plural, quiet_sdk
 from tap_klaviyo.output import SingerOutput, StateLines
 from tap_klaviyo.parallel import run_at_once
 from tap_klaviyo.report_quota import ReportQuota
-from tap_klaviyo.resources import (
-    QUOTA_STREAMS,
-    RESOURCE_BY_NAME,
-    RESOURCES,
-    Resource,
-)
+from tap_klaviyo.resources import QUOTA_STREAMS, RESOURCE_BY_NAME, RESOURCES, Resource
 from tap_klaviyo.sdk_compat import TapInternals
 from tap_klaviyo.settings import CONFIG_SCHEMA, Settings, validate
 from tap_klaviyo.streams import STREAM_CLASSES

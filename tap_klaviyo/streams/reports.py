@@ -144,6 +144,12 @@ class ReportStream(KlaviyoStream):
         chosen = self.conversion_metric.chosen
         return chosen["id"] if chosen else None
 
+    def skip_without_conversion_metric(self) -> None:
+        """No metric to measure conversions by: the stream is skipped, and says why."""
+        reason = self.conversion_metric.describe()
+        self.log_book.skip(reason)
+        self.logger.warning("Skipping stream '%s': %s.", self.name, reason)
+
     def requests_needed(self) -> int:
         """The report requests this run's read takes, for the quota's plan."""
         return 1
@@ -167,9 +173,7 @@ class ValuesReportStream(ReportStream):
     def read(self, context: Context | None) -> t.Iterator[dict]:
         metric_id = self.conversion_metric_id()
         if metric_id is None:
-            self.logger.warning(
-                "Skipping stream '%s': %s.", self.name, self.conversion_metric.describe()
-            )
+            self.skip_without_conversion_metric()
             return
         first = self.today - self.settings.report_timeframe_days * DAY
         attributes = {
@@ -233,9 +237,7 @@ class SeriesReportStream(ReportStream):
         if self.resource.conversion_metric:
             metric_id = self.conversion_metric_id()
             if metric_id is None:
-                self.logger.warning(
-                    "Skipping stream '%s': %s.", self.name, self.conversion_metric.describe()
-                )
+                self.skip_without_conversion_metric()
                 return
             attributes["conversion_metric_id"] = metric_id
         common = {
