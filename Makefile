@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench readme schemas clean
 
 # The tap (with its dev tools) and the sandbox, its own distribution, both from this tree.
 $(STAMP): pyproject.toml sandbox/pyproject.toml
@@ -30,6 +30,15 @@ test: lint
 ## make bench: the benchmark scenarios against the sandbox, one table
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
+
+## make readme: refresh the README's settings and streams tables from the code
+readme: $(STAMP)
+	$(BIN)/python scripts/readme_tables.py
+
+## make schemas: re-derive schemas/ from Klaviyo's OpenAPI spec (SPEC=... to use another)
+SPEC ?= ../shared/klaviyo-openapi/stable-2026-07-15.json
+schemas: $(STAMP)
+	$(BIN)/python scripts/derive_schemas.py $(SPEC)
 
 clean:
 	rm -rf $(VENV) output .pytest_cache .mypy_cache .ruff_cache dist

@@ -420,7 +420,7 @@ def _count_records(
 
 
 # The tap's last line of each stream: "events: done, 10,000 records in 3.1 s".
-STREAM_DONE = re.compile(rb"\| (\w+): done, ([\d,]+) records in ([\d.]+) s")
+STREAM_DONE = re.compile(rb"\| (\w+): done, ([\d,]+) records? in ([\d.]+) s")
 
 
 def stream_counts(stderr_path: Path) -> tuple[dict[str, int], dict[str, float]]:

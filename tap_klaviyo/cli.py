@@ -96,5 +96,5 @@ def main() -> None:
         check_input_files(sys.argv[1:])
         TapKlaviyo.cli()
     except TapKlaviyoError as error:
-        print(f"tap-klaviyo: error: {error}", file=sys.stderr)
+        print(f"tap-klaviyo: {error.label}: {error}", file=sys.stderr)
         sys.exit(error.exit_code)

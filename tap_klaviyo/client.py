@@ -11,6 +11,7 @@ import random
 import threading
 import time
 import typing as t
+from collections import Counter
 from dataclasses import dataclass, field
 from urllib.parse import urljoin, urlsplit
 
@@ -68,6 +69,7 @@ class RequestStats:
     requests: int = 0
     retries: int = 0
     throttled: int = 0
+    by_stream: Counter[str] = field(default_factory=Counter)  # requests per stream named
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def count_retry(self, reason: str) -> None:
@@ -125,13 +127,22 @@ class KlaviyoClient:
         tier: Tier,
         endpoint: str | None = None,
         decode: Decode | None = None,
+        stream: str | None = None,
     ) -> dict[str, t.Any]:
         return self.request(
-            "GET", path_or_url, params=params, tier=tier, endpoint=endpoint, decode=decode
+            "GET",
+            path_or_url,
+            params=params,
+            tier=tier,
+            endpoint=endpoint,
+            decode=decode,
+            stream=stream,
         )
 
-    def post(self, path: str, body: dict[str, t.Any], *, tier: Tier) -> dict[str, t.Any]:
-        return self.request("POST", path, body=body, tier=tier)
+    def post(
+        self, path: str, body: dict[str, t.Any], *, tier: Tier, stream: str | None = None
+    ) -> dict[str, t.Any]:
+        return self.request("POST", path, body=body, tier=tier, stream=stream)
 
     def paginate(
         self,
@@ -141,11 +152,14 @@ class KlaviyoClient:
         tier: Tier,
         endpoint: str | None = None,
         decode: Decode | None = None,
+        stream: str | None = None,
     ) -> t.Iterator[dict[str, t.Any]]:
         """Yield each page (the whole JSON:API document), following ``links.next``; a 200's
         body through ``decode`` when given."""
         endpoint = endpoint or path
-        document = self.get(path, params, tier=tier, endpoint=endpoint, decode=decode)
+        document = self.get(
+            path, params, tier=tier, endpoint=endpoint, decode=decode, stream=stream
+        )
         seen: set[str] = set()
         while True:
             next_url = (document.get("links") or {}).get("next")
@@ -165,7 +179,9 @@ class KlaviyoClient:
                     "rather than looping. Re-run the sync; if it persists, report it to Klaviyo."
                 )
             seen.add(next_url)
-            document = self.get(next_url, tier=tier, endpoint=endpoint, decode=decode)
+            document = self.get(
+                next_url, tier=tier, endpoint=endpoint, decode=decode, stream=stream
+            )
 
     def request(
         self,
@@ -177,22 +193,35 @@ class KlaviyoClient:
         tier: Tier,
         endpoint: str | None = None,
         decode: Decode | None = None,
+        stream: str | None = None,
     ) -> dict[str, t.Any]:
         """Send one request with the budget and retries; return the parsed JSON body.
 
         ``endpoint`` names the operation the budget counts against (``/api/lists/{id}``:
-        Klaviyo's limits are per endpoint, not per list).
+        Klaviyo's limits are per endpoint, not per list); ``stream`` the stream it is
+        counted for in the run's summary.
         """
         url = self._absolute(path_or_url)
         endpoint = endpoint or _endpoint_of(url)
         if method != "GET" and not (method == "POST" and _endpoint_of(url) in READ_ONLY_POSTS):
             raise ValueError(f"{method} {endpoint} would write to the account; the tap only reads")
         failures = throttles = timeouts = redirects = 0
+        retrying: tuple[str, float] | None = None  # the last failure, and when it came
         while True:
             bucket = self.budget.acquire(endpoint, tier)
+            if retrying is not None:
+                # Logged once the wait is over: the jittered delay plus the endpoint's own
+                # budget (15 a minute for some) is the real one.
+                reason, failed_at = retrying
+                logger.info(
+                    "Retrying %s %s after %.1f s (retry %d): %s",
+                    method, endpoint, time.monotonic() - failed_at, failures + throttles, reason,
+                )  # fmt: skip
             try:
                 with self._in_flight:
-                    document, remaining, reset = self._send(method, url, params, body, decode)
+                    document, remaining, reset = self._send(
+                        method, url, params, body, decode=decode, stream=stream
+                    )
             except Redirected as redirect:
                 redirects += 1
                 url, params = self._redirect_target(redirect.location, redirects), None
@@ -214,12 +243,10 @@ class KlaviyoClient:
                         reason=reason,
                     )
                     raise KlaviyoAPIError(message) from None
+                retrying = (reason, time.monotonic())
                 wait = self._wait_before_retry(failures, error.retry_after)
                 if error.retry_after is not None:
                     bucket.pause(wait)  # the whole endpoint waits, not only this thread
-                logger.info(
-                    "Retrying %s %s in %.1fs: %s", method, endpoint, wait, reason
-                )  # fmt: skip
                 self._sleep(wait)
             else:
                 if remaining == 0 and reset:
@@ -234,7 +261,12 @@ class KlaviyoClient:
     ) -> str:
         """The one line for a request that kept failing: what the user can change, if any."""
         cause = "Klaviyo may be having trouble"
-        if timeouts and timeouts == failures:
+        if reason.startswith(("connection refused", "name not resolved")):
+            cause = (
+                f"nothing answers at {self.base_url}: check 'base_url' (default "
+                "https://a.klaviyo.com) and this machine's network"
+            )
+        elif timeouts and timeouts == failures:
             cause = (
                 f"every attempt took longer than 'request_timeout' ({self.timeout:g} s): "
                 "raise it (default 60) if Klaviyo is slow to answer"
@@ -274,11 +306,15 @@ class KlaviyoClient:
         url: str,
         params: dict[str, str] | None,
         body: dict[str, t.Any] | None,
+        *,
         decode: Decode | None = None,
+        stream: str | None = None,
     ) -> tuple[dict[str, t.Any], int | None, float | None]:
         """One attempt: the parsed body and the steady window's ``RateLimit-*`` reading."""
         with self.stats.lock:
             self.stats.requests += 1
+            if stream:
+                self.stats.by_stream[stream] += 1
         logger.debug("%s %s %s", method, _endpoint_of(url), params or "")
         try:
             response = self._session.request(
@@ -307,7 +343,7 @@ class KlaviyoClient:
         except (requests.Timeout, urllib3.exceptions.TimeoutError):
             raise TransientError("timeout") from None
         except (requests.ConnectionError, urllib3.exceptions.ProtocolError) as error:
-            raise TransientError(_connection_reason(error)) from None
+            raise TransientError(_connection_reason(error, url)) from None
         except (requests.RequestException, urllib3.exceptions.HTTPError) as error:
             raise TransientError(type(error).__name__) from None
         headers = response.headers
@@ -335,6 +371,7 @@ class KlaviyoClient:
                 raise PermissionDeniedError(
                     f"Klaviyo denied access to {_endpoint_of(response.url)} (403 "
                     f"permission_denied): {_error_detail(json_body)}",
+                    endpoint=_endpoint_of(response.url),
                 )
             # An HTML 403 is the CDN's bot challenge, not a missing scope: try again.
             raise TransientError("403 (not from the API: CDN challenge page)")
@@ -405,10 +442,18 @@ def _error_detail(body: dict[str, t.Any] | None) -> str:
     return str(first.get("detail") or first.get("title") or "no detail given")
 
 
-def _connection_reason(error: Exception) -> str:
+def _connection_reason(error: Exception, url: str) -> str:
+    """Why a connection failed, naming the host it was made to."""
+    host = urlsplit(url).netloc
     text = str(error).lower()
     if "reset" in text or "aborted" in text:
-        return "connection reset"
+        return f"connection reset by {host}"
     if "refused" in text:
-        return "connection refused"
-    return "connection error"
+        return f"connection refused by {host}"
+    if (
+        "name or service not known" in text
+        or "nodename nor servname" in text
+        or ("name resolution" in text)
+    ):
+        return f"name not resolved: {urlsplit(url).hostname}"
+    return f"connection error with {host}"

@@ -7,6 +7,7 @@ class TapKlaviyoError(Exception):
     """A problem the user can act on. ``str(error)`` is the whole message."""
 
     exit_code = 1
+    label = "error"  # the word after ``tap-klaviyo:`` on its line
 
 
 class ConfigError(TapKlaviyoError):
@@ -28,6 +29,10 @@ class AuthenticationError(TapKlaviyoError):
 class PermissionDeniedError(TapKlaviyoError):
     """Klaviyo answered 403 ``permission_denied``: the key lacks a scope."""
 
+    def __init__(self, message: str, *, endpoint: str | None = None) -> None:
+        super().__init__(message)
+        self.endpoint = endpoint  # the path denied, ids filled in
+
 
 class KlaviyoAPIError(TapKlaviyoError):
     """Any other answer the tap cannot recover from (after retries, where retrying helps)."""
@@ -47,3 +52,18 @@ class GoneError(NotFoundError):
     no longer serves the requested revision, and the message says so."""
 
     exit_code = 2
+
+
+class OutputClosedError(TapKlaviyoError):
+    """stdout was closed: the target exited (or ``| head`` read enough). Not Klaviyo's fault
+    nor a stream's: the tap stops at once, since nothing it writes can arrive."""
+
+    exit_code = 3
+    label = "stopped"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "stdout was closed (the target exited, or the reader stopped reading, e.g. "
+            "| head), so nothing more can be written: stopping. If a target was reading, "
+            "its own log says why it exited; the next run resumes from its last STATE."
+        )

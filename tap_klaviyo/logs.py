@@ -2,14 +2,14 @@
 progress line every few seconds of a long read, its end with counts), the warnings that
 need the user, and none of singer-sdk's per-partition or per-interval chatter.
 
-``LOGLEVEL=DEBUG`` (or ``TAP_KLAVIYO_LOGLEVEL``) shows everything, the SDK's lines included;
-a ``SINGER_SDK_LOG_CONFIG`` file, when given, is left to decide alone.
+``LOGLEVEL=DEBUG`` (or ``TAP_KLAVIYO_LOGLEVEL``) shows everything, the SDK's lines included.
+A ``SINGER_SDK_LOG_CONFIG`` file (Meltano always writes one, for its structured logs) keeps
+its handlers and format; the chatter is filtered there too.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import time
 import typing as t
 
@@ -44,15 +44,20 @@ class QuietSDK(logging.Filter):
 
 def quiet_sdk() -> None:
     """Install ``QuietSDK`` on every handler of the root logger (once)."""
-    if "SINGER_SDK_LOG_CONFIG" in os.environ:
-        return
     for handler in logging.getLogger().handlers:
         if not any(isinstance(f, QuietSDK) for f in handler.filters):
             handler.addFilter(QuietSDK())
 
 
+def plural(count: int, word: str, words: str | None = None) -> str:
+    """``1 record``, ``3,969 records``: a count as an integer, the noun agreeing with it."""
+    count = int(count)
+    return f"{count:,} {word if count == 1 else words or word + 's'}"
+
+
 class StreamLog:
-    """One stream's lines: start, progress at most every ``PROGRESS_EVERY`` seconds, end.
+    """One stream's lines: start, progress at most every ``PROGRESS_EVERY`` seconds, end;
+    and what the run's summary says of it (records, time, and how it ended).
 
     ``clock`` is injectable so tests need no sleeps.
     """
@@ -67,10 +72,16 @@ class StreamLog:
         self.logger, self.name, self.clock = logger, name, clock
         self.records = 0
         self.began = self.last = clock()
+        self.started = False  # the start line was written
+        self.ended: float | None = None
+        self.skipped = ""  # why the stream was skipped (a missing scope...), or ""
+        self.outcome = ""  # "failed: ...", "stopped: ..." when the sync did not end well
+        self.deletes_marked = False  # an ACTIVATE_VERSION was sent
 
     def start(self, how: str) -> None:
         self.records = 0
         self.began = self.last = self.clock()
+        self.started = True
         self.logger.info("%s: %s", self.name, how)
 
     def add(self, records: int, detail: t.Callable[[], str]) -> float:
@@ -83,20 +94,35 @@ class StreamLog:
         self.last = now
         extra = detail()
         self.logger.info(
-            "%s: %s records, %s/s%s",
-            self.name, f"{self.records:,}", f"{self.rate(now):,.0f}", f", {extra}" if extra else "",
+            "%s: %s, %s/s%s",
+            self.name, plural(self.records, "record"), f"{self.rate(now):,.0f}",
+            f"; {extra}" if extra else "",
         )  # fmt: skip
         return now
 
+    def skip(self, reason: str) -> None:
+        self.skipped = self.skipped or reason
+
     def end(self, left_out: str, versions: str = "") -> None:
-        """The end line: counts, what was left out on purpose, the table version activated."""
-        now = self.clock()
+        """The end line: counts, what was not emitted and why, the table version activated;
+        or why the stream was skipped."""
+        now = self.ended = self.clock()
+        if self.skipped:
+            self.logger.info("%s: skipped: %s", self.name, self.skipped)
+            return
+        self.deletes_marked = bool(versions)
         self.logger.info(
-            "%s: done, %s records in %.1f s%s%s",
-            self.name, f"{self.records:,}", now - self.began,
-            f"; left out on purpose: {left_out}" if left_out else "",
+            "%s: done, %s in %.1f s%s%s",
+            self.name, plural(self.records, "record"), now - self.began,
+            f"; {left_out}" if left_out else "",
             f"; {versions}" if versions else "",
         )  # fmt: skip
+
+    def seconds(self) -> float:
+        """How long the stream ran (so far); 0 if it never started."""
+        if not self.started:
+            return 0.0
+        return (self.ended if self.ended is not None else self.clock()) - self.began
 
     def rate(self, now: float) -> float:
         return self.records / max(now - self.began, 1e-6)

@@ -12,6 +12,7 @@ never follows a newer one.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import decimal
 import os
@@ -26,6 +27,8 @@ from singer_sdk.helpers._state import StateWriter
 from singer_sdk.helpers.types import TapState
 from singer_sdk.singerlib.encoding.base import GenericSingerWriter
 from singer_sdk.singerlib.messages import Message, SingerMessageType
+
+from tap_klaviyo.errors import OutputClosedError
 
 BLOCK = 1 << 16  # bytes gathered before one write to stdout
 
@@ -52,6 +55,9 @@ class SingerOutput(GenericSingerWriter[bytes, Message]):
         self._last_state = b""
         self._since_state = False  # a message written since the last STATE line
         self._closed = False
+        self.broken = False  # stdout was closed by its reader (see ``_reader_gone``)
+        # Called once when the reader goes: the tap stops its streams there.
+        self.on_broken: t.Callable[[], None] = lambda: None
 
     def serialize_message(self, message: Message) -> bytes:
         return orjson.dumps(message.to_dict(), default=_default, option=orjson.OPT_APPEND_NEWLINE)
@@ -60,6 +66,7 @@ class SingerOutput(GenericSingerWriter[bytes, Message]):
         line = self.format_message(message)
         with self._lock:
             if self._closed:
+                self._raise_if_broken()
                 return
             self._pending += line
             self._since_state = True
@@ -71,6 +78,7 @@ class SingerOutput(GenericSingerWriter[bytes, Message]):
         built on another thread."""
         with self._lock:
             if self._closed:
+                self._raise_if_broken()
                 return
             self._pending += line
             self._since_state = True
@@ -132,8 +140,8 @@ class SingerOutput(GenericSingerWriter[bytes, Message]):
         self._writer = threading.get_ident()
         block = memoryview(bytes(self._pending))
         self._pending.clear()
-        fd = _stdout_fd()
         try:
+            fd = _stdout_fd()
             if fd is None:  # stdout is not a file (captured in-process)
                 sys.stdout.buffer.write(block)
                 sys.stdout.buffer.flush()
@@ -141,11 +149,31 @@ class SingerOutput(GenericSingerWriter[bytes, Message]):
             # went out and the rest follows; no buffer of Python's holds a tail to lose.
             while fd is not None and block:
                 block = block[os.write(fd, block) :]
+        except BrokenPipeError:
+            self._reader_gone()
         finally:
             self._writer = None
         if self._after_write is not None:
             callback, self._after_write = self._after_write, None
             callback()
+
+    def _reader_gone(self) -> t.NoReturn:
+        """The reader of stdout exited: nothing more can arrive, so nothing more is tried.
+        stdout then points at /dev/null, so that Python's own flush at exit stays quiet."""
+        first = not self.broken
+        self._closed = self.broken = True
+        self._pending.clear()
+        with _suppress_os_errors():
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
+        if first:
+            self.on_broken()
+        raise OutputClosedError()
+
+    def _raise_if_broken(self) -> None:
+        if self.broken:
+            raise OutputClosedError()
 
 
 class StateLines(StateWriter):
@@ -190,6 +218,10 @@ def record_lines(
         views.append(block[offset : offset + len(line)])
         offset += len(line)
     return views
+
+
+def _suppress_os_errors() -> t.ContextManager[None]:
+    return contextlib.suppress(OSError, ValueError, AttributeError)
 
 
 def _stdout_fd() -> int | None:

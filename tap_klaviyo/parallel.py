@@ -12,16 +12,18 @@ Singer's rules hold with streams on several threads:
   records are in the output, and a STATE is one snapshot taken under the output's lock.
 
 When one stream fails, the others stop at their next record and the failure is raised on
-the calling thread, where the tap hands the target its last safe STATE.
+the calling thread, where the tap hands the target its last safe STATE. When stdout is
+closed (the target exited), no stream is to blame and nothing can be written: it is raised
+at once, without waiting for the others (daemon threads, stopped with the process).
 """
 
 from __future__ import annotations
 
-import logging
 import queue
 import threading
 import typing as t
 
+from tap_klaviyo.errors import OutputClosedError
 from tap_klaviyo.streams.base import Cancelled
 
 if t.TYPE_CHECKING:
@@ -32,9 +34,10 @@ def run_at_once(
     streams: t.Sequence[Stream],
     *,
     cancelled: threading.Event,
-    logger: logging.Logger,
+    on_end: t.Callable[[Stream, BaseException | None], None],
 ) -> None:
-    """Sync every one of ``streams`` at once, each on its own thread."""
+    """Sync every one of ``streams`` at once, each on its own thread; ``on_end`` hears how
+    each ended (None: completed)."""
     ended: queue.Queue[tuple[Stream, BaseException | None]] = queue.Queue()
 
     def sync(stream: Stream) -> None:
@@ -54,12 +57,14 @@ def run_at_once(
     first: BaseException | None = None
     for _ in streams:
         stream, error = ended.get()  # interruptible: SIGTERM is handled meanwhile
+        on_end(stream, error)
+        if isinstance(error, OutputClosedError):
+            cancelled.set()
+            raise error
         if error is None or isinstance(error, Cancelled):
             continue
-        if first is None:
+        if first is None:  # the others stop at their next record; the summary names it
             first = error
             cancelled.set()
-            if len(streams) > 1:
-                logger.info("Stream '%s' failed; stopping the other streams.", stream.name)
     if first is not None:
         raise first

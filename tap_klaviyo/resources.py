@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import enum
 import math
+import re
 import typing as t
 from dataclasses import dataclass, replace
 
@@ -508,3 +509,15 @@ QUOTA_STREAMS = tuple(r.name for r in RESOURCES if r.tier is REPORTS)
 RESOURCE_BY_NAME = {resource.name: resource for resource in RESOURCES}
 # The tap is read-only by construction: these POSTs read (reports), every other call is a GET.
 READ_ONLY_POSTS = frozenset(r.path for r in RESOURCES if r.method == "POST")
+# ``--test`` checks a child's second scope (profiles:read of list members) by this stream
+# when there is no parent to read children of.
+SCOPE_PROBES = {r.scopes[0]: r.name for r in reversed(RESOURCES) if len(r.scopes) == 1}
+
+
+def scopes_for(endpoint: str | None) -> tuple[str, ...] | None:
+    """The scopes Klaviyo asks of an endpoint as sent (its ids filled in), where the table
+    has it: the fewest of the streams reading it."""
+    for resource in sorted(RESOURCES, key=lambda r: len(r.scopes)):
+        if endpoint and re.fullmatch(resource.path.replace("{id}", "[^/]+"), endpoint):
+            return resource.scopes
+    return None

@@ -23,6 +23,7 @@ from singer_sdk import typing as th
 
 from tap_klaviyo import timestamps
 from tap_klaviyo.errors import ConfigError
+from tap_klaviyo.schemas import load_schema
 
 DEFAULT_REVISION = "2026-07-15"
 
@@ -187,7 +188,9 @@ CONFIG_SCHEMA = th.PropertiesList(
     th.Property(
         "report_statistics",
         th.ArrayType(th.StringType),
-        description="Statistics the values reports ask for; default: all of them.",
+        description="Statistics the values and flow series reports ask for, in Klaviyo's "
+        'names (e.g. ["open_rate", "conversion_value"]; any other name stops the tap '
+        "before its first request); default: all 31 of them.",
     ),
     th.Property(
         "conversion_metric_id",
@@ -436,6 +439,7 @@ def validate(config: t.Mapping[str, t.Any]) -> list[str]:
             "User-Agent header), e.g. acme-etl/1.0."
         )
     check_timezone(config.get("report_timezone"))
+    check_statistics(config.get("report_statistics"))
     check_dimensions(config.get("metric_aggregates_by"))
     for name, spec in CONFIG_SCHEMA["properties"].items():
         if {"integer", "number"} & set(_types(spec)):
@@ -449,6 +453,35 @@ def validate(config: t.Mapping[str, t.Any]) -> list[str]:
             "synced until then."
         )
     return warnings
+
+
+def report_statistic_names() -> frozenset[str]:
+    """The statistics Klaviyo's values reports accept: the numeric columns of their schema,
+    derived from the spec's ``statistics`` enum (the same 31 for campaigns and flows)."""
+    properties = load_schema("campaign_values_reports")["properties"]
+    return frozenset(
+        name for name, spec in properties.items() if {"number", "integer"} & set(_types(spec))
+    )
+
+
+def check_statistics(value: object) -> None:
+    """A list of Klaviyo's report statistics: a bad one would fail the first report request,
+    after every other stream's work."""
+    if value is None:
+        return
+    allowed = report_statistic_names()
+    names = value if isinstance(value, list | tuple) else [value]
+    bad = [name for name in names if not isinstance(name, str) or name not in allowed]
+    if isinstance(value, list | tuple) and not bad:
+        return
+    shown = bad[0] if bad else value
+    near = difflib.get_close_matches(str(shown), sorted(allowed), n=1)
+    hint = f"; did you mean '{near[0]}'?" if near else "."
+    raise ConfigError(
+        f"Setting 'report_statistics' must be a list of Klaviyo report statistics, and "
+        f"{shown!r} is not one{hint} Allowed: {', '.join(sorted(allowed))}; or leave it "
+        "unset for all of them."
+    )
 
 
 def check_timezone(value: object) -> None:

@@ -16,8 +16,8 @@ import click
 
 from tap_klaviyo import report_quota, state
 from tap_klaviyo.client import KlaviyoClient
-from tap_klaviyo.errors import PermissionDeniedError, TapKlaviyoError
-from tap_klaviyo.logs import quiet_sdk
+from tap_klaviyo.errors import OutputClosedError, PermissionDeniedError, TapKlaviyoError
+from tap_klaviyo.logs import plural, quiet_sdk
 from tap_klaviyo.output import SingerOutput, StateLines
 from tap_klaviyo.parallel import run_at_once
 from tap_klaviyo.report_quota import ReportQuota
@@ -25,7 +25,7 @@ from tap_klaviyo.resources import QUOTA_STREAMS, RESOURCE_BY_NAME, RESOURCES, Re
 from tap_klaviyo.sdk_compat import TapInternals
 from tap_klaviyo.settings import CONFIG_SCHEMA, Settings, validate
 from tap_klaviyo.streams import STREAM_CLASSES
-from tap_klaviyo.streams.base import KlaviyoStream
+from tap_klaviyo.streams.base import Cancelled, KlaviyoStream
 from tap_klaviyo.streams.reports import (
     ConversionMetric,
     ReportStream,
@@ -53,6 +53,8 @@ class TapKlaviyo(TapInternals):
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         quiet_sdk()  # before the SDK's first line
         self.denied: dict[str, tuple[str, ...]] = {}  # stream -> the scopes it lacked
+        self._warned_scopes: set[tuple[str, ...]] = set()  # one warning per missing scope
+        self._denied_lock = threading.Lock()
         # Injectable, so tests of progress lines and timed STATEs need no sleeps.
         self.clock: t.Callable[[], float] = time.monotonic
         self.cancelled = threading.Event()  # set when one stream fails: the others stop
@@ -224,17 +226,50 @@ class TapKlaviyo(TapInternals):
             if not stream.selected:
                 self.logger.info("Skipping deselected stream '%s'.", stream.name)
         self.plan_reports(t.cast("list[KlaviyoStream]", selected))
-        run_at_once(selected, cancelled=self.cancelled, logger=self.logger)
+        run_at_once(selected, cancelled=self.cancelled, on_end=self.stream_ended)
         if report_quota.STATE_KEY in self.state_dict:
             self.state_dict[report_quota.STATE_KEY] = self.report_quota.saved()
             self.state_writer.write_state(self.state)
         for stream in self.streams.values():
             stream.log_sync_costs()
 
-    def skipped_for_scope(self, stream: str, scopes: tuple[str, ...]) -> None:
-        self.denied[stream] = scopes
+    def stream_ended(self, stream: t.Any, error: BaseException | None) -> None:
+        """How each stream ended, for the run's summary: the one that failed says why."""
+        if error is None:
+            return
+        log = t.cast("KlaviyoStream", stream).log_book
+        if isinstance(error, OutputClosedError) or self.output.broken:
+            log.outcome = "stopped: stdout was closed"
+        elif isinstance(error, Cancelled):
+            log.outcome = "stopped: another stream failed"
+        else:
+            log.outcome = f"failed: {describe_error(error)}"
+
+    def skipped_for_scope(
+        self, stream: str, scopes: tuple[str, ...], denied: PermissionDeniedError
+    ) -> None:
+        """A stream lacks a scope: one warning per scope a run, naming every selected stream
+        that needs it (each of them is skipped), the Klaviyo answer that said so."""
+        with self._denied_lock:
+            self.denied[stream] = scopes
+            if scopes in self._warned_scopes:
+                return
+            self._warned_scopes.add(scopes)
+        needing = sorted(
+            name
+            for name, other in self.streams.items()
+            if other.selected and set(scopes) <= set(RESOURCE_BY_NAME[name].scopes)
+        )
+        names = needing or [stream]
+        self.logger.warning(
+            "Skipping %s %s: the API key lacks the scope %s (%s). Add the scope to the key in "
+            "Klaviyo (Settings > API keys), or deselect %s.",
+            "stream" if len(names) == 1 else "streams", ", ".join(f"'{n}'" for n in names),
+            " + ".join(scopes), denied, "it" if len(names) == 1 else "them",
+        )  # fmt: skip
 
     def sync_account(self, sync: t.Callable[[], None]) -> None:
+        began = self.clock()
         self.logger.info("Syncing %s", self.settings.label)
         selected = [name for name, stream in self.streams.items() if stream.selected]
         if not selected:
@@ -243,21 +278,66 @@ class TapKlaviyo(TapInternals):
                 "catalog (metadata 'selected': true), or run without --catalog to sync all."
             )
         _ = self.client  # one client (and one budget) for every stream's thread
+        self.output.on_broken = self.cancelled.set  # the reader is gone: every stream stops
+        failure: BaseException | None = None
         try:
             sync()
             self.end_on_denied_scopes(selected)
-        except TapKlaviyoError:
-            # Bookmarks only ever cover records already emitted: hand them to the target
-            # before stopping, so the next run resumes here.
-            self.output.close(final_state=dict(self.state))
+        except BaseException as error:
+            failure = error
+            if isinstance(error, TapKlaviyoError):
+                # Bookmarks only ever cover records already emitted: hand them to the
+                # target before stopping, so the next run resumes here.
+                self.output.close(final_state=dict(self.state))
             raise
         finally:
             self.output.close()
-            stats = self.client.stats
-            self.logger.info(
-                "Requests: %d, retries: %d (429: %d)",
-                stats.requests, stats.retries, stats.throttled,
+            if not self.output.broken:  # one line says so (the CLI's), nothing more
+                self.log_summary(selected, failure, self.clock() - began)
+
+    def log_summary(
+        self, selected: list[str], failure: BaseException | None, seconds: float
+    ) -> None:
+        """The run's last lines on stderr: per stream its records, requests, time and how it
+        ended, then the totals and one ``finished:`` line."""
+        log = self.logger.getChild("summary")
+        stats = self.client.stats
+        streams = [t.cast("KlaviyoStream", self.streams[name]) for name in selected]
+        shown = [
+            s for s in streams if s.log_book.started or s.log_book.skipped or s.log_book.outcome
+        ]
+        if shown:
+            log.info("%-24s %12s %9s %9s  %s", "stream", "records", "requests", "time", "notes")
+        for stream in shown:
+            book = stream.log_book
+            notes = book.outcome or (f"skipped: {book.skipped}" if book.skipped else "")
+            if not notes and book.deletes_marked:
+                notes = "rows Klaviyo no longer has: marked deleted"
+            log.info(
+                "%-24s %12s %9s %7.1f s  %s",
+                stream.name, f"{book.records:,}", f"{stats.by_stream[stream.name]:,}",
+                book.seconds(), notes,
             )  # fmt: skip
+        if unstarted := [s.name for s in streams if s not in shown]:
+            log.info("not started (the run stopped first): %s", ", ".join(unstarted))
+        log.info(
+            "Requests: %d, retries: %d (429: %d)", stats.requests, stats.retries, stats.throttled
+        )
+        records = sum(stream.log_book.records for stream in streams)
+        synced = [s for s in streams if s.log_book.ended is not None and not s.log_book.skipped]
+        skipped = [s for s in streams if s.log_book.skipped]
+        marked = [s for s in streams if s.log_book.deletes_marked]
+        if failure is None:
+            how = "ok"
+        elif isinstance(failure, SystemExit | KeyboardInterrupt):
+            how = "stopped on a signal (the last safe STATE was written)"
+        else:
+            how = "failed (the error follows)"
+        log.info(
+            "finished: %s, %s from %d of %s in %.1f s; %d skipped; deletes marked in %s",
+            how, plural(records, "record"), len(synced), plural(len(streams), "stream"),
+            seconds, len(skipped), plural(len(marked), "stream"),
+        )  # fmt: skip
 
     # -- --test ---------------------------------------------------------------------------
 
@@ -281,21 +361,37 @@ class TapKlaviyo(TapInternals):
             scopes = " + ".join(stream.resource.scopes)
             try:
                 stream.probe()
-            except PermissionDeniedError:
-                self.denied[stream.name] = stream.resource.scopes
-                self.logger.warning("%-18s missing scope: %s", stream.name, scopes)
+            except PermissionDeniedError as denied:
+                lacking = stream.lacking_scopes(denied)
+                self.denied[stream.name] = lacking
+                self.logger.warning("%-18s missing scope: %s", stream.name, " + ".join(lacking))
             else:
-                self.logger.info("%-18s ok (%s)", stream.name, scopes)
+                metric = None
                 if isinstance(stream, ReportStream) and stream.resource.conversion_metric:
-                    self.logger.info("%-18s %s", stream.name, self.describe_conversion_metric())
+                    metric = self.describe_conversion_metric()
+                if metric is not None and not metric[1]:  # its sync would skip it
+                    self.logger.warning("%-18s would be skipped: %s", stream.name, metric[0])
+                    continue
+                self.logger.info("%-18s ok (%s)", stream.name, scopes)
+                if metric is not None:
+                    self.logger.info("%-18s %s", stream.name, metric[0])
         self.end_on_denied_scopes(list(self.streams))
         return True
 
-    def describe_conversion_metric(self) -> str:
+    def describe_conversion_metric(self) -> tuple[str, bool]:
+        """The values reports' conversion metric for ``--test``, and whether there is one."""
         configured = self.settings.conversion_metric_id
         if configured:
-            return f"conversion metric: {configured} (set by 'conversion_metric_id')"
+            return f"conversion metric: {configured} (set by 'conversion_metric_id')", True
         try:
-            return self.conversion_metric.describe()
+            choice = self.conversion_metric
         except PermissionDeniedError:
-            return "conversion metric: not chosen, the key lacks the scope metrics:read"
+            return "conversion metric: not chosen, the key lacks the scope metrics:read", False
+        return choice.describe(), choice.chosen is not None
+
+
+def describe_error(error: BaseException) -> str:
+    """One line: a user's error as the tap words it, anything else by its type."""
+    if isinstance(error, TapKlaviyoError):
+        return str(error)
+    return f"{type(error).__name__}: {error}"

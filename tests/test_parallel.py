@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import logging
 import threading
 import typing as t
 
@@ -56,22 +55,32 @@ class StopsWhenCancelled:
         raise RuntimeError("cancelled, as asked")
 
 
-def run(streams: list[t.Any], cancelled: threading.Event) -> None:
-    run_at_once(streams, cancelled=cancelled, logger=logging.getLogger("test"))
+def run(streams: list[t.Any], cancelled: threading.Event, ended: dict[str, str]) -> None:
+    """Run them, noting in ``ended`` how each ended (its error's text, "" if it completed)."""
+    run_at_once(
+        streams,
+        cancelled=cancelled,
+        on_end=lambda stream, error: ended.__setitem__(stream.name, str(error or "")),
+    )
 
 
 def test_streams_run_at_once_and_each_is_finalized() -> None:
     a, b = threading.Event(), threading.Event()
     streams = [Meeting("first", a, b), Meeting("second", b, a)]
-    run(streams, threading.Event())  # sequential, the first would wait for the second
+    ended: dict[str, str] = {}
+    run(streams, threading.Event(), ended)  # sequential, the first would wait for the second
     assert all(stream.finalized for stream in streams)
+    assert ended == {"first": "", "second": ""}
 
 
 def test_one_failing_stream_stops_the_others_and_its_error_is_raised() -> None:
     cancelled = threading.Event()
+    ended: dict[str, str] = {}
     with pytest.raises(RuntimeError, match="boom"):
-        run([StopsWhenCancelled(cancelled), Failing()], cancelled)
+        run([StopsWhenCancelled(cancelled), Failing()], cancelled, ended)
     assert cancelled.is_set()
+    # Each stream's end is heard, the failing one with its error (the run's summary names it).
+    assert ended == {"failing": "boom", "patient": "cancelled, as asked"}
 
 
 def test_a_long_stream_writes_a_state_every_30_seconds(

@@ -200,7 +200,7 @@ def test_aggregate_body_filters_parse_back_to_their_bounds(start: dt.datetime, d
     stream = tap.streams["metric_aggregates"]
     bodies: list[dict[str, Any]] = []
 
-    def post(path: str, body: dict[str, Any], *, tier: Any) -> dict[str, Any]:
+    def post(path: str, body: dict[str, Any], *, tier: Any, stream: Any = None) -> dict[str, Any]:
         bodies.append(body)
         return {"data": {"attributes": {"dates": [], "data": []}}}
 

@@ -15,11 +15,18 @@ from singer_sdk.singerlib.messages import SchemaMessage
 from tap_klaviyo import records, timestamps, versions
 from tap_klaviyo.client import KlaviyoClient
 from tap_klaviyo.errors import NotFoundError, PermissionDeniedError
-from tap_klaviyo.logs import StreamLog
+from tap_klaviyo.logs import StreamLog, plural
 from tap_klaviyo.output import SingerOutput, record_line, record_lines, utc_now_iso
 from tap_klaviyo.prefetch import Prefetch
 from tap_klaviyo.records import Page
-from tap_klaviyo.resources import Deletes, Resource, Tier
+from tap_klaviyo.resources import (
+    RESOURCE_BY_NAME,
+    SCOPE_PROBES,
+    Deletes,
+    Resource,
+    Tier,
+    scopes_for,
+)
 from tap_klaviyo.schemas import load_schema
 from tap_klaviyo.sdk_compat import Context, StreamInternals
 from tap_klaviyo.settings import Settings
@@ -28,13 +35,15 @@ from tap_klaviyo.streams import reconcile
 # A ``greater-than`` bound one second early is ``greater-or-equal`` to the second: records
 # sharing the bookmark's second are read again, not lost.
 ONE_SECOND = dt.timedelta(seconds=1)
+PROBE_PARENTS = 3  # parents ``--test`` tries, for one that was not deleted since listed
 CHUNK_SIZE = 500  # records handed from a worker to the writer at a time
 # A STATE at least this often (seconds) while a stream writes, besides the SDK's one every
 # 10,000 records: a resume after a crash repeats little even of a slow stream.
 STATE_EVERY = 30.0
-# Why a record Klaviyo sent is left out on purpose (counted, and the counts logged).
-BEFORE_WINDOW = "records before their window (already synced: Klaviyo repeats a bound's records)"
-AFTER_WINDOW = "records at or after their window's end (read by the next window, or past end_date)"
+# Why a record Klaviyo sent is not emitted (counted, and the counts end the stream's line).
+BEFORE_WINDOW = "from before the window, sent again by Klaviyo (already emitted by the read before)"
+AFTER_WINDOW = "past the window's end (emitted by the next window: nothing is lost)"
+PAST_END_DATE = "after end_date (outside the range asked for)"
 
 
 class TapServices(t.Protocol):
@@ -54,7 +63,9 @@ class TapServices(t.Protocol):
     def cancelled(self) -> threading.Event: ...
     def reader(self, name: str) -> KlaviyoStream: ...
     def listing(self, name: str) -> list[dict]: ...
-    def skipped_for_scope(self, stream: str, scopes: tuple[str, ...]) -> None: ...
+    def skipped_for_scope(
+        self, stream: str, scopes: tuple[str, ...], denied: PermissionDeniedError
+    ) -> None: ...
 
 
 class Vanished(t.NamedTuple):
@@ -85,7 +96,7 @@ class KlaviyoStream(StreamInternals):
         self.replication_key = resource.replication_key
         self.timestamp_tree = records.timestamp_tree(self.schema)
         self._last_increment: tuple[Context | None, dt.datetime] | None = None
-        self._left_out: Counter[str] = Counter()
+        self._left_out: Counter[tuple[str, str]] = Counter()  # (noun, why) -> count
         self._left_out_lock = threading.Lock()
         self._fanout: FanOut | None = None
         # This run's table version (None: the run does not make a complete one), and the
@@ -151,10 +162,15 @@ class KlaviyoStream(StreamInternals):
         passes: list[Context | None] = [*self.partitions] if self.partitions else [None]
         if context == passes[0]:
             self.begin_version()
-            self.log_book.start(self.describe_read(context))
+            how = self.describe_read(context)  # a child lists its parents here
+            if self.services.cancelled.is_set():  # stopped meanwhile: nothing starts now
+                raise Cancelled(self.name)
+            if not self.log_book.skipped:
+                self.log_book.start(how)
         try:
-            source = self.children() if self.resource.parent else self.read(context)
-            yield from self.counted(source)
+            if not self.log_book.skipped:  # an earlier pass met a missing scope
+                source = self.children() if self.resource.parent else self.read(context)
+                yield from self.counted(source)
         except PermissionDeniedError as denied:
             self.skip_for_missing_scope(denied)
         if context == passes[-1]:
@@ -205,29 +221,47 @@ class KlaviyoStream(StreamInternals):
         return (self.resource.parent or "parent").removesuffix("s").replace("_", " ")
 
     def skip_for_missing_scope(self, denied: PermissionDeniedError) -> None:
-        """A 403 skips this stream with a warning (others go on), unless told to stop."""
+        """A 403 skips this stream (the tap warns once per missing scope, the others go on),
+        unless told to stop."""
         if self.settings.fail_on_missing_scope:
             raise denied
         self._incomplete = True
-        self.services.skipped_for_scope(self.name, self.resource.scopes)
-        self.logger.warning(
-            "Skipping stream '%s': the API key lacks the scope %s (%s). Add the scope "
-            "to the key in Klaviyo, or deselect the stream.",
-            self.name, " + ".join(self.resource.scopes), denied,
-        )  # fmt: skip
+        if not self.log_book.skipped:
+            scopes = self.lacking_scopes(denied)
+            self.log_book.skip(f"the API key lacks the scope {' + '.join(scopes)}")
+            self.services.skipped_for_scope(self.name, scopes, denied)
+
+    def lacking_scopes(self, denied: PermissionDeniedError) -> tuple[str, ...]:
+        """The scope(s) a 403 says the key lacks: those of the endpoint denied, less the
+        parent's where a child's endpoint needs two (its parents were listed: that one is
+        granted)."""
+        scopes = scopes_for(denied.endpoint) or self.resource.scopes
+        if self.resource.parent and len(scopes) > 1:
+            granted = RESOURCE_BY_NAME[self.resource.parent].scopes
+            scopes = tuple(scope for scope in scopes if scope not in granted) or scopes
+        return scopes
 
     def probe(self) -> None:
-        """One request of this stream's kind, for ``--test``; raises PermissionDeniedError."""
+        """Requests of this stream's kind, for ``--test``: one per scope it needs, through its
+        parents' listing and one parent's children. Raises PermissionDeniedError."""
         if self.resource.probe_with:
             self.services.reader(self.resource.probe_with).probe()
             return
-        if self.resource.parent:
-            partition = next(iter(self.parents), None)
-            if partition is None:
-                return
-        else:
-            partition = next(iter(self.partitions or ()), None)
-        next(iter(self.read(partition)), None)
+        if not self.resource.parent:
+            next(iter(self.read(next(iter(self.partitions or ()), None))), None)
+            return
+        parents = list(self.parent_partitions())  # the parent's scope: raises if denied
+        for parent in parents[:PROBE_PARENTS]:
+            try:
+                next(iter(self.read(parent)), None)  # the child's endpoint, every scope
+            except NotFoundError:
+                continue  # deleted since it was listed: another parent will do
+            return
+        # No parent to read children of: each scope the parent does not need, on its own.
+        own = set(RESOURCE_BY_NAME[self.resource.parent or ""].scopes)
+        for scope in self.resource.scopes:
+            if scope not in own:
+                self.services.reader(SCOPE_PROBES[scope]).probe()
 
     # -- deletes: table versions (see ``tap_klaviyo.versions``) -----------------------------
 
@@ -351,13 +385,16 @@ class KlaviyoStream(StreamInternals):
         self.sdk_increment_state(record, context)
 
     def left_out(self) -> str:
-        """The records left out on purpose, for the stream's end line."""
+        """What Klaviyo sent that was not emitted, and why, for the stream's end line."""
         with self._left_out_lock:
-            text = "; ".join(f"{count:,} {why}" for why, count in sorted(self._left_out.items()))
+            text = "; ".join(
+                f"{plural(count, noun)} {why}"
+                for (noun, why), count in sorted(self._left_out.items())
+            )
             self._left_out.clear()
-        return text
+        return f"not emitted: {text}" if text else ""
 
-    def count_left_out(self, counts: Counter[str]) -> None:
+    def count_left_out(self, counts: Counter[tuple[str, str]]) -> None:
         if counts:
             with self._left_out_lock:  # windows are read on several threads
                 self._left_out.update(counts)
@@ -447,7 +484,12 @@ class KlaviyoStream(StreamInternals):
         path = self.resource.path.format(id=(context or {}).get(self.resource.parent_key or ""))
         params = self.request_params(context, start, end)
         for document in self.client.paginate(
-            path, params, tier=self.tier, endpoint=self.resource.path, decode=self.decode
+            path,
+            params,
+            tier=self.tier,
+            endpoint=self.resource.path,
+            decode=self.decode,
+            stream=self.name,
         ):
             yield Page(document)
 
@@ -465,17 +507,18 @@ class KlaviyoStream(StreamInternals):
         key = self.resource.replication_key
         low = timestamps.floor_second(start) if start and key else None
         high = timestamps.floor_second(end) if end and key else None
-        kept, left_out = [], Counter[str]()
+        kept, left_out = [], Counter[tuple[str, str]]()
+        after = PAST_END_DATE if high is not None and high == self.upper_bound() else AFTER_WINDOW
         for record in self.shaped(page):
             value = record.get(key) if key else None
             # A row without a value cannot be outside a window: kept, never dropped.
             if value is not None and (low is not None or high is not None):
                 moment = timestamps.parse(value)
                 if low is not None and moment < low:
-                    left_out[BEFORE_WINDOW] += 1
+                    left_out["record", BEFORE_WINDOW] += 1
                     continue
                 if high is not None and moment >= high:
-                    left_out[AFTER_WINDOW] += 1
+                    left_out["record", after] += 1
                     continue
                 if moments is not None:
                     moments.append(moment)
@@ -644,7 +687,7 @@ class KlaviyoStream(StreamInternals):
             self.name, kind, partition.get(self.resource.parent_key or ""), error.status,
             error.endpoint, kind,
         )  # fmt: skip
-        self.count_left_out(Counter({f"{kind}s deleted during the sync (skipped)": 1}))
+        self.count_left_out(Counter({(kind, "deleted during the sync (skipped)"): 1}))
 
 
 class FanOut:

@@ -66,7 +66,11 @@ class KeyReader:
         params = self.params(None)
         params.update({"sort": field, "page[size]": "1"})
         for document in self.client.paginate(
-            self.resource.path, params, tier=self.resource.tier, endpoint=self.resource.path
+            self.resource.path,
+            params,
+            tier=self.resource.tier,
+            endpoint=self.resource.path,
+            stream=self.resource.name,
         ):
             rows = Page(document).objects(None)
             if rows:  # empty pages may come first and still link onward
@@ -82,6 +86,7 @@ class KeyReader:
             self.params(window),
             tier=self.resource.tier,
             endpoint=self.resource.path,
+            stream=self.resource.name,
         ):
             yield [
                 {"id": row["id"]}

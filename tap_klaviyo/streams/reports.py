@@ -144,6 +144,12 @@ class ReportStream(KlaviyoStream):
         chosen = self.conversion_metric.chosen
         return chosen["id"] if chosen else None
 
+    def skip_without_conversion_metric(self) -> None:
+        """No metric to measure conversions by: the stream is skipped, and says why."""
+        reason = self.conversion_metric.describe()
+        self.log_book.skip(reason)
+        self.logger.warning("Skipping stream '%s': %s.", self.name, reason)
+
     def requests_needed(self) -> int:
         """The report requests this run's read takes, for the quota's plan."""
         return 1
@@ -153,7 +159,7 @@ class ReportStream(KlaviyoStream):
         if not self.report_services.report_quota.spend(self.name):
             return None
         body = {"data": {"type": self.resource.report_type, "attributes": attributes}}
-        return self.client.post(self.resource.path, body, tier=self.tier)
+        return self.client.post(self.resource.path, body, tier=self.tier, stream=self.name)
 
     def local_text(self, day: dt.date) -> str:
         """Midnight of ``day`` as Klaviyo's report timeframes take it: offsets are ignored
@@ -167,9 +173,7 @@ class ValuesReportStream(ReportStream):
     def read(self, context: Context | None) -> t.Iterator[dict]:
         metric_id = self.conversion_metric_id()
         if metric_id is None:
-            self.logger.warning(
-                "Skipping stream '%s': %s.", self.name, self.conversion_metric.describe()
-            )
+            self.skip_without_conversion_metric()
             return
         first = self.today - self.settings.report_timeframe_days * DAY
         attributes = {
@@ -233,9 +237,7 @@ class SeriesReportStream(ReportStream):
         if self.resource.conversion_metric:
             metric_id = self.conversion_metric_id()
             if metric_id is None:
-                self.logger.warning(
-                    "Skipping stream '%s': %s.", self.name, self.conversion_metric.describe()
-                )
+                self.skip_without_conversion_metric()
                 return
             attributes["conversion_metric_id"] = metric_id
         common = {
@@ -333,9 +335,9 @@ class MetricAggregatesStream(ReportStream):
                 },
             }
         }
-        attributes = self.client.post(self.resource.path, body, tier=self.tier)["data"][
-            "attributes"
-        ]
+        attributes = self.client.post(self.resource.path, body, tier=self.tier, stream=self.name)[
+            "data"
+        ]["attributes"]
         dates = [
             timestamps.to_text(timestamps.parse(date)) for date in attributes.get("dates") or ()
         ]

@@ -143,16 +143,17 @@ class WindowedStream(KlaviyoStream):
             self.advance_bookmark(frontier.bookmark, context)
 
     def progress_detail(self) -> str:
-        """How far the windows are written: the bookmark a resume would start from."""
+        """How far the windows are written, as a time range (records are not spread evenly
+        over it, so it says nothing of the records left)."""
         start, frontier = self._range
         reached = frontier.bookmark
         if reached is None:
             return ""
-        text = f"complete up to {timestamps.to_text(reached)}"
+        text = f"time range written up to {timestamps.to_text(reached)}"
         total = (self.sync_started - start).total_seconds() if start else 0
-        if total > 0:
-            done = (reached - start).total_seconds() / total if start else 0
-            text += f" ({min(max(done, 0), 1):.0%} of the range)"
+        if start and total > 0:
+            done = min(max((reached - start).total_seconds() / total, 0), 1)
+            text += f" ({done:.0%} of the time range since {timestamps.to_text(start)})"
         return text
 
     def on_record_for_state(self, record: dict, context: Context | None) -> None:
@@ -256,7 +257,11 @@ class WindowedStream(KlaviyoStream):
         params = self.request_params(context, None, None)
         params["page[size]"] = "1"
         for document in self.client.paginate(
-            self.resource.path, params, tier=self.tier, endpoint=self.resource.path
+            self.resource.path,
+            params,
+            tier=self.tier,
+            endpoint=self.resource.path,
+            stream=self.name,
         ):
             page = Page(document)
             rows = page.objects(self.resource.emits)

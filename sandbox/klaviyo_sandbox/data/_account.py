@@ -356,15 +356,17 @@ class Account:
             "metrics": len(self.metrics),
             "templates": len(catalog.templates.items),
             "tags": len(catalog.tags.items),
-            "list-profiles": sum(
-                self.list_groups.count(g) for g in range(len(self.list_groups.ids))
-            ),
-            "segment-profiles": sum(
-                self.segment_groups.count(g) for g in range(len(self.segment_groups.ids))
-            ),
+            "list-profiles": self._members("lists", self.list_groups),
+            "segment-profiles": self._members("segments", self.segment_groups),
             "accounts": 1,
             "clock": self.now().isoformat(),
         }
+
+    def _members(self, collection: str, groups: Groups) -> int:
+        """Memberships of the lists or segments the account still has, as its truth counts
+        them: a deleted (or vanished) group's members are gone with it."""
+        gone = self.deleted.get(collection, set()) | self.vanished.get(collection, frozenset())
+        return sum(groups.count(g) for g, group_id in enumerate(groups.ids) if group_id not in gone)
 
     def advance(self, seconds: float) -> dict:
         """Simulate ``seconds`` of activity, all stamped with the current second: new and
