@@ -21,7 +21,7 @@ from tap_klaviyo.logs import quiet_sdk
 from tap_klaviyo.output import SingerOutput, StateLines
 from tap_klaviyo.parallel import run_at_once
 from tap_klaviyo.report_quota import ReportQuota
-from tap_klaviyo.resources import QUOTA_STREAMS, RESOURCE_BY_NAME, RESOURCES, Resource
+from tap_klaviyo.resources import QUOTA_STREAMS, Resource, resources_for
 from tap_klaviyo.sdk_compat import TapInternals
 from tap_klaviyo.settings import CONFIG_SCHEMA, Settings, validate
 from tap_klaviyo.streams import STREAM_CLASSES
@@ -183,8 +183,13 @@ class TapKlaviyo(TapInternals):
         self.logger.info("%s.", quota.describe(needs, grants))
         self.state_dict[report_quota.STATE_KEY] = quota.saved()
 
+    @functools.cached_property
+    def resources(self) -> dict[str, Resource]:
+        """The streams of the configured revision (its campaign model), by name."""
+        return {r.name: r for r in resources_for(self.settings.revision)}
+
     def discover_streams(self) -> list[KlaviyoStream]:
-        return [self.stream_for(resource) for resource in RESOURCES]
+        return [self.stream_for(resource) for resource in self.resources.values()]
 
     def stream_for(self, resource: Resource) -> KlaviyoStream:
         return STREAM_CLASSES[resource.behaviour](self, resource)
@@ -192,11 +197,11 @@ class TapKlaviyo(TapInternals):
     @functools.cache  # noqa: B019 - one reader per parent stream for the tap's life
     def reader(self, name: str) -> KlaviyoStream:
         """A stream object used only to read (a child's parents), apart from the synced one."""
-        return self.stream_for(RESOURCE_BY_NAME[name])
+        return self.stream_for(self.resources[name])
 
     def load_state(self, state_dict: dict[str, t.Any]) -> None:
         """Read older state formats too (see ``tap_klaviyo.state``)."""
-        keys = {resource.name: resource.replication_key for resource in RESOURCES}
+        keys = {name: resource.replication_key for name, resource in self.resources.items()}
         migrated, warnings = state.migrate(state_dict, keys)
         for warning in warnings:
             self.logger.warning(warning)

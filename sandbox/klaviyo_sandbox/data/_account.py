@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..model import Condition, InvalidQuery, NotFound, Page, Query
+from . import _omnichannel as omnichannel
 from ._attributions import Attributions
 from ._catalog import Catalog, Item, Table, _unique_short_ids
 from ._core import (
@@ -30,7 +31,6 @@ from ._core import (
     satisfies,
     walk,
 )
-from . import _omnichannel as omnichannel
 from ._events import (
     Events,
     Metric,

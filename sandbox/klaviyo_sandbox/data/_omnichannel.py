@@ -27,7 +27,12 @@ AUDIENCES = "campaign-audiences"
 VARIATIONS = "campaign-variations"
 COLLECTIONS = (CAMPAIGNS, MESSAGES, AUDIENCES, VARIATIONS)
 # Collection -> its timeline field (ground truth) and its parent collection, where it has one.
-TIMELINE = {CAMPAIGNS: "updated_at", MESSAGES: "updated", AUDIENCES: "updated", VARIATIONS: "updated"}
+TIMELINE = {
+    CAMPAIGNS: "updated_at",
+    MESSAGES: "updated",
+    AUDIENCES: "updated",
+    VARIATIONS: "updated",
+}
 PARENTS = {AUDIENCES: CAMPAIGNS, VARIATIONS: MESSAGES}
 
 STATUSES = {"Sent": "sent", "Variations Sent": "sent", "Draft": "draft", "Scheduled": "scheduled"}
@@ -43,7 +48,8 @@ AB_TEST = {"winner_metric": "open_rate", "winner_percentage": 20, "winner_wait_h
 
 def extra_channels(campaign: Item) -> tuple[str, ...]:
     """The channels a campaign made with the new builder sends besides email."""
-    if campaign.virtual["messages.channel"] != "email" or len(campaign.to_many["campaign-messages"]) != 1:
+    messages = campaign.to_many["campaign-messages"]
+    if campaign.virtual["messages.channel"] != "email" or len(messages) != 1:
         return ()
     if campaign.order % 6 == 0:
         return ("sms", "push")
@@ -140,9 +146,7 @@ class View:
         }
         return self.tables[AUDIENCES].add(Item(campaign.order, resource, parent=campaign.id))
 
-    def _message(
-        self, campaign: Item, old: Item, audience: Item, extra: tuple[str, ...]
-    ) -> Item:
+    def _message(self, campaign: Item, old: Item, audience: Item, extra: tuple[str, ...]) -> Item:
         attributes = old.attributes
         channel = old.virtual["channel"]
         variations = [self._variation(old, channel, 0)] + [
@@ -204,13 +208,14 @@ class View:
     def _variation(self, message: Item, channel: str, k: int) -> Item:
         attributes = message.attributes
         old = attributes["definition"]
+        created = _millis(attributes["created_at"])
         details = _details(old, channel, message.order)
         template = (message.resource.get("relationships", {}).get("template") or {}).get("data")
         if channel == "email":
             details["template_id"] = template["id"] if template else None
         resource = {
             "type": "campaign-variation",
-            "id": self._id("campaign-variation", _millis(attributes["created_at"]) + k, message.order * 4 + k),
+            "id": self._id("campaign-variation", created + k, message.order * 4 + k),
             "attributes": {
                 "created": attributes["created_at"],
                 "updated": attributes["updated_at"],
