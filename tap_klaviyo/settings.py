@@ -238,8 +238,9 @@ CONFIG_SCHEMA = th.PropertiesList(
         "reconcile_every_days",
         th.IntegerType(minimum=0),
         default=7,
-        description="Days between the passes that find deleted profiles (their ids only) and "
-        "members removed from lists and segments (every list read in full). 0: never.",
+        description="Days between the passes that find deleted profiles and, in revision "
+        "2026-10-15, campaign messages (their ids only) and members removed from lists and "
+        "segments (every list read in full). 0: never.",
     ),
     th.Property(
         "metric_aggregates_by",
