@@ -20,7 +20,14 @@ from klaviyo_sandbox.data import Sizes
 from klaviyo_sandbox.data import _omnichannel as omnichannel
 from klaviyo_sandbox.server import Sandbox, running_sandbox
 from tap_klaviyo.errors import ConfigError
-from tap_klaviyo.resources import REVISION_2026_07, REVISION_2026_10, REVISIONS, resources_for
+from tap_klaviyo.records import Page, campaign_variation_row
+from tap_klaviyo.resources import (
+    REVISION_2026_07,
+    REVISION_2026_10,
+    REVISIONS,
+    TABLE,
+    resources_for,
+)
 from tap_klaviyo.settings import Settings
 from tests.conftest import tap_config, target_config
 from tests.singer import TapRun, run_tap, select_only
@@ -241,3 +248,54 @@ def test_campaign_messages_incremental_on_updated_and_deletes_marked() -> None:
         live = truth(sandbox, omnichannel.MESSAGES)
         assert carried == live
         assert first.ids("campaign_messages") - live  # the deleted campaign's messages
+
+
+# --- schemas and row shapes ----------------------------------------------------------------
+
+SPECS = Path(__file__).resolve().parents[1].parent / "shared/klaviyo-openapi"
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_2026_10_15_schemas_are_derived_from_the_beta_spec(tmp_path: Path) -> None:
+    stable, beta = SPECS / "stable-2026-07-15.json", SPECS / "beta-2026-07-15.pre.json"
+    if not (stable.is_file() and beta.is_file()):
+        pytest.skip(f"Klaviyo's OpenAPI specs not found in {SPECS}")
+    subprocess.run(
+        [sys.executable, str(REPO / "scripts/derive_schemas.py"), str(stable), str(tmp_path),
+         "--beta", str(beta)],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    derived = tmp_path / REVISION_2026_10
+    committed = REPO / "schemas" / REVISION_2026_10
+    names = {path.name for path in committed.glob("*.json")}
+    assert names == {f"{r.name}.json" for r in TABLE if r.revisions == (REVISION_2026_10,)}
+    for name in names:
+        assert (derived / name).read_text() == (committed / name).read_text(), name
+
+
+def test_a_variation_finds_its_message_on_the_page_without_its_own_relationship() -> None:
+    """Included objects need not carry their parent's id: the page's messages name theirs."""
+    variation = {
+        "type": "campaign-variation",
+        "id": "v1",
+        "attributes": {"definition": {"name": "SMS", "details": {"channel": "sms", "body": "Hi"}}},
+    }
+    page = Page(
+        {
+            "data": [
+                {
+                    "type": "campaign-message",
+                    "id": "m1",
+                    "relationships": {
+                        "campaign": {"data": {"type": "campaign", "id": "c1"}},
+                        "campaign-variations": {"data": [{"id": "v1"}]},
+                    },
+                }
+            ],
+            "included": [variation],
+        }
+    )
+    row = campaign_variation_row(variation, page)
+    assert (row["campaign_message_id"], row["campaign_id"]) == ("m1", "c1")
+    assert (row["channel"], row["body"], row["subject"]) == ("sms", "Hi", None)
