@@ -444,8 +444,7 @@ def validate(config: t.Mapping[str, t.Any]) -> list[str]:
     revision = config.get("revision") or DEFAULTS["revision"]
     if not isinstance(revision, str) or not REVISION.fullmatch(revision):
         raise ConfigError(
-            "Setting 'revision' must be a revision date YYYY-MM-DD: "
-            f"{' or '.join(REVISIONS)}."
+            f"Setting 'revision' must be a revision date YYYY-MM-DD: {' or '.join(REVISIONS)}."
         )
     check_revision(revision)
     check_base_url(config.get("base_url") or DEFAULTS["base_url"])

@@ -236,6 +236,21 @@ class TapKlaviyo(TapInternals):
         for stream in self.streams.values():
             stream.log_sync_costs()
 
+    def warn_other_revision(self, selected: list[str]) -> None:
+        """A catalog discovered under the other revision gives campaign_messages the other
+        replication key: read, but not incrementally. One line says to discover again."""
+        stale = [
+            name
+            for name in selected
+            if self.streams[name].replication_key != self.resources[name].replication_key
+        ]
+        if stale:
+            self.logger.warning(
+                "The catalog's replication keys of %s are not revision %s's (was it discovered "
+                "under another revision?): run --discover again.",
+                ", ".join(stale), self.settings.revision,
+            )  # fmt: skip
+
     def skipped_for_scope(self, stream: str, scopes: tuple[str, ...]) -> None:
         self.denied[stream] = scopes
 
@@ -247,6 +262,7 @@ class TapKlaviyo(TapInternals):
                 "The catalog selects no stream: nothing is synced. Select streams in the "
                 "catalog (metadata 'selected': true), or run without --catalog to sync all."
             )
+        self.warn_other_revision(selected)
         _ = self.client  # one client (and one budget) for every stream's thread
         try:
             sync()
