@@ -21,7 +21,7 @@ from tap_klaviyo.logs import quiet_sdk
 from tap_klaviyo.output import SingerOutput, StateLines
 from tap_klaviyo.parallel import run_at_once
 from tap_klaviyo.report_quota import ReportQuota
-from tap_klaviyo.resources import QUOTA_STREAMS, Resource, resources_for
+from tap_klaviyo.resources import QUOTA_STREAMS, STREAM_NAMES, Resource, resources_for
 from tap_klaviyo.sdk_compat import TapInternals
 from tap_klaviyo.settings import CONFIG_SCHEMA, Settings, validate
 from tap_klaviyo.streams import STREAM_CLASSES
@@ -237,8 +237,21 @@ class TapKlaviyo(TapInternals):
             stream.log_sync_costs()
 
     def warn_other_revision(self, selected: list[str]) -> None:
-        """A catalog discovered under the other revision gives campaign_messages the other
-        replication key: read, but not incrementally. One line says to discover again."""
+        """A catalog discovered under the other revision: its streams this revision does not
+        offer are not synced, and campaign_messages gets the other replication key (read,
+        but not incrementally). One line each says to discover again."""
+        revision = self.settings.revision
+        elsewhere = sorted(
+            name
+            for name, entry in (self.input_catalog or {}).items()
+            if name in STREAM_NAMES and name not in self.resources and entry.metadata.root.selected
+        )
+        if elsewhere:
+            self.logger.warning(
+                "The catalog selects %s, which revision %s does not offer (not synced): run "
+                "--discover again.",
+                ", ".join(elsewhere), revision,
+            )  # fmt: skip
         stale = [
             name
             for name in selected
@@ -248,7 +261,7 @@ class TapKlaviyo(TapInternals):
             self.logger.warning(
                 "The catalog's replication keys of %s are not revision %s's (was it discovered "
                 "under another revision?): run --discover again.",
-                ", ".join(stale), self.settings.revision,
+                ", ".join(stale), revision,
             )  # fmt: skip
 
     def skipped_for_scope(self, stream: str, scopes: tuple[str, ...]) -> None:

@@ -303,9 +303,13 @@ def test_a_variation_finds_its_message_on_the_page_without_its_own_relationship(
 
 def test_a_catalog_of_the_other_revision_is_named_and_still_read(account: Sandbox) -> None:
     old = run_tap(tap_config(account, revision=REVISION_2026_07), "--discover")
-    catalog = select_only(json.loads(old.stdout), {"campaign_messages"})
+    catalog = select_only(json.loads(old.stdout), {"campaign_messages", "campaigns_detailed"})
     run = run_tap(tap_config(account, revision=REVISION_2026_10), catalog=catalog)
     assert run.returncode == 0, run.stderr[-2000:]
+    assert (
+        "The catalog selects campaigns_detailed, which revision 2026-10-15 does not offer"
+        in run.stderr
+    )
     assert "The catalog's replication keys of campaign_messages are not revision 2026-10-15's" in (
         run.stderr
     )
