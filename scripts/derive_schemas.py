@@ -3,11 +3,13 @@
 
 Usage::
 
-    derive_schemas.py SPEC_JSON [OUT_DIR]
+    derive_schemas.py SPEC_JSON [OUT_DIR] [--beta BETA_SPEC_JSON]
 
-``OUT_DIR`` defaults to the repository's ``schemas/``. Re-run it when the pinned API revision
-changes; ``tests/test_schemas.py`` checks that the committed files are exactly its output. The
-spec itself is never copied into the repository.
+``OUT_DIR`` defaults to the repository's ``schemas/``. With ``--beta`` (the beta spec
+``2026-07-15.pre``, whose campaign endpoints Klaviyo released in revision 2026-10-15), the
+streams whose shape differs in 2026-10-15 go to ``OUT_DIR/2026-10-15/``. Re-run it when the
+pinned API revision changes; ``tests/test_schemas.py`` checks that the committed files are
+exactly its output. The spec itself is never copied into the repository.
 
 Record shape the schemas describe (the tap's JSON:API -> row mapping):
 
@@ -338,6 +340,58 @@ RESOURCE_STREAMS: tuple[ResourceStream, ...] = (
 )
 
 
+# Revision 2026-10-15's campaign model, derived from the beta spec.
+OMNICHANNEL_REVISION = "2026-10-15"
+VARIATION_DETAILS = (*DEFINITION, "details")
+VARIATION_CONTENT = (
+    "template_id", "subject", "preview_text", "from_email", "from_label", "body", "title"
+)  # fmt: skip
+OMNICHANNEL_STREAMS: tuple[ResourceStream, ...] = (
+    ResourceStream(
+        "campaigns",
+        "/api/campaigns",
+        spelled_out=frozenset({"definition"}),
+        # ``archived``: the pass it was read in (archived or not), as in 2026-07-15.
+        extra={"archived": scalar("boolean")},
+    ),
+    ResourceStream(
+        "campaign_messages",
+        "/api/campaign-messages",
+        spelled_out=frozenset({"definition"}),
+        hoisted={
+            "name": (*DEFINITION, "name"),
+            "status": (*DEFINITION, "status"),
+            "send_strategy": (*DEFINITION, "send_options", "send_strategy"),
+        },
+        # ``channels``: those of the message's variations (from ``include=campaign-variations``).
+        extra={"channels": array_of(string(nullable=False))},
+    ),
+    ResourceStream(
+        "campaign_audiences",
+        "/api/campaigns/{id}/campaign-audiences",
+        spelled_out=frozenset({"definition"}),
+    ),
+    ResourceStream(
+        "campaign_variations",
+        "/api/campaign-messages/{id}/campaign-variations",
+        hoisted={
+            "name": (*DEFINITION, "name"),
+            "channel": (*VARIATION_DETAILS, "channel"),
+            **{column: (*VARIATION_DETAILS, column) for column in VARIATION_CONTENT},
+        },
+        # ``campaign_id``: the campaign of the message the variation was included with.
+        extra={"campaign_id": string()},
+    ),
+)
+
+
+def derive_omnichannel(beta: JSON) -> dict[str, JSON]:
+    """The schemas of revision 2026-10-15's campaign streams, keyed by stream name."""
+    return {
+        stream.name: stream_schema(resource_columns(beta, stream)) for stream in OMNICHANNEL_STREAMS
+    }
+
+
 def resource_columns(spec: JSON, stream: ResourceStream) -> dict[str, JSON]:
     """The columns of one resource-shaped stream, checked for name clashes."""
     resource = resource_object(spec, stream.path)
@@ -519,14 +573,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "out_dir", type=Path, nargs="?", default=REPO_ROOT / "schemas", help="where to write"
     )
+    parser.add_argument(
+        "--beta", type=Path, help="the beta spec 2026-07-15.pre, for revision 2026-10-15"
+    )
     args = parser.parse_args(argv)
     spec = json.loads(args.spec.read_text(encoding="utf-8"))
-    args.out_dir.mkdir(parents=True, exist_ok=True)
-    schemas = derive_all(spec)
-    for name, schema in schemas.items():
-        (args.out_dir / f"{name}.json").write_text(render(schema), encoding="utf-8")
-    print(f"wrote {len(schemas)} schemas to {args.out_dir}", file=sys.stderr)
+    write(derive_all(spec), args.out_dir)
+    if args.beta:
+        beta = json.loads(args.beta.read_text(encoding="utf-8"))
+        write(derive_omnichannel(beta), args.out_dir / OMNICHANNEL_REVISION)
     return 0
+
+
+def write(schemas: Mapping[str, JSON], out_dir: Path) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name, schema in schemas.items():
+        (out_dir / f"{name}.json").write_text(render(schema), encoding="utf-8")
+    print(f"wrote {len(schemas)} schemas to {out_dir}", file=sys.stderr)
 
 
 if __name__ == "__main__":

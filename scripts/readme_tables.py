@@ -13,7 +13,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tap_klaviyo.resources import RESOURCES, Deletes, Resource  # noqa: E402
+from tap_klaviyo.resources import REVISIONS, TABLE, Deletes, Resource  # noqa: E402
 from tap_klaviyo.settings import CONFIG_SCHEMA  # noqa: E402
 
 README = ROOT / "README.md"
@@ -36,18 +36,24 @@ def endpoint(resource: Resource) -> str:
     return f"{resource.method} `{resource.path}`{via}"
 
 
+def revisions(resource: Resource) -> str:
+    """The revisions (setting ``revision``) whose catalog offers the stream."""
+    return "both" if resource.revisions == REVISIONS else ", ".join(resource.revisions)
+
+
 def streams_table() -> str:
     rows = [
-        "| stream | endpoint | primary key | replication | scope | tier | what it holds |",
-        "|---|---|---|---|---|---|---|",
+        "| stream | revision | endpoint | primary key | replication | scope | tier | what it "
+        "holds |",
+        "|---|---|---|---|---|---|---|---|",
     ]
-    for r in sorted(RESOURCES, key=lambda r: r.name):
+    for r in sorted(TABLE, key=lambda r: (r.name, r.revisions)):
         keys = ", ".join(f"`{k}`" for k in r.primary_keys)
         scopes = " + ".join(f"`{s}`" for s in r.scopes)
         tier = f"{r.tier.name} ({r.tier.burst}/s, {r.tier.steady}/min)"
         rows.append(
-            f"| `{r.name}` | {endpoint(r)} | {keys} | {replication(r)} | {scopes} | {tier} "
-            f"| {r.description} |"
+            f"| `{r.name}` | {revisions(r)} | {endpoint(r)} | {keys} | {replication(r)} "
+            f"| {scopes} | {tier} | {r.description} |"
         )
     return "\n".join(rows)
 

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from tap_klaviyo.errors import InputFileError, TapKlaviyoError
-from tap_klaviyo.resources import RESOURCE_BY_NAME
+from tap_klaviyo.resources import STREAM_NAMES
 from tap_klaviyo.tap import TapKlaviyo
 
 FILE_OPTIONS = ("--config", "--state", "--catalog")
@@ -66,7 +66,7 @@ def check_catalog(path: str, catalog: dict) -> None:
             "'tap_stream_id', a 'schema' object and 'metadata' entries with a 'breadcrumb'); "
             "regenerate it with --discover."
         )
-    unknown = sorted({entry["tap_stream_id"] for entry in entries} - set(RESOURCE_BY_NAME))
+    unknown = sorted({entry["tap_stream_id"] for entry in entries} - STREAM_NAMES)
     if unknown:
         print(
             f"tap-klaviyo: warning: the catalog names streams this tap does not have, "

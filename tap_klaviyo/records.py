@@ -21,11 +21,12 @@ class Page:
     """One JSON:API document: its resource objects, and its ``included`` ones by type and id
     (indexed once per page, on first use)."""
 
-    __slots__ = ("_index", "document")
+    __slots__ = ("_index", "_referrers", "document")
 
     def __init__(self, document: dict[str, t.Any]) -> None:
         self.document = document
         self._index: dict[tuple[str, str], dict[str, t.Any]] | None = None
+        self._referrers: dict[tuple[str, str], dict[str, t.Any]] | None = None
 
     def objects(self, included_type: str | None = None) -> list[dict[str, t.Any]]:
         """The page's ``data`` (a list, even from a single GET), or its ``included`` objects
@@ -39,6 +40,18 @@ class Page:
         if self._index is None:
             self._index = {(i["type"], i["id"]): i for i in self.document.get("included") or ()}
         return self._index.get((kind, ident)) if ident else None
+
+    def referrer(self, relationship: str, ident: str) -> dict[str, t.Any] | None:
+        """The page's resource object whose ``relationship`` lists ``ident``: the parent of
+        an included object, which need not name its parent itself."""
+        if self._referrers is None:
+            self._referrers = {}
+            for resource in self.objects():
+                for name, related in (resource.get("relationships") or {}).items():
+                    data = (related or {}).get("data")
+                    for item in data if isinstance(data, list) else ():
+                        self._referrers[(name, item["id"])] = resource
+        return self._referrers.get((relationship, ident))
 
     @property
     def next_url(self) -> str | None:
@@ -199,6 +212,47 @@ def campaign_message_row(resource: dict[str, t.Any], page: Page | None = None) -
     for column in MESSAGE_CONTENT_COLUMNS:
         record[column] = content.get(column)
     return record
+
+
+def omnichannel_message_row(resource: dict[str, t.Any], page: Page | None = None) -> Row:
+    """A message of revision 2026-10-15 with its name, status and send strategy as columns,
+    and the channels of its variations (``include=campaign-variations``)."""
+    record = to_record(resource)
+    definition = record.get("definition") or {}
+    record["name"] = definition.get("name")
+    record["status"] = definition.get("status")
+    record["send_strategy"] = (definition.get("send_options") or {}).get("send_strategy")
+    variations = (
+        page.included("campaign-variation", i) if page else None
+        for i in record.get("campaign_variation_ids") or ()
+    )
+    record["channels"] = [_details(v).get("channel") for v in variations if v]
+    return record
+
+
+VARIATION_CONTENT_COLUMNS = ("template_id", *MESSAGE_CONTENT_COLUMNS)
+
+
+def campaign_variation_row(resource: dict[str, t.Any], page: Page | None = None) -> Row:
+    """One variation of a message (one per channel), included with its message: the
+    message's and campaign's ids, the channel and the content most queried as columns."""
+    record = to_record(resource)
+    message = page.referrer("campaign-variations", resource["id"]) if page else None
+    if message is not None:
+        record["campaign_message_id"] = message["id"]
+        campaign = ((message.get("relationships") or {}).get("campaign") or {}).get("data")
+        record["campaign_id"] = campaign["id"] if campaign else None
+    details = _details(resource)
+    record["name"] = (record.get("definition") or {}).get("name")
+    record["channel"] = details.get("channel")
+    for column in VARIATION_CONTENT_COLUMNS:
+        record[column] = details.get(column)
+    return record
+
+
+def _details(variation: dict[str, t.Any]) -> dict[str, t.Any]:
+    definition = (variation.get("attributes") or {}).get("definition") or {}
+    return definition.get("details") or {}
 
 
 def flow_action_row(resource: dict[str, t.Any], page: Page | None = None) -> Row:

@@ -39,6 +39,12 @@ class Tier:
 SLOWEST_PAGE = 1.0  # seconds: Klaviyo answers a page in less (the sandbox's 250 ms in tests)
 
 
+# The API revisions the tap has shapes for. 2026-10-15 reads campaigns through the omnichannel
+# model (campaigns, audiences, messages, variations); every other stream is the same in both.
+REVISION_2026_07 = "2026-07-15"
+REVISION_2026_10 = "2026-10-15"
+REVISIONS = (REVISION_2026_07, REVISION_2026_10)
+
 # From `x-klaviyo-ratelimit` in the OpenAPI spec (revision 2026-07-15).
 XS = Tier("XS", 1, 15)
 S = Tier("S", 3, 60)
@@ -176,6 +182,15 @@ class Resource:
     # A typed decoder of the endpoint's pages, for the hottest streams (see ``typed_pages``).
     typed: TypedPages | None = None
     description: str = ""
+    # The revisions whose catalog offers the stream (``REVISIONS``: all of them).
+    revisions: tuple[str, ...] = REVISIONS
+
+    @property
+    def schema_name(self) -> str:
+        """Its schema, ``schemas/<schema_name>.json``: a stream of revision 2026-10-15 alone
+        has it in ``schemas/2026-10-15/`` (derived from the beta spec)."""
+        only_2026_10 = self.revisions == (REVISION_2026_10,)
+        return f"{REVISION_2026_10}/{self.name}" if only_2026_10 else self.name
 
     @property
     def replication_key(self) -> str | None:
@@ -245,6 +260,7 @@ CAMPAIGNS = Resource(
     include=("tags",),
     partitions=archived_partitions("email", "sms", "mobile_push"),
     description="Email, SMS and push campaigns, archived ones included.",
+    revisions=(REVISION_2026_07,),
 )
 FLOWS = Resource(
     name="flows",
@@ -308,6 +324,7 @@ CAMPAIGNS_DETAILED = replace(
     include=("tags", "campaign-messages"),
     shape=records.campaign_detailed_row,
     description="Campaigns with their messages and A/B test shape in one row.",
+    revisions=(REVISION_2026_07,),
 )
 CAMPAIGN_MESSAGES = replace(
     CAMPAIGNS,
@@ -316,6 +333,65 @@ CAMPAIGN_MESSAGES = replace(
     emits="campaign-message",
     shape=records.campaign_message_row,
     description="One row per campaign message (subject, preview, sender, body, send times).",
+    revisions=(REVISION_2026_07,),
+)
+# Revision 2026-10-15: the omnichannel campaign model (API digest section 11).
+OMNICHANNEL_CAMPAIGNS = Resource(
+    name="campaigns",
+    path="/api/campaigns",
+    scopes=("campaigns:read",),
+    tier=M,
+    deletes=Deletes.EVERY_RUN,
+    page_size=100,
+    # The ids of each campaign's messages and audiences (``include=tags`` is not offered).
+    include=("campaign-audiences", "campaign-messages"),
+    partitions=archived_partitions(),
+    description="Campaigns (every channel in one), archived ones included, with their "
+    "message and audience ids.",
+    revisions=(REVISION_2026_10,),
+)
+OMNICHANNEL_CAMPAIGN_MESSAGES = Resource(
+    name="campaign_messages",
+    path="/api/campaign-messages",
+    scopes=("campaigns:read",),
+    tier=M,
+    increment=UPDATED,
+    # Incremental: no read is complete, so a reconciliation pass reads every id (created
+    # before the sync) every ``reconcile_every_days``; the ids it did not get are deleted.
+    deletes=Deletes.RECONCILE,
+    keys_pass=KeysPass(("fields[campaign-message]", "id"), created="created"),
+    page_size=100,
+    include=("campaign-variations",),
+    shape=records.omnichannel_message_row,
+    description="One row per message: its campaign, audience and variation ids, status, "
+    "send and tracking options (A/B test in `definition`).",
+    revisions=(REVISION_2026_10,),
+)
+CAMPAIGN_AUDIENCES = Resource(
+    name="campaign_audiences",
+    path="/api/campaigns/{id}/campaign-audiences",
+    scopes=("campaigns:read",),
+    tier=M,
+    deletes=Deletes.EVERY_RUN,
+    parent="campaigns",
+    parent_key="campaign_id",
+    description="Who each campaign is sent to: included and excluded lists and segments. "
+    "One request per campaign (M tier).",
+    revisions=(REVISION_2026_10,),
+)
+CAMPAIGN_VARIATIONS = Resource(
+    name="campaign_variations",
+    path="/api/campaign-messages",
+    scopes=("campaigns:read",),
+    tier=M,
+    deletes=Deletes.EVERY_RUN,
+    page_size=100,
+    include=("campaign-variations",),
+    emits="campaign-variation",
+    shape=records.campaign_variation_row,
+    description="One row per variation of a message, one per channel (email, SMS, push, "
+    "WhatsApp): its content (subject, sender, body, title) and channel.",
+    revisions=(REVISION_2026_10,),
 )
 FLOW_ACTIONS = replace(
     FLOWS,
@@ -478,7 +554,7 @@ METRIC_AGGREGATES = Resource(
     "1 request per metric per year of days.",
 )
 
-RESOURCES: tuple[Resource, ...] = (
+TABLE: tuple[Resource, ...] = (
     PROFILES,
     LISTS,
     SEGMENTS,
@@ -503,12 +579,26 @@ RESOURCES: tuple[Resource, ...] = (
     SEGMENT_SERIES_REPORTS,
     METRIC_AGGREGATES,
     ACCOUNTS,
+    OMNICHANNEL_CAMPAIGNS,
+    OMNICHANNEL_CAMPAIGN_MESSAGES,
+    CAMPAIGN_AUDIENCES,
+    CAMPAIGN_VARIATIONS,
 )
+
+
+def resources_for(revision: str) -> tuple[Resource, ...]:
+    """The streams a revision offers (``revision`` is one of ``REVISIONS``)."""
+    return tuple(resource for resource in TABLE if revision in resource.revisions)
+
+
+# The default revision's streams (see ``tap_klaviyo.settings``).
+RESOURCES = resources_for(REVISION_2026_07)
+STREAM_NAMES = frozenset(resource.name for resource in TABLE)
 # The streams that spend the reports' daily quota, in the order a short quota serves them.
 QUOTA_STREAMS = tuple(r.name for r in RESOURCES if r.tier is REPORTS)
 RESOURCE_BY_NAME = {resource.name: resource for resource in RESOURCES}
 # The tap is read-only by construction: these POSTs read (reports), every other call is a GET.
-READ_ONLY_POSTS = frozenset(r.path for r in RESOURCES if r.method == "POST")
+READ_ONLY_POSTS = frozenset(r.path for r in TABLE if r.method == "POST")
 # ``--test`` checks a child's second scope (profiles:read of list members) by this stream
 # when there is no parent to read children of.
 SCOPE_PROBES = {r.scopes[0]: r.name for r in reversed(RESOURCES) if len(r.scopes) == 1}
@@ -517,7 +607,7 @@ SCOPE_PROBES = {r.scopes[0]: r.name for r in reversed(RESOURCES) if len(r.scopes
 def scopes_for(endpoint: str | None) -> tuple[str, ...] | None:
     """The scopes Klaviyo asks of an endpoint as sent (its ids filled in), where the table
     has it: the fewest of the streams reading it."""
-    for resource in sorted(RESOURCES, key=lambda r: len(r.scopes)):
+    for resource in sorted(TABLE, key=lambda r: len(r.scopes)):
         if endpoint and re.fullmatch(resource.path.replace("{id}", "[^/]+"), endpoint):
             return resource.scopes
     return None

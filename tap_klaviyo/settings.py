@@ -23,9 +23,26 @@ from singer_sdk import typing as th
 
 from tap_klaviyo import timestamps
 from tap_klaviyo.errors import ConfigError
+from tap_klaviyo.resources import REVISION_2026_07, REVISION_2026_10, REVISIONS, TABLE
 from tap_klaviyo.schemas import load_schema
 
-DEFAULT_REVISION = "2026-07-15"
+# The GA revision 2026-10-15 is known offline only through its beta spec (2026-07-15.pre):
+# the default stays the revision whose spec the tap's shapes are checked against.
+DEFAULT_REVISION = REVISION_2026_07
+
+
+def _revision_streams() -> str:
+    """What 2026-10-15 changes in the catalog, from the resource table."""
+
+    def only(revision: str) -> str:
+        return ", ".join(f"`{r.name}`" for r in TABLE if r.revisions == (revision,))
+
+    return (
+        f"The campaign streams are {only(REVISION_2026_07)} in `{REVISION_2026_07}`, and "
+        f"{only(REVISION_2026_10)} in `{REVISION_2026_10}` (Klaviyo's omnichannel campaign "
+        "model); the other streams are the same in both."
+    )
+
 
 PRIVATE_KEY = re.compile(r"pk_[A-Za-z0-9]{34}")
 PUBLIC_KEY = re.compile(r"[A-Za-z0-9]{6}")
@@ -72,8 +89,9 @@ CONFIG_SCHEMA = th.PropertiesList(
         "revision",
         th.StringType,
         default=DEFAULT_REVISION,
-        description="Klaviyo API revision sent as the `revision` header (YYYY-MM-DD, "
-        "optionally with .pre).",
+        allowed_values=list(REVISIONS),
+        description="Klaviyo API revision sent as the `revision` header: "
+        f"{' or '.join(f'`{r}`' for r in REVISIONS)}. {_revision_streams()}",
     ),
     th.Property(
         "account_name",
@@ -223,8 +241,9 @@ CONFIG_SCHEMA = th.PropertiesList(
         "reconcile_every_days",
         th.IntegerType(minimum=0),
         default=7,
-        description="Days between the passes that find deleted profiles (their ids only) and "
-        "members removed from lists and segments (every list read in full). 0: never.",
+        description="Days between the passes that find deleted profiles and, in revision "
+        "2026-10-15, campaign messages (their ids only) and members removed from lists and "
+        "segments (every list read in full). 0: never.",
     ),
     th.Property(
         "metric_aggregates_by",
@@ -428,9 +447,9 @@ def validate(config: t.Mapping[str, t.Any]) -> list[str]:
     revision = config.get("revision") or DEFAULTS["revision"]
     if not isinstance(revision, str) or not REVISION.fullmatch(revision):
         raise ConfigError(
-            "Setting 'revision' must look like YYYY-MM-DD or YYYY-MM-DD.pre, "
-            f"e.g. {DEFAULT_REVISION}."
+            f"Setting 'revision' must be a revision date YYYY-MM-DD: {' or '.join(REVISIONS)}."
         )
+    check_revision(revision)
     check_base_url(config.get("base_url") or DEFAULTS["base_url"])
     agent = config.get("user_agent")
     if agent is not None and (not isinstance(agent, str) or not agent.isprintable()):
@@ -481,6 +500,19 @@ def check_statistics(value: object) -> None:
         f"Setting 'report_statistics' must be a list of Klaviyo report statistics, and "
         f"{shown!r} is not one{hint} Allowed: {', '.join(sorted(allowed))}; or leave it "
         "unset for all of them."
+    )
+
+
+def check_revision(revision: str) -> None:
+    """A revision the tap has shapes for. Klaviyo answers only real revisions (a date between
+    two is no longer served as the one before it), and what a newer or beta revision changed
+    is unknown until the tap is taught it: rather than sync unknown shapes, it stops here."""
+    if revision in REVISIONS:
+        return
+    beta = " (a beta revision: its shapes change without notice)" if ".pre" in revision else ""
+    raise ConfigError(
+        f"Setting 'revision' ({revision}) is not a revision the tap has shapes for{beta}: "
+        f"use {' or '.join(REVISIONS)} (the default is {DEFAULT_REVISION})."
     )
 
 

@@ -21,7 +21,7 @@ from tap_klaviyo.logs import plural, quiet_sdk
 from tap_klaviyo.output import SingerOutput, StateLines
 from tap_klaviyo.parallel import run_at_once
 from tap_klaviyo.report_quota import ReportQuota
-from tap_klaviyo.resources import QUOTA_STREAMS, RESOURCE_BY_NAME, RESOURCES, Resource
+from tap_klaviyo.resources import QUOTA_STREAMS, STREAM_NAMES, Resource, resources_for
 from tap_klaviyo.sdk_compat import TapInternals
 from tap_klaviyo.settings import CONFIG_SCHEMA, Settings, validate
 from tap_klaviyo.streams import STREAM_CLASSES
@@ -185,8 +185,13 @@ class TapKlaviyo(TapInternals):
         self.logger.info("%s.", quota.describe(needs, grants))
         self.state_dict[report_quota.STATE_KEY] = quota.saved()
 
+    @functools.cached_property
+    def resources(self) -> dict[str, Resource]:
+        """The streams of the configured revision (its campaign model), by name."""
+        return {r.name: r for r in resources_for(self.settings.revision)}
+
     def discover_streams(self) -> list[KlaviyoStream]:
-        return [self.stream_for(resource) for resource in RESOURCES]
+        return [self.stream_for(resource) for resource in self.resources.values()]
 
     def stream_for(self, resource: Resource) -> KlaviyoStream:
         return STREAM_CLASSES[resource.behaviour](self, resource)
@@ -194,11 +199,11 @@ class TapKlaviyo(TapInternals):
     @functools.cache  # noqa: B019 - one reader per parent stream for the tap's life
     def reader(self, name: str) -> KlaviyoStream:
         """A stream object used only to read (a child's parents), apart from the synced one."""
-        return self.stream_for(RESOURCE_BY_NAME[name])
+        return self.stream_for(self.resources[name])
 
     def load_state(self, state_dict: dict[str, t.Any]) -> None:
         """Read older state formats too (see ``tap_klaviyo.state``)."""
-        keys = {resource.name: resource.replication_key for resource in RESOURCES}
+        keys = {name: resource.replication_key for name, resource in self.resources.items()}
         migrated, warnings = state.migrate(state_dict, keys)
         for warning in warnings:
             self.logger.warning(warning)
@@ -258,7 +263,7 @@ class TapKlaviyo(TapInternals):
         needing = sorted(
             name
             for name, other in self.streams.items()
-            if other.selected and set(scopes) <= set(RESOURCE_BY_NAME[name].scopes)
+            if other.selected and set(scopes) <= set(self.resources[name].scopes)
         )
         names = needing or [stream]
         self.logger.warning(
@@ -267,6 +272,34 @@ class TapKlaviyo(TapInternals):
             "stream" if len(names) == 1 else "streams", ", ".join(f"'{n}'" for n in names),
             " + ".join(scopes), denied, "it" if len(names) == 1 else "them",
         )  # fmt: skip
+
+    def warn_other_revision(self, selected: list[str]) -> None:
+        """A catalog discovered under the other revision: its streams this revision does not
+        offer are not synced, and campaign_messages gets the other replication key (read,
+        but not incrementally). One line each says to discover again."""
+        revision = self.settings.revision
+        elsewhere = sorted(
+            name
+            for name, entry in (self.input_catalog or {}).items()
+            if name in STREAM_NAMES and name not in self.resources and entry.metadata.root.selected
+        )
+        if elsewhere:
+            self.logger.warning(
+                "The catalog selects %s, which revision %s does not offer (not synced): run "
+                "--discover again.",
+                ", ".join(elsewhere), revision,
+            )  # fmt: skip
+        stale = [
+            name
+            for name in selected
+            if self.streams[name].replication_key != self.resources[name].replication_key
+        ]
+        if stale:
+            self.logger.warning(
+                "The catalog's replication keys of %s are not revision %s's (was it discovered "
+                "under another revision?): run --discover again.",
+                ", ".join(stale), revision,
+            )  # fmt: skip
 
     def sync_account(self, sync: t.Callable[[], None]) -> None:
         began = self.clock()
@@ -277,6 +310,7 @@ class TapKlaviyo(TapInternals):
                 "The catalog selects no stream: nothing is synced. Select streams in the "
                 "catalog (metadata 'selected': true), or run without --catalog to sync all."
             )
+        self.warn_other_revision(selected)
         _ = self.client  # one client (and one budget) for every stream's thread
         self.output.on_broken = self.cancelled.set  # the reader is gone: every stream stops
         failure: BaseException | None = None

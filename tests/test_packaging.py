@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from tap_klaviyo.resources import RESOURCES
+from tap_klaviyo.resources import RESOURCES, TABLE
 from tap_klaviyo.settings import KNOWN_SETTINGS
 
 pytestmark = pytest.mark.slow
@@ -27,6 +27,8 @@ pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[1]
 SANDBOX = REPO / "sandbox"
 STREAMS = sorted(resource.name for resource in RESOURCES)
+# Every revision's schema files (those of 2026-10-15's campaign model in schemas/2026-10-15/).
+SCHEMAS = sorted({resource.schema_name for resource in TABLE})
 # Right form (pk_ + 34 letters or digits), never a real key: nothing here makes a request.
 FAKE_KEY = "pk_" + "Q7x2Lm9Kd4" * 3 + "Zr8T"
 TIMEOUT = 150
@@ -91,10 +93,10 @@ def config_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_wheel_ships_the_schemas_not_the_sandbox(wheel: Path) -> None:
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
-        for stream in STREAMS:
-            member = f"tap_klaviyo/schemas/{stream}.json"
+        for schema in SCHEMAS:
+            member = f"tap_klaviyo/schemas/{schema}.json"
             assert member in names, f"{member} is not in {wheel.name}"
-            assert archive.read(member) == (REPO / "schemas" / f"{stream}.json").read_bytes()
+            assert archive.read(member) == (REPO / "schemas" / f"{schema}.json").read_bytes()
         metadata = next(n for n in names if n.endswith(".dist-info/METADATA"))
         requires = [
             line.partition(":")[2].strip()
@@ -103,7 +105,7 @@ def test_wheel_ships_the_schemas_not_the_sandbox(wheel: Path) -> None:
         ]
         entry_points = archive.read(metadata.replace("METADATA", "entry_points.txt")).decode()
     shipped_schemas = {n for n in names if n.startswith("tap_klaviyo/schemas/")}
-    assert shipped_schemas == {f"tap_klaviyo/schemas/{s}.json" for s in STREAMS}
+    assert shipped_schemas == {f"tap_klaviyo/schemas/{s}.json" for s in SCHEMAS}
     assert not [n for n in names if "sandbox" in n], "the sandbox is its own distribution"
     assert "tap-klaviyo = tap_klaviyo.cli:main" in entry_points
     assert "sandbox" not in entry_points

@@ -26,7 +26,7 @@ import orjson
 from aiohttp import web
 
 from klaviyo_sandbox.data._reports import STATISTICS
-from klaviyo_sandbox.endpoints import OPERATIONS, Operation, tier_for
+from klaviyo_sandbox.endpoints import ALL_OPERATIONS, Operation, campaign_model, tier_for
 from klaviyo_sandbox.faults import (
     BODY_FAULTS,
     CDN_ERROR_PAGE,
@@ -102,7 +102,7 @@ GA_REVISIONS = frozenset(
         "2023-09-15", "2023-10-15", "2023-12-15",
         "2024-02-15", "2024-05-15", "2024-06-15", "2024-07-15", "2024-10-15",
         "2025-01-15", "2025-04-15", "2025-07-15", "2025-10-15",
-        "2026-01-15", "2026-04-15", "2026-07-15",
+        "2026-01-15", "2026-04-15", "2026-07-15", "2026-10-15",
     }
 )  # fmt: skip
 BETA_REVISIONS = frozenset(
@@ -629,12 +629,14 @@ def _next_url(request: web.Request, cursor: str) -> str:
 # --- operation handlers -------------------------------------------------------------------
 
 
-def operation_handler(op: Operation) -> Handler:
-    """The aiohttp handler of one operation: auth, limits, revision, scopes, then data."""
+def operation_handler(ops: Sequence[Operation]) -> Handler:
+    """The aiohttp handler of one method and path: auth, the operation the revision has there
+    (the campaign models differ), limits, revision, scopes, then data."""
 
     async def handle(request: web.Request) -> web.StreamResponse:
         state = request.app[STATE]
         scopes = _authenticate(request, state)
+        op = _operation_for(ops, request)
         values = _single_values(request)
         decision = _limit(state, op, values)
         if decision.throttled:
@@ -651,6 +653,20 @@ def operation_handler(op: Operation) -> Handler:
         return response
 
     return handle
+
+
+def _operation_for(ops: Sequence[Operation], request: web.Request) -> Operation:
+    """The operation of the request's revision; a revision without one at this path gets
+    Klaviyo's 404 (an invalid revision is answered as such first)."""
+    revision = request.headers.get("revision")
+    if revision is None or revision not in KNOWN_REVISIONS:
+        _check_revision(request)
+    assert revision is not None
+    model = campaign_model(revision)
+    found = next((op for op in ops if op.model in (None, model)), None)
+    if found is None:
+        raise ApiError(404, "not_found", "No valid revisions found for method.", pointer=None)
+    return found
 
 
 def _limit(state: SandboxState, op: Operation, values: Mapping[str, str]) -> Decision:
@@ -1041,9 +1057,12 @@ def create_app(
         faults=faults,
         quirks=quirks,
     )
-    for op in OPERATIONS:
-        handler = operation_handler(op)
-        for path in (op.path, f"{op.path}/"):  # clients send both forms
-            app.router.add_route(op.method, path, handler)
+    routes: dict[tuple[str, str], list[Operation]] = {}
+    for op in ALL_OPERATIONS:
+        routes.setdefault((op.method, op.path), []).append(op)
+    for (method, route), ops in routes.items():
+        handler = operation_handler(ops)
+        for path in (route, f"{route}/"):  # clients send both forms
+            app.router.add_route(method, path, handler)
     _add_admin_routes(app)
     return app

@@ -1,12 +1,15 @@
 """The per-operation table of the sandbox, hand-written from Klaviyo's OpenAPI spec.
 
-Revision 2026-07-15 (``klaviyo/openapi`` ``stable.json``). Each operation the tap
+Revision 2026-07-15 (``klaviyo/openapi`` ``stable.json``), and the campaign operations of
+revision 2026-10-15 (``OMNICHANNEL_OPERATIONS``, from the beta spec ``2026-07-15.pre`` whose
+campaign endpoints Klaviyo released in 2026-10-15). Each operation the tap
 uses lists its data-layer collection, scopes (``x-klaviyo-scopes``), rate-limit tier
 (``x-klaviyo-ratelimit``), page sizes, the filter field/operator pairs
 (``x-klaviyo-filters``), sorts, ``include`` and ``additional-fields`` values, the
 sparse-fieldset types and the tier drops that the operation descriptions document.
-``tests/sandbox/test_endpoints_spec.py`` checks this table against the spec file,
-which the sandbox itself never reads.
+``tests/sandbox/test_endpoints_spec.py`` checks this table against the spec file, and
+``tests/test_sandbox_revision_2026_10.py`` the 2026-10-15 operations against the beta spec;
+the sandbox itself never reads them.
 """
 
 from __future__ import annotations
@@ -225,6 +228,37 @@ TAG_FILTERS: Mapping[str, FilterField] = {
     "name": _string(TEXT_MATCH, EQUALS),
 }
 
+OMNICHANNEL_CAMPAIGN_FILTERS: Mapping[str, FilterField] = {
+    "id": _string(lists=_ops("any")),
+    "name": _string(_ops("contains")),
+    "archived": _boolean(EQUALS),
+    "builder": _string(EQUALS),
+    "created_at": _datetime(COMPARISONS),
+    "updated_at": _datetime(COMPARISONS),
+}
+
+CAMPAIGN_MESSAGE_FILTERS: Mapping[str, FilterField] = {
+    "id": _string(EQUALS, ANY_EQUALS),
+    "campaign_id": _string(EQUALS),
+    "name": _string(_ops("contains")),
+    "status": _string(EQUALS),
+    "created": _datetime(COMPARISONS),
+    "updated": _datetime(COMPARISONS),
+}
+
+# --- revisions: which campaign model a request gets ----------------------------------------
+
+Model = Literal["2026-07-15", "2026-10-15"]
+CLASSIC: Model = "2026-07-15"
+OMNICHANNEL: Model = "2026-10-15"
+
+
+def campaign_model(revision: str) -> Model:
+    """The campaign model of a revision: the omnichannel one from 2026-10-15 on, and in the
+    beta 2026-07-15.pre, whose campaign endpoints 2026-10-15 released."""
+    return OMNICHANNEL if revision >= OMNICHANNEL or revision == "2026-07-15.pre" else CLASSIC
+
+
 # --- operations ---------------------------------------------------------------------------
 
 
@@ -264,6 +298,8 @@ class Operation:
     fieldsets: frozenset[str] = frozenset()
     tier_drops: tuple[TierDrop, ...] = ()
     extra_parameters: frozenset[str] = frozenset()
+    # The campaign model the operation belongs to; None: every revision has it.
+    model: Model | None = None
 
 
 PROFILE_FIELDSETS = _ops("conversation", "profile", "push-token")
@@ -407,6 +443,7 @@ OPERATIONS: tuple[Operation, ...] = (
         sorts=_ops("created_at", "id", "name", "scheduled_at", "updated_at"),
         includes=_ops("campaign-messages", "tags"),
         fieldsets=_ops("campaign-message", "campaign", "tag"),
+        model=CLASSIC,
     ),
     Operation(
         "get_campaign",
@@ -418,6 +455,7 @@ OPERATIONS: tuple[Operation, ...] = (
         M,
         includes=_ops("campaign-messages", "tags"),
         fieldsets=_ops("campaign-message", "campaign", "tag"),
+        model=CLASSIC,
     ),
     Operation(
         "get_messages_for_campaign",
@@ -429,6 +467,7 @@ OPERATIONS: tuple[Operation, ...] = (
         M,
         includes=_ops("campaign", "image", "template"),
         fieldsets=_ops("campaign-message", "campaign", "image", "template"),
+        model=CLASSIC,
     ),
     Operation(
         "get_flows",
@@ -602,7 +641,88 @@ OPERATIONS: tuple[Operation, ...] = (
     ),
 )
 
-BY_ID: Mapping[str, Operation] = {op.operation_id: op for op in OPERATIONS}
+OMNICHANNEL_FIELDSETS = _ops("campaign-audience", "campaign-message", "campaign")
+MESSAGE_FIELDSETS = _ops("campaign-message", "campaign-variation", "campaign")
+OMNICHANNEL_OPERATIONS: tuple[Operation, ...] = (
+    Operation(
+        "get_campaigns_beta",
+        "GET",
+        "/api/campaigns",
+        "campaigns@2026-10-15",
+        "collection",
+        ("campaigns:read",),
+        M,
+        page_size=PageSize(100, 100),
+        filters=OMNICHANNEL_CAMPAIGN_FILTERS,
+        sorts=_ops("created_at", "id", "name", "updated_at"),
+        includes=_ops("campaign-audiences", "campaign-messages"),
+        fieldsets=OMNICHANNEL_FIELDSETS,
+        model=OMNICHANNEL,
+    ),
+    Operation(
+        "get_campaign_beta",
+        "GET",
+        "/api/campaigns/{id}",
+        "campaigns@2026-10-15",
+        "single",
+        ("campaigns:read",),
+        M,
+        includes=_ops("campaign-audiences", "campaign-messages"),
+        fieldsets=OMNICHANNEL_FIELDSETS,
+        model=OMNICHANNEL,
+    ),
+    Operation(
+        "get_campaign_messages_beta",
+        "GET",
+        "/api/campaign-messages",
+        "campaign-messages@2026-10-15",
+        "collection",
+        ("campaigns:read",),
+        M,
+        page_size=PageSize(20, 100),
+        filters=CAMPAIGN_MESSAGE_FILTERS,
+        sorts=_ops("created", "id", "name", "status", "updated"),
+        includes=_ops("campaign", "campaign-variations"),
+        fieldsets=MESSAGE_FIELDSETS,
+        model=OMNICHANNEL,
+    ),
+    Operation(
+        "get_campaign_message_beta",
+        "GET",
+        "/api/campaign-messages/{id}",
+        "campaign-messages@2026-10-15",
+        "single",
+        ("campaigns:read",),
+        M,
+        includes=_ops("campaign", "campaign-variations"),
+        fieldsets=MESSAGE_FIELDSETS,
+        model=OMNICHANNEL,
+    ),
+    Operation(
+        "get_campaign_audiences_for_campaign_beta",
+        "GET",
+        "/api/campaigns/{id}/campaign-audiences",
+        "campaign-audiences",
+        "collection",
+        ("campaigns:read",),
+        M,
+        fieldsets=_ops("campaign-audience"),
+        model=OMNICHANNEL,
+    ),
+    Operation(
+        "get_variations_for_campaign_message_beta",
+        "GET",
+        "/api/campaign-messages/{id}/campaign-variations",
+        "campaign-variations",
+        "collection",
+        ("campaigns:read",),
+        M,
+        fieldsets=_ops("campaign-variation"),
+        model=OMNICHANNEL,
+    ),
+)
+ALL_OPERATIONS = OPERATIONS + OMNICHANNEL_OPERATIONS
+BY_ID: Mapping[str, Operation] = {op.operation_id: op for op in ALL_OPERATIONS}
 
 
 def tier_for(op: Operation, query: Mapping[str, str]) -> Tier:

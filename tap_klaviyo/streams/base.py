@@ -89,7 +89,7 @@ class KlaviyoStream(StreamInternals):
     def __init__(self, tap: Tap, resource: Resource) -> None:
         self.resource = resource
         self.services = t.cast("TapServices", tap)
-        super().__init__(tap, schema=load_schema(resource.name), name=resource.name)
+        super().__init__(tap, schema=load_schema(resource.schema_name), name=resource.name)
         self.primary_keys = list(resource.primary_keys)
         # State is kept per partition (campaign channel, parent id...) by the SDK, each with
         # its own resumable bookmark.

@@ -165,7 +165,7 @@ def test_revision_is_required(sandbox: Sandbox) -> None:
     assert error["source"] == {"parameter": "revision"}
 
 
-@pytest.mark.parametrize("revision", ["2026-07-16", "banana", "2026-10-15", "2026-07-15.beta"])
+@pytest.mark.parametrize("revision", ["2026-07-16", "banana", "2026-10-16", "2026-07-15.beta"])
 def test_unknown_revision_is_invalid(sandbox: Sandbox, revision: str) -> None:
     response = get(sandbox, "/api/lists", {**HEADERS, "revision": revision})
     assert response.status_code == 400

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..model import Condition, InvalidQuery, NotFound, Page, Query
+from . import _omnichannel as omnichannel
 from ._attributions import Attributions
 from ._catalog import Catalog, Item, Table, _unique_short_ids
 from ._core import (
@@ -59,6 +60,7 @@ TIMELINE: dict[str, str | None] = {
     "list-profiles": "joined_group_at",
     "segment-profiles": "joined_group_at",
     "accounts": None,
+    **omnichannel.TIMELINE,
 }
 CHANNEL_REQUIRED = (
     "A channel filter is required to list campaigns. Please try adding either "
@@ -307,6 +309,13 @@ class Account:
             if e is None:
                 raise NotFound(f"An event with id {id} does not exist.")
             obj = self._event(e, None, include)
+        elif collection in omnichannel.COLLECTIONS:
+            view = omnichannel.View(self.seed, self.catalog)
+            item = view.tables[collection].by_id.get(id)
+            if item is None:
+                raise NotFound(f"A resource with id {id} does not exist.")
+            obj = item.render(include)
+            return self._present(Page([obj], self._included([obj], include, view.by_type)))
         elif collection in self.tables:
             item = self.tables[collection].by_id.get(id)
             if item is None:
@@ -359,6 +368,11 @@ class Account:
             "list-profiles": self._members("lists", self.list_groups),
             "segment-profiles": self._members("segments", self.segment_groups),
             "accounts": 1,
+            **{
+                name: len(table.items)
+                for name, table in omnichannel.View(self.seed, catalog).tables.items()
+                if name in (omnichannel.AUDIENCES, omnichannel.VARIATIONS)
+            },
             "clock": self.now().isoformat(),
         }
 
@@ -389,6 +403,12 @@ class Account:
             ("segments", "updated"),
         ):
             changes[collection] = self._touch_items(rng, self.tables[collection], attribute, now)
+        # Messages edited (revision 2026-10-15 reads them incrementally): their own draw, so
+        # what the other collections get is as before.
+        touch = random.Random(salt(self.seed, f"advance-messages-{self._advances}"))
+        changes["campaign-messages"] = self._touch_items(
+            touch, self.tables["campaign-messages"], "updated_at", now
+        )
         changes["list-profiles"] = self._join(rng, self.list_groups, now)
         changes["segment-profiles"] = self._join(rng, self.segment_groups, now)
         changes["deleted"] = deleted
@@ -543,6 +563,8 @@ class Account:
             return self._lazy_page(q, self._member_plan(q), quirks)
         if collection == "accounts":
             return Page([self._account()])
+        if collection in omnichannel.COLLECTIONS:
+            return self._omnichannel_page(q, rules, quirks)
         if collection not in self.tables:
             raise InvalidQuery(f"Unknown collection {collection}.")
         items = self._items(q, rules)
@@ -578,7 +600,35 @@ class Account:
 
     # --- small collections -----------------------------------------------------------
 
-    def _small_page(self, q: Query, items: list[Item], quirks: bool) -> Page:
+    def _omnichannel_page(self, q: Query, rules: bool, quirks: bool) -> Page:
+        """Revision 2026-10-15's campaigns, audiences, messages and variations."""
+        view = omnichannel.View(self.seed, self.catalog)
+        table = view.tables[q.collection]
+        parent = omnichannel.PARENTS.get(q.collection)
+        if parent is not None and q.parent_id is not None:
+            if q.parent_id not in view.tables[parent].by_id:
+                if rules:
+                    raise NotFound(f"A resource with id {q.parent_id} does not exist.")
+                return Page([])
+            items = table.children(q.parent_id)
+        elif (
+            rules
+            and q.collection == omnichannel.CAMPAIGNS
+            and not any(c.field == "archived" for c in q.conditions)
+        ):
+            # as in 2026-07-15: archived campaigns are hidden unless asked for explicitly
+            items = [item for item in table.items if not item.virtual["archived"]]
+        else:
+            items = table.items
+        return self._small_page(q, items, quirks, view.by_type)
+
+    def _small_page(
+        self,
+        q: Query,
+        items: list[Item],
+        quirks: bool,
+        by_type: dict[str, Table] | None = None,
+    ) -> Page:
         selected = [
             item
             for item in items
@@ -603,7 +653,7 @@ class Account:
             # Klaviyo returns archived email campaigns slightly out of order despite sort
             page_items[0], page_items[1] = page_items[1], page_items[0]
         data = [item.render(q.include, q.additional_fields) for item in page_items]
-        return Page(data, self._included(data, q.include), after)
+        return Page(data, self._included(data, q.include, by_type), after)
 
     def _small_repeats(self, q: Query, items: list[Item], sort: str) -> list[Item]:
         """Records exactly at a greater-than bound on the sort field, served again."""
@@ -845,7 +895,9 @@ class Account:
 
     # --- related objects -------------------------------------------------------------
 
-    def _included(self, data: list[dict], include: frozenset[str]) -> list[dict]:
+    def _included(
+        self, data: list[dict], include: frozenset[str], by_type: dict[str, Table] | None = None
+    ) -> list[dict]:
         included: list[dict] = []
         seen: set[tuple[str, str]] = set()
         for obj in data:
@@ -855,19 +907,19 @@ class Account:
                     marker = (ref["type"], ref["id"])
                     if marker not in seen:
                         seen.add(marker)
-                        found = self._object(*marker)
+                        found = self._object(*marker, by_type or self.by_type)
                         if found is not None:
                             included.append(found)
         return included
 
-    def _object(self, kind: str, ident: str) -> dict | None:
+    def _object(self, kind: str, ident: str, by_type: dict[str, Table]) -> dict | None:
         if kind == "profile":
             p = self.profiles.index_of_id(ident)
             return None if p is None else self.profiles.build(p)
         if kind == "attribution":
             found = self.attributions.index_of_id(ident)
             return None if found is None else self.attributions.resource(*found)
-        table = self.by_type.get(kind)
+        table = by_type.get(kind)
         item = table.by_id.get(ident) if table else None
         return None if item is None else item.render(frozenset())
 
