@@ -284,6 +284,8 @@ RESOURCE_STREAMS: tuple[ResourceStream, ...] = (
         "profiles",
         "/api/profiles",
         spelled_out=frozenset({"location", "subscriptions", "predictive_analytics"}),
+        # Live profiles carry these, absent from the spec (API-DIGEST §10).
+        extra={"anonymous_id": string(), "whatsapp_bsuid": string()},
     ),
     ResourceStream("lists", "/api/lists"),
     ResourceStream("segments", "/api/segments"),

@@ -172,7 +172,7 @@ def test_lookback_window_reads_late_events_again(
     assert late in account.account.truth("events")["ids"]
     selection = select_only(catalog, {"events"})
 
-    plain = run_tap(tap_config(account), catalog=selection, state=state)
+    plain = run_tap(tap_config(account, lookback_window=0), catalog=selection, state=state)
     assert plain.returncode == 0, plain.stderr[-3000:]
     assert late not in plain.ids("events"), "without a lookback, a late event is not re-read"
 
@@ -419,7 +419,7 @@ def field_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [m for m in messages if "brand_new" in m or "also_new" in m]
 
 
-def test_unknown_fields_are_left_out_with_one_warning_each(
+def test_unknown_fields_land_in_extra_attributes_named_in_one_line(
     tap: TapKlaviyo, capsysbinary: pytest.CaptureFixture[bytes], caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING)
@@ -431,18 +431,25 @@ def test_unknown_fields_are_left_out_with_one_warning_each(
                 "datetime": "2024-01-01T00:00:00+00:00",
                 "event_properties": {"$value": number},
                 "brand_new": number,
-                "also_new": {"nested": True},
+                **({"also_new": {"nested": True}} if number % 4 == 0 else {}),
             }
         )
+    stream.log_extra_attributes()  # what the stream's end does
     messages = written(tap, capsysbinary)
     assert len(messages) == 1000
     assert all(m["type"] == "RECORD" and m["stream"] == "events" for m in messages)
-    assert all("brand_new" not in m["record"] and "also_new" not in m["record"] for m in messages)
-    assert [m["record"]["event_properties"]["$value"] for m in messages] == list(range(1000))
+    records = [m["record"] for m in messages]
+    assert all("brand_new" not in r and "also_new" not in r for r in records)
+    assert [r["extra_attributes"]["brand_new"] for r in records] == list(range(1000))
+    assert [r["extra_attributes"].get("also_new") for r in records] == [
+        {"nested": True} if n % 4 == 0 else None for n in range(1000)
+    ]
+    assert [r["event_properties"]["$value"] for r in records] == list(range(1000))
+    assert stream.schema["properties"]["extra_attributes"] == {"type": ["object", "null"]}
     warnings = field_warnings(caplog)
-    assert len(warnings) == 2, warnings  # one per field, not one per record
-    assert any("brand_new" in w for w in warnings)
-    assert any("also_new" in w for w in warnings)
+    assert len(warnings) == 1, warnings  # one line per run, not one per record or field
+    assert "also_new (250 records)" in warnings[0]
+    assert "brand_new (1,000 records)" in warnings[0]
 
 
 def test_unknown_fields_with_flattening_never_crash_nor_warn_per_record(

@@ -7,10 +7,10 @@ read it); a short summary follows on stderr. Ctrl-C or SIGTERM stops it cleanly.
 from __future__ import annotations
 
 import argparse
-import zoneinfo
 import asyncio
 import datetime as dt
 import sys
+import zoneinfo
 from collections.abc import Callable, Sequence
 from dataclasses import fields
 from typing import NoReturn

@@ -168,10 +168,9 @@ class Account:
         quirks: bool = True,
         timezone: str = ACCOUNT_TIMEZONE,
     ) -> None:
-        self.seed, self.sizes, self.quirks = seed, sizes, quirks
-        # Not UTC by default, and with daylight saving time: reports cut days where Klaviyo's
-        # UI does.
-        self.timezone = timezone
+        # The timezone: not UTC by default, and with daylight saving time: reports cut days
+        # where Klaviyo's UI does.
+        self.seed, self.sizes, self.quirks, self.timezone = seed, sizes, quirks, timezone
         self.clock_offset = 0.0  # seconds ``advance(..., move_clock=True)`` moved the clock
         moment = now if now is not None else dt.datetime.now(UTC).replace(second=0, microsecond=0)
         self.anchor = int(epoch(moment))
@@ -185,8 +184,7 @@ class Account:
             listed = [*base, *([duplicate] if duplicate else [])]
             gone = vanished_metric(seed, listed, self.anchor)
             self.metrics = [*listed, gone]
-        self.profiles = Profiles(seed, sizes.profiles, self.anchor, list_ids)
-        self.profiles.live_fields = quirks
+        self.profiles = Profiles(seed, sizes.profiles, self.anchor, list_ids, live_fields=quirks)
         self.events = Events(
             seed,
             sizes.events,
@@ -241,6 +239,7 @@ class Account:
         if quirks:
             # after the groups: vanished lists and segments have no members
             catalog.vary_campaigns()
+            catalog.add_unlisted_attributes()
             self.vanished.update(catalog.add_vanished())
         if gone is not None:
             self.vanished["metrics"] = frozenset({gone.id})

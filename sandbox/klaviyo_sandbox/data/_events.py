@@ -47,9 +47,6 @@ ORPHAN_PERIOD = 200  # about 0.5% of the base events have no resolvable metric
 DUPLICATE_PERIOD = 4  # the duplicate "Placed Order" takes every 4th after its creation
 _DUPLICATE_REST = 1  # orphans sit at rests = 3 (mod 4): the two sets never overlap
 DUPLICATED = "Placed Order"
-# With quirks, every ``UNIQUE_ID_PERIOD``-th event carries ``unique_id`` (the key an API
-# client sent it with), an attribute the spec's event schema does not list.
-UNIQUE_ID_PERIOD = 97
 CATEGORY_IDS = {"Internal": 1, "eCommerce": 3, "API": 15}
 
 
@@ -244,7 +241,6 @@ class Events:
         self.streams_by_metric = self._layout(seed, count, anchor, owners)
         self._starts = [s.lo for s in self.streams_by_metric]
         self.orphans = orphans and count > 0
-        self.unlisted_attributes = orphans  # quirks: attributes beyond the spec
         # rest 3 (mod 4) keeps orphans off the duplicate's rest 1
         self.orphan_rest = DUPLICATE_PERIOD * (salt(seed, "orphans") % 50) + 3
         self.duplicate = duplicate
@@ -421,18 +417,15 @@ class Events:
             if e >= self.base
             else mix(self._salt ^ e) % self._profiles
         )
-        attributes: dict = {
-            "timestamp": ts,
-            "event_properties": _properties(kind, h, e, ts),
-            "datetime": iso(ts),
-            "uuid": uuid_text(h, h * 0x9E3779B97F4A7C15 & 0xFFFFFFFFFFFFFFFF),
-        }
-        if self.unlisted_attributes and e % UNIQUE_ID_PERIOD == 0:
-            attributes["unique_id"] = f"order-{h % 10_000_000}"
         return {
             "type": "event",
             "id": base62((e * self._multiplier + self._offset) % _ID_SPACE, 11),
-            "attributes": attributes,
+            "attributes": {
+                "timestamp": ts,
+                "event_properties": _properties(kind, h, e, ts),
+                "datetime": iso(ts),
+                "uuid": uuid_text(h, h * 0x9E3779B97F4A7C15 & 0xFFFFFFFFFFFFFFFF),
+            },
             "relationships": {
                 "profile": {"data": {"type": "profile", "id": self.profiles.id(profile)}},
                 "metric": {"data": None if metric is None else {"type": "metric", "id": metric.id}},

@@ -74,12 +74,14 @@ class Overlay:
 
 
 class Profiles:
-    def __init__(self, seed: int, count: int, anchor: int, list_ids: list[str]) -> None:
+    def __init__(
+        self, seed: int, count: int, anchor: int, list_ids: list[str], *, live_fields: bool = False
+    ) -> None:
         self.base = count
         self.anchor = anchor
         self.list_ids = list_ids
         self.overlay = Overlay()
-        self.live_fields = False  # quirks: attributes live accounts send beyond the spec
+        self.live_fields = live_fields  # quirks: attributes live accounts send beyond the spec
         self._salt = salt(seed, "profile")
         self._salt_id = salt(seed, "profile-id")
         self._salt_flags = salt(seed, "profile-flags")
