@@ -62,7 +62,9 @@ def reached(bookmarks: t.Mapping[str, t.Any]) -> dt.datetime | None:
 
 
 def advance(bookmarks: t.MutableMapping[str, t.Any], value: dt.datetime) -> bool:
-    """Move the second read's point to ``value``, never back; whether it moved."""
+    """Move the second read's point to ``value``'s whole second (a resume reads that
+    second's ties again), never back; whether it moved."""
+    value = timestamps.floor_second(value)
     current = reached(bookmarks)
     if current is not None and value <= current:
         return False

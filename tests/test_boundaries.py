@@ -27,7 +27,7 @@ from klaviyo_sandbox.app import DEMO_API_KEY
 from klaviyo_sandbox.data._events import NewEvent
 from klaviyo_sandbox.server import Sandbox, running_sandbox
 from tap_klaviyo.tap import TapKlaviyo
-from tests.conftest import SMALL, tap_config
+from tests.conftest import BOOKMARK_ONLY, SMALL, tap_config
 from tests.singer import TapRun, quiet_tap, run_tap, select_only
 
 UTC = dt.timezone.utc
@@ -138,7 +138,7 @@ def test_future_dated_events_are_emitted_and_never_bookmarked(
     assert parse(bookmark) <= now
     # The next run reads them again (they are still ahead), and only what is new besides.
     run = run_tap(
-        tap_config(account),
+        tap_config(account, **BOOKMARK_ONLY),
         catalog=select_only(catalog, {"events"}),
         state={"bookmarks": {"events": first_sync.state["bookmarks"]["events"]}},  # type: ignore[index]
     )
@@ -172,12 +172,14 @@ def test_lookback_window_reads_late_events_again(
     assert late in account.account.truth("events")["ids"]
     selection = select_only(catalog, {"events"})
 
-    plain = run_tap(tap_config(account, lookback_window=0), catalog=selection, state=state)
+    plain = run_tap(tap_config(account, **BOOKMARK_ONLY), catalog=selection, state=state)
     assert plain.returncode == 0, plain.stderr[-3000:]
     assert late not in plain.ids("events"), "without a lookback, a late event is not re-read"
 
     looking_back = run_tap(
-        tap_config(account, lookback_window=3600), catalog=selection, state=state
+        tap_config(account, lookback_window=3600, late_events_days=0),
+        catalog=selection,
+        state=state,
     )
     assert looking_back.returncode == 0, looking_back.stderr[-3000:]
     emitted = looking_back.ids("events")
@@ -218,7 +220,8 @@ def test_older_state_formats_are_migrated_and_honoured(
         "epoch": {"since": int(moment.timestamp())},
     }[entry]
     state = {"bookmarks": {"events": bookmark}}
-    run = run_tap(tap_config(account), catalog=select_only(catalog, {"events"}), state=state)
+    config = tap_config(account, **BOOKMARK_ONLY)
+    run = run_tap(config, catalog=select_only(catalog, {"events"}), state=state)
     assert run.returncode == 0, run.stderr[-3000:]
     assert "Traceback" not in run.stderr
     emitted = run.ids("events")

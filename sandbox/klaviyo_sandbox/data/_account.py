@@ -171,7 +171,7 @@ class Account:
         # The timezone: not UTC by default, and with daylight saving time: reports cut days
         # where Klaviyo's UI does.
         self.seed, self.sizes, self.quirks, self.timezone = seed, sizes, quirks, timezone
-        self.clock_offset = 0.0  # seconds ``advance(..., move_clock=True)`` moved the clock
+        self.clock_offset = 0.0  # seconds ``advance(..., move_clock=...)`` moved the clock
         moment = now if now is not None else dt.datetime.now(UTC).replace(second=0, microsecond=0)
         self.anchor = int(epoch(moment))
         list_ids = _unique_short_ids(seed, "list", sizes.lists)
@@ -286,7 +286,7 @@ class Account:
 
     def now(self) -> dt.datetime:
         """The sandbox clock: real wall time, so a tap and the sandbox agree on "now"; ahead
-        of it by what ``advance(..., move_clock=True)`` moved it (a tap is then run with the
+        of it by what ``advance(..., move_clock=...)`` moved it (a tap is then run with the
         same clock)."""
         return dt.datetime.fromtimestamp(time.time() + self.clock_offset, UTC)
 
@@ -387,19 +387,18 @@ class Account:
             "clock": self.now().isoformat(),
         }
 
-    def advance(self, seconds: float, move_clock: bool = False) -> dict:
+    def advance(self, seconds: float, move_clock: float = 0) -> dict:
         """Simulate ``seconds`` of activity, all stamped with the current second: new and
         changed objects, and deletes (Klaviyo keeps no trace of them: the answer's
-        ``deleted`` and ``removed`` are the only ground truth of what went). With
-        ``move_clock`` the clock first moves ``seconds`` ahead (a day passes in an instant).
+        ``deleted`` and ``removed`` are the only ground truth of what went). The clock
+        first moves ``move_clock`` seconds ahead (a day passes in an instant).
 
         With quirks, a share of the new events arrive late: their ``datetime`` is up to
         ``LATE_DAYS`` days before now, as integrations send historical events (backfilled
         orders). The answer's ``late_events`` names them, with when they arrived."""
         self._advances += 1
         rng = random.Random(salt(self.seed, f"advance-{self._advances}"))
-        if move_clock:
-            self.clock_offset += seconds
+        self.clock_offset += move_clock
         now = int(epoch(self.now()))
         # Deletes first: what is deleted is not also touched, created or joined below.
         deleted = self._delete(rng)
