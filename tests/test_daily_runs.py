@@ -96,9 +96,6 @@ def daily_run(tmp: Path, sandbox: Sandbox, state: dict[str, Any], day: int) -> d
             "--catalog", str(tmp / "catalog.json")]  # fmt: skip
     if state:
         argv += ["--state", str(tmp / "state.json")]
-    import time
-
-    t0 = time.monotonic()
     with (tmp / f"tap-{day}.log").open("wb") as log:
         tap = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=log)
         target = subprocess.run(
@@ -109,10 +106,6 @@ def daily_run(tmp: Path, sandbox: Sandbox, state: dict[str, Any], day: int) -> d
         )
         assert tap.wait(timeout=120) == 0, (tmp / f"tap-{day}.log").read_text()[-3000:]
     assert target.returncode == 0, target.stderr.decode()[-3000:]
-    print("DAY", day, time.monotonic() - t0)
-    import shutil as sh
-
-    sh.copy(tmp / f"tap-{day}.log", f"/tmp/le-tap-{day}.log")
     return dict(json.loads(target.stdout.splitlines()[-1]))
 
 
