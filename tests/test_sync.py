@@ -11,7 +11,6 @@ import pytest
 from jsonschema import Draft202012Validator, FormatChecker
 
 from tap_klaviyo.schemas import load_schema
-from tap_klaviyo.streams.base import EXTRA_ATTRIBUTES
 from tests.singer import TapRun
 from tests.truth import KEYED_STREAMS, emitted_keys, expected_keys
 
@@ -59,9 +58,9 @@ def test_schema_messages_precede_records_and_match_files(full_sync: TapRun) -> N
         elif message["type"] == "RECORD":
             assert message["stream"] in seen_schema
     for stream in seen_schema:
-        # Besides the file's columns, every stream's column for fields no schema lists.
-        assert full_sync.schemas[stream]["properties"].keys() == (
-            load_schema(stream)["properties"].keys() | {EXTRA_ATTRIBUTES}
+        assert (
+            full_sync.schemas[stream]["properties"].keys()
+            == load_schema(stream)["properties"].keys()
         )
 
 

@@ -35,8 +35,8 @@ STATE_EVERY = 30.0
 # Why a record Klaviyo sent is left out on purpose (counted, and the counts logged).
 BEFORE_WINDOW = "records before their window (already synced: Klaviyo repeats a bound's records)"
 AFTER_WINDOW = "records at or after their window's end (read by the next window, or past end_date)"
-# Every stream's column for what Klaviyo sent that its schema does not list (attributes added
-# between spec releases): one JSON object per record, so nothing is dropped.
+# Every stream's column (in every schema file) for what Klaviyo sent that the schema does not
+# list (attributes added between spec releases): one JSON object per record, nothing dropped.
 EXTRA_ATTRIBUTES = "extra_attributes"
 
 
@@ -81,9 +81,7 @@ class KlaviyoStream(StreamInternals):
     def __init__(self, tap: Tap, resource: Resource) -> None:
         self.resource = resource
         self.services = t.cast("TapServices", tap)
-        schema = load_schema(resource.name)
-        schema["properties"][EXTRA_ATTRIBUTES] = {"type": ["object", "null"]}
-        super().__init__(tap, schema=schema, name=resource.name)
+        super().__init__(tap, schema=load_schema(resource.name), name=resource.name)
         self.primary_keys = list(resource.primary_keys)
         # State is kept per partition (campaign channel, parent id...) by the SDK, each with
         # its own resumable bookmark.

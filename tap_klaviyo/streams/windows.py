@@ -123,6 +123,7 @@ class WindowedStream(KlaviyoStream):
     """
 
     _range: tuple[dt.datetime | None, Frontier]  # the read's start and progress, for its log
+    _floor: dt.datetime | None = None  # the bookmark the read started from
 
     def read(self, context: Context | None) -> t.Iterator[dict]:
         frontier = Frontier(self.sync_started)

@@ -9,7 +9,9 @@ size); ``sum_value`` and ``unique`` walk the events when the window holds at mos
 ``WALK_LIMIT`` of them and are estimated from the count beyond that.
 
 With quirks, values reports carry an ``id`` and send count statistics as floats on most
-rows (``4779.0``, as Klaviyo does); a metric that vanished after being listed is 404.
+rows (``4779.0``, as Klaviyo does); a metric that vanished after being listed is 404; and
+days are labelled as live accounts label them: a series day as its date at UTC midnight,
+a metric aggregate's day as the UTC instant of its local midnight.
 """
 
 from __future__ import annotations
