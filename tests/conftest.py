@@ -125,7 +125,7 @@ ROUGH_SECONDS = {
     "test_properties.py::test_full_sync_through_a_fault_mix": 60,
     "test_kill_resume.py::test_sigkill_and_resume": 50,
     "test_meltano.py": 60,
-    "test_daily_runs.py": 60,
+    "test_daily_runs.py": 120,
     "test_many_accounts.py": 50,
     "test_security.py": 55,
     "full_sync": 45,
