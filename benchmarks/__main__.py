@@ -2,7 +2,7 @@
 
     python -m benchmarks                 # the full run (about 25-30 minutes on 2 cores)
     python -m benchmarks --quick         # a small smoke run (about 2 minutes)
-    python -m benchmarks --only 1,2      # some scenarios: 1 2 3 4 5 6 sandbox
+    python -m benchmarks --only 1,2      # some scenarios: 1 2 3 4 5 6 7 sandbox
     python -m benchmarks --events 500000 --mid-scale 0.05 --span 180
     python -m benchmarks --snapshot      # measure the committed HEAD, immune to edits meanwhile
 
@@ -37,7 +37,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run")
-    parser.add_argument("--only", help="comma-separated scenarios: 1,2,3,4,5,6,sandbox")
+    parser.add_argument("--only", help="comma-separated scenarios: 1,2,3,4,5,6,7,sandbox")
     parser.add_argument("--events", type=int, help="events of scenarios 1 and 2")
     parser.add_argument("--span", type=float, help="scenario 3: seconds of steady state")
     parser.add_argument("--warmup", type=float, help="scenario 3: seconds before the span")
@@ -108,6 +108,8 @@ def main(argv: list[str] | None = None) -> int:
         emit(scenarios.scenario_5(plan, first("4 core")))
     if "6" in plan.scenarios:
         emit(scenarios.scenario_6(plan))
+    if "7" in plan.scenarios:
+        emit(scenarios.scenario_7(plan))
     speed = []
     if "sandbox" in plan.scenarios:
         speed = sandbox_speed.run(

@@ -8,6 +8,10 @@
 5. The baseline (``benchmarks.baseline_tap``: SDK defaults) on the same core streams.
 6. Deletes: the day after a first sync of profiles and list and segment members, a normal
    incremental run against a reconciliation run (the pass that finds what Klaviyo deleted).
+7. Late events: a daily run's events under each design that catches events arriving up to 7
+   days late (a 7-day trailing re-read; a second read of the day now 7 days old alone; a
+   day's trailing re-read plus that second read, the tap's default), scaled down from 1M
+   events a day.
 """
 
 from __future__ import annotations
@@ -69,7 +73,8 @@ class Plan:
     max_workers: int = DEFAULTS["max_workers"]  # the tap's defaults unless told otherwise
     max_buffered_pages: int = DEFAULTS["max_buffered_pages"]
     speed_seconds: float = 10  # sandbox speed: seconds of paging per concurrency
-    scenarios: tuple[str, ...] = ("1", "2", "3", "4", "5", "6", "sandbox")
+    late_events_per_day: int = 10_000  # scenario 7 (1/100 of the 1M a day it extrapolates to)
+    scenarios: tuple[str, ...] = ("1", "2", "3", "4", "5", "6", "7", "sandbox")
 
     def tap_settings(self, **more: t.Any) -> dict[str, t.Any]:
         return {
@@ -93,6 +98,7 @@ QUICK = Plan(
     mid_scale=0.005,
     mid_fixed={"metrics": 8, "templates": 10, "tags": 8},
     speed_seconds=2,
+    late_events_per_day=1_000,
 )
 
 
@@ -422,3 +428,81 @@ def _aged(state: dict[str, t.Any]) -> dict[str, t.Any]:
     for stream in RECONCILED_STREAMS:
         aged["bookmarks"][stream][versions.RECONCILED_AT] = when.isoformat()
     return aged
+
+
+# -- 7: late events, the daily cost of each design -------------------------------------------
+
+DAY_SECONDS = 86_400
+EVENTS_A_DAY = 1_000_000  # the account the figures are extrapolated to
+# Days the sandbox's base events span (each metric's from 730 days back, less its index).
+EVENT_HISTORY_DAYS = 725
+LATE_DESIGNS = (
+    ("7-day trailing re-read", {"lookback_window": 7 * DAY_SECONDS, "late_events_days": 0}),
+    ("second read alone (fails: a day late waits 7)", {"lookback_window": 0}),
+    ("1-day re-read + second read (default)", {}),
+)
+
+
+def scenario_7(plan: Plan) -> list[Row]:
+    """One daily run of events from the same state (bookmark a day old, the second read at 8
+    days back) under each design, at latency 0 and no limits, and a run with nothing to read
+    again (bookmark now: start-up, discovery of the range, the future-dated events) for the
+    fixed cost. Extrapolated to 1M events a day: fixed cost + (run - fixed) x scale, since
+    requests, bytes and CPU grow with the events read, which is what the designs differ in."""
+    options = SandboxOptions(
+        sizes={"events": plan.late_events_per_day * EVENT_HISTORY_DAYS},
+        latency_ms=0,
+        rate_limits=False,
+    )
+    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    day = dt.timedelta(days=1)
+    zulu = "%Y-%m-%dT%H:%M:%SZ"
+    measured: list[tuple[str, TapRun, int]] = []
+    with SandboxProcess(options, name="s7-sandbox") as sandbox:
+        catalog = write_json("s7-catalog.json", select(discovered_catalog(sandbox), ["events"]))
+        since, until = (now - 2 * day).strftime(zulu), (now - day).strftime(zulu)
+        per_day = sandbox.admin(f"truth/events?since={since}&until={until}")["count"]
+        for label, settings, bookmark in (
+            ("fixed cost (nothing to read again)", {"lookback_window": 0}, now),
+            *((label, settings, now - day) for label, settings in LATE_DESIGNS),
+        ):
+            events = {"replication_key": "datetime", "replication_key_value": bookmark.isoformat()}
+            events["read_again_to"] = (bookmark - 7 * day).isoformat()
+            state = write_json("s7-state.json", {"bookmarks": {"events": events}})
+            config = write_json(
+                "s7-config.json", sandbox.tap_config(**plan.tap_settings(**settings))
+            )
+            bytes_before = sandbox.body_bytes()
+            run = run_tap(
+                [*tap_argv(str(config), str(catalog)), "--state", str(state)],
+                name=f"s7-{label.split(maxsplit=1)[0]}-tap",
+                sandbox=sandbox,
+            )
+            measured.append((label, run, sandbox.body_bytes() - bytes_before))
+    (_, fixed, fixed_bytes), *designs = measured
+    scale = EVENTS_A_DAY / max(per_day, 1)
+    rows = [row_from(fixed, "7 late events", f"events: {measured[0][0]}")]
+    rows[0].notes.append(
+        f"{fixed_bytes / 1e6:,.1f} MB; {per_day:,} events a day; {options.describe()}"
+    )
+    for label, run, body_bytes in designs:
+        row = row_from(run, "7 late events", f"events: {label}")
+
+        def scaled(value: float, base: float) -> float:
+            return base + max(value - base, 0) * scale
+
+        # Pages of 1,000 events, plus the windows' last pages (their number does not grow
+        # with the events: at this scale most windows are one short page).
+        page_size = EVENTS.page_size or 1000
+        requests = run.total_requests + (run.records - fixed.records) * scale / page_size
+        minutes = requests / EVENTS.tier.steady
+        row.notes.append(
+            f"{(run.records - fixed.records) / max(per_day, 1):.1f} days of events read again "
+            f"or new; {body_bytes / 1e6:,.1f} MB of responses; at 1M events a day "
+            f"(x{scale:,.0f}): {requests:,.0f} requests, "
+            f"{scaled(body_bytes, fixed_bytes) / 1e9:,.1f} GB, "
+            f"{scaled(run.cpu, fixed.cpu) / 60:,.1f} min of tap CPU, at least {minutes:,.1f} "
+            f"min at the XL tier ({EVENTS.tier.steady:,}/min)"
+        )
+        rows.append(row)
+    return rows

@@ -85,7 +85,10 @@ def array_of(items: JSON, *, nullable: bool = True) -> JSON:
 
 
 def stream_schema(columns: Mapping[str, JSON], keys: Iterable[str] = ("id",)) -> JSON:
-    """The top-level Singer schema: ``id`` (or the first key) first, then alphabetical."""
+    """The top-level Singer schema: ``id`` (or the first key) first, then alphabetical; with
+    ``extra_attributes``, where the tap keeps the fields a record has that no schema lists
+    (Klaviyo adds attributes between spec releases)."""
+    columns = {**columns, "extra_attributes": open_object()}
     keys = list(keys)
     first = [key for key in keys if key in columns]
     rest = sorted(name for name in columns if name not in first)
@@ -286,6 +289,8 @@ RESOURCE_STREAMS: tuple[ResourceStream, ...] = (
         "profiles",
         "/api/profiles",
         spelled_out=frozenset({"location", "subscriptions", "predictive_analytics"}),
+        # Live profiles carry these, absent from the spec (API-DIGEST §10).
+        extra={"anonymous_id": string(), "whatsapp_bsuid": string()},
     ),
     ResourceStream("lists", "/api/lists"),
     ResourceStream("segments", "/api/segments"),

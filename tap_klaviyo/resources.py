@@ -165,7 +165,8 @@ class Resource:
     params: tuple[tuple[str, str], ...] = ()
     # Some filters cannot be left open (the suppression filter selects suppressed profiles).
     earliest: str | None = None
-    # Events reach Klaviyo late with past timestamps: ``lookback_window`` re-reads them.
+    # Events reach Klaviyo late with past timestamps: ``lookback_window`` re-reads the last
+    # day, a second read the range ``late_events_days`` old (``tap_klaviyo.late_events``).
     late_arrivals: bool = False
     # One row per parent per run, stamped ``snapshot_at`` (the run's start): daily runs
     # accumulate growth.

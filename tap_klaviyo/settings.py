@@ -124,9 +124,18 @@ CONFIG_SCHEMA = th.PropertiesList(
     th.Property(
         "lookback_window",
         th.IntegerType(minimum=0),
-        default=0,
-        description="Seconds of events to read again behind the bookmark on each run, for "
-        "events that reach Klaviyo late with an earlier timestamp (e.g. 3600).",
+        default=86400,
+        description="Seconds of events to read again behind the bookmark on each run: an "
+        "event that reaches Klaviyo up to this long after its `datetime` is in the warehouse "
+        "after the next run (default: a day). See Late events.",
+    ),
+    th.Property(
+        "late_events_days",
+        th.IntegerType(minimum=0, maximum=90),
+        default=7,
+        description="Events that reach Klaviyo up to N days after their `datetime` land in "
+        "the warehouse: each run also reads, a second time, the range that became N days old "
+        "since the last run (about one day of events a daily run). 0: no second read.",
     ),
     th.Property(
         "max_workers",
@@ -295,6 +304,7 @@ class Settings:
     max_retries: int
     user_agent: str | None
     lookback_window: int
+    late_events_days: int
     max_workers: int
     max_buffered_pages: int
     event_attributions: bool
@@ -341,6 +351,7 @@ class Settings:
             max_retries=value("max_retries"),
             user_agent=config.get("user_agent") or None,
             lookback_window=value("lookback_window"),
+            late_events_days=value("late_events_days"),
             max_workers=value("max_workers"),
             max_buffered_pages=value("max_buffered_pages"),
             event_attributions=bool(value("event_attributions")),

@@ -8,8 +8,8 @@ every variant the sandbox serves).
 
 A page with anything the types do not expect (an attribute or relationship the schema does
 not know, a relationship of another shape) is parsed the generic way instead, so an unknown
-field is still warned about and nothing is lost; so is a page with line breaks between its
-tokens, which a raw value would carry into a RECORD line.
+field lands in the row's ``extra_attributes`` and nothing is lost; so is a page with line
+breaks between its tokens, which a raw value would carry into a RECORD line.
 """
 
 from __future__ import annotations

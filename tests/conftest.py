@@ -71,6 +71,10 @@ def fresh_sandbox() -> Iterator[Sandbox]:
         yield running
 
 
+# For tests of the bookmark itself: no trailing re-read, no second read of late events.
+BOOKMARK_ONLY = {"lookback_window": 0, "late_events_days": 0}
+
+
 def tap_config(sandbox: Sandbox, **settings: Any) -> dict[str, Any]:
     return {"api_key": DEMO_API_KEY, "base_url": sandbox.url, **settings}
 
@@ -123,6 +127,7 @@ ROUGH_SECONDS = {
     "test_meltano.py": 60,
     "test_install_as_printed.py": 60,
     "test_first_hour_messages.py": 40,
+    "test_daily_runs.py": 120,
     "test_many_accounts.py": 50,
     "test_security.py": 55,
     "full_sync": 45,

@@ -27,7 +27,7 @@ from klaviyo_sandbox.app import DEMO_API_KEY
 from klaviyo_sandbox.data._events import NewEvent
 from klaviyo_sandbox.server import Sandbox, running_sandbox
 from tap_klaviyo.tap import TapKlaviyo
-from tests.conftest import SMALL, tap_config
+from tests.conftest import BOOKMARK_ONLY, SMALL, tap_config
 from tests.singer import TapRun, quiet_tap, run_tap, select_only
 
 UTC = dt.timezone.utc
@@ -138,7 +138,7 @@ def test_future_dated_events_are_emitted_and_never_bookmarked(
     assert parse(bookmark) <= now
     # The next run reads them again (they are still ahead), and only what is new besides.
     run = run_tap(
-        tap_config(account),
+        tap_config(account, **BOOKMARK_ONLY),
         catalog=select_only(catalog, {"events"}),
         state={"bookmarks": {"events": first_sync.state["bookmarks"]["events"]}},  # type: ignore[index]
     )
@@ -172,12 +172,14 @@ def test_lookback_window_reads_late_events_again(
     assert late in account.account.truth("events")["ids"]
     selection = select_only(catalog, {"events"})
 
-    plain = run_tap(tap_config(account), catalog=selection, state=state)
+    plain = run_tap(tap_config(account, **BOOKMARK_ONLY), catalog=selection, state=state)
     assert plain.returncode == 0, plain.stderr[-3000:]
     assert late not in plain.ids("events"), "without a lookback, a late event is not re-read"
 
     looking_back = run_tap(
-        tap_config(account, lookback_window=3600), catalog=selection, state=state
+        tap_config(account, lookback_window=3600, late_events_days=0),
+        catalog=selection,
+        state=state,
     )
     assert looking_back.returncode == 0, looking_back.stderr[-3000:]
     emitted = looking_back.ids("events")
@@ -218,7 +220,8 @@ def test_older_state_formats_are_migrated_and_honoured(
         "epoch": {"since": int(moment.timestamp())},
     }[entry]
     state = {"bookmarks": {"events": bookmark}}
-    run = run_tap(tap_config(account), catalog=select_only(catalog, {"events"}), state=state)
+    config = tap_config(account, **BOOKMARK_ONLY)
+    run = run_tap(config, catalog=select_only(catalog, {"events"}), state=state)
     assert run.returncode == 0, run.stderr[-3000:]
     assert "Traceback" not in run.stderr
     emitted = run.ids("events")
@@ -419,7 +422,7 @@ def field_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [m for m in messages if "brand_new" in m or "also_new" in m]
 
 
-def test_unknown_fields_are_left_out_with_one_warning_each(
+def test_unknown_fields_land_in_extra_attributes_named_in_one_line(
     tap: TapKlaviyo, capsysbinary: pytest.CaptureFixture[bytes], caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING)
@@ -431,18 +434,25 @@ def test_unknown_fields_are_left_out_with_one_warning_each(
                 "datetime": "2024-01-01T00:00:00+00:00",
                 "event_properties": {"$value": number},
                 "brand_new": number,
-                "also_new": {"nested": True},
+                **({"also_new": {"nested": True}} if number % 4 == 0 else {}),
             }
         )
+    stream.log_extra_attributes()  # what the stream's end does
     messages = written(tap, capsysbinary)
     assert len(messages) == 1000
     assert all(m["type"] == "RECORD" and m["stream"] == "events" for m in messages)
-    assert all("brand_new" not in m["record"] and "also_new" not in m["record"] for m in messages)
-    assert [m["record"]["event_properties"]["$value"] for m in messages] == list(range(1000))
+    records = [m["record"] for m in messages]
+    assert all("brand_new" not in r and "also_new" not in r for r in records)
+    assert [r["extra_attributes"]["brand_new"] for r in records] == list(range(1000))
+    assert [r["extra_attributes"].get("also_new") for r in records] == [
+        {"nested": True} if n % 4 == 0 else None for n in range(1000)
+    ]
+    assert [r["event_properties"]["$value"] for r in records] == list(range(1000))
+    assert stream.schema["properties"]["extra_attributes"]["type"] == ["object", "null"]
     warnings = field_warnings(caplog)
-    assert len(warnings) == 2, warnings  # one per field, not one per record
-    assert any("brand_new" in w for w in warnings)
-    assert any("also_new" in w for w in warnings)
+    assert len(warnings) == 1, warnings  # one line per run, not one per record or field
+    assert "also_new (250 records)" in warnings[0]
+    assert "brand_new (1,000 records)" in warnings[0]
 
 
 def test_unknown_fields_with_flattening_never_crash_nor_warn_per_record(

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import tap_config
+from tests.conftest import BOOKMARK_ONLY, tap_config
 from tests.singer import run_tap, select_only
 
 INCREMENTAL = {"events", "profiles", "list_members"}
@@ -39,7 +39,7 @@ def catalog(fresh_sandbox: Any) -> dict[str, Any]:
 def test_second_run_emits_the_changes_and_nothing_older(
     fresh_sandbox: Any, catalog: dict[str, Any]
 ) -> None:
-    config = tap_config(fresh_sandbox)
+    config = tap_config(fresh_sandbox, **BOOKMARK_ONLY)
     first = run_tap(config, catalog=catalog)
     assert first.returncode == 0, first.stderr[-2000:]
     assert first.state
@@ -78,7 +78,9 @@ def test_ties_at_the_bookmark_are_read_again(fresh_sandbox: Any, catalog: dict[s
         }
     }
     resumed = run_tap(
-        tap_config(fresh_sandbox), catalog=select_only(catalog, {"events"}), state=state
+        tap_config(fresh_sandbox, **BOOKMARK_ONLY),
+        catalog=select_only(catalog, {"events"}),
+        state=state,
     )
     expected = {e["id"] for e in events if e["datetime"] >= tied_second}
     assert resumed.ids("events") == expected

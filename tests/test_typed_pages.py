@@ -4,7 +4,8 @@
   RECORD lines of the typed rows parse to the same records as the generic rows' lines, and
   the typed decoder read (nearly) every page itself (the quirks are all types it expects).
 - Pages the types do not expect (an unknown attribute or relationship, another shape, line
-  breaks between tokens, not JSON) go the generic way, where unknown fields are warned about.
+  breaks between tokens, not JSON) go the generic way, where unknown fields land in
+  ``extra_attributes``.
 - The typed attributes and relationships cover the events schema: a column added to the
   schema but not to the types would be dropped from typed rows.
 """
@@ -158,7 +159,8 @@ def test_unexpected_pages_take_the_generic_path(body: bytes) -> None:
 
 
 def test_typed_events_cover_the_schema() -> None:
-    derived = {"metric_name", "attributions"} | {
+    # ``extra_attributes`` holds what the types do not know: such a page is read generically.
+    derived = {"metric_name", "attributions", "extra_attributes"} | {
         f"attributed_{column}" for column in typed_pages.records.ATTRIBUTION_COLUMNS
     }
     typed = {"id", *typed_pages.ATTRIBUTES, "attribution_ids"} | {

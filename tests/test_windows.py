@@ -31,7 +31,7 @@ def windows_of(sandbox: Sandbox, name: str, **settings: Any) -> tuple[WindowedSt
     assert isinstance(stream, WindowedStream)
     stream.write_starting_value(None)  # what the SDK does first: start_date
     frontier = Frontier(stream.sync_started)
-    for _ in stream.window_tasks(None, frontier):
+    for _ in stream.window_tasks(None, frontier, stream.lower_bound(None), stream.upper_bound()):
         pass  # each task opens its window in the frontier, in time order
     return stream, frontier._windows
 

@@ -232,7 +232,7 @@ class AccountLike(Protocol):
         include: frozenset[str] = ...,
     ) -> Page: ...
     def report(self, report_type: str, attributes: dict) -> dict: ...
-    def advance(self, seconds: float) -> dict: ...
+    def advance(self, seconds: float, move_clock: float = 0) -> dict: ...
     def truth(
         self,
         collection: str,
@@ -966,7 +966,11 @@ async def _advance(request: web.Request) -> web.Response:
         seconds = float(request.query.get("seconds", "3600"))
     except ValueError:
         return _plain({"error": "seconds: not a number"}, 400)
-    return _plain(_admin(request).account.advance(seconds))
+    try:
+        move_clock = float(request.query.get("move_clock", "0"))
+    except ValueError:
+        return _plain({"error": "move_clock: not a number"}, 400)
+    return _plain(_admin(request).account.advance(seconds, move_clock=move_clock))
 
 
 async def _requests(request: web.Request) -> web.Response:

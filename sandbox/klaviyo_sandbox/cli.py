@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import datetime as dt
 import sys
+import zoneinfo
 from collections.abc import Callable, Sequence
 from dataclasses import fields
 from typing import NoReturn
@@ -127,6 +128,13 @@ def _add_account_options(parser: argparse.ArgumentParser) -> None:
         help="where the generated history ends: an ISO 8601 datetime, UTC when it has "
         "no offset (default: now, to the minute)",
     )
+    parser.add_argument(
+        "--timezone",
+        type=_timezone,
+        default="America/New_York",
+        metavar="IANA",
+        help="the account's timezone, where reports cut days (default: %(default)s)",
+    )
 
 
 def _add_behaviour_options(parser: argparse.ArgumentParser) -> None:
@@ -164,6 +172,16 @@ def _add_behaviour_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _timezone(text: str) -> str:
+    try:
+        zoneinfo.ZoneInfo(text)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise argparse.ArgumentTypeError(
+            f"not an IANA timezone: {text!r} (e.g. Europe/Copenhagen)"
+        ) from None
+    return text
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -178,7 +196,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if faults is not None:
         faults = FaultPlan(faults.probabilities, seed=args.seed)
     quirks = args.quirks == "on"
-    account = build_account(seed=args.seed, sizes=sizes, now=args.now, quirks=quirks)
+    account = build_account(
+        seed=args.seed, sizes=sizes, now=args.now, quirks=quirks, timezone=args.timezone
+    )
     app = create_app(
         account,
         keys=keys,

@@ -60,13 +60,22 @@ def build_account(
     sizes: Any = None,
     now: dt.datetime | None = None,
     quirks: bool | None = None,
+    timezone: str | None = None,
 ) -> AccountLike:
     """A seeded data-layer account (``Sizes()`` defaults when ``sizes`` is None; quirks as
-    ``KLAVIYO_SANDBOX_QUIRKS`` says when ``quirks`` is None)."""
+    ``KLAVIYO_SANDBOX_QUIRKS`` says when ``quirks`` is None; the account's timezone is
+    America/New_York unless ``timezone`` names another)."""
     from klaviyo_sandbox.data import Account, Sizes
+    from klaviyo_sandbox.data._account import ACCOUNT_TIMEZONE
 
     quirks = default_quirks() if quirks is None else quirks
-    return Account(seed=seed, sizes=sizes or Sizes(), now=now, quirks=quirks)
+    return Account(
+        seed=seed,
+        sizes=sizes or Sizes(),
+        now=now,
+        quirks=quirks,
+        timezone=timezone or ACCOUNT_TIMEZONE,
+    )
 
 
 @dataclass(frozen=True)
@@ -167,6 +176,7 @@ def running_sandbox(
     sizes: Any = None,
     now: dt.datetime | None = None,
     quirks: bool | None = None,
+    timezone: str | None = None,
     keys: KeyRing | None = None,
     latency_ms: float = 0,
     rate_limits: bool = True,
@@ -180,7 +190,9 @@ def running_sandbox(
     ``quirks`` None: as ``KLAVIYO_SANDBOX_QUIRKS`` says (on unless it is ``off``).
     """
     quirks = default_quirks() if quirks is None else quirks
-    account = account or build_account(seed=seed, sizes=sizes, now=now, quirks=quirks)
+    account = account or build_account(
+        seed=seed, sizes=sizes, now=now, quirks=quirks, timezone=timezone
+    )
     keys = keys or KeyRing()
     app = create_app(
         account,

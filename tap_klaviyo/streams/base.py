@@ -44,6 +44,9 @@ STATE_EVERY = 30.0
 BEFORE_WINDOW = "from before the window, sent again by Klaviyo (already emitted by the read before)"
 AFTER_WINDOW = "past the window's end (emitted by the next window: nothing is lost)"
 PAST_END_DATE = "after end_date (outside the range asked for)"
+# Every stream's column (in every schema file) for what Klaviyo sent that the schema does not
+# list (attributes added between spec releases): one JSON object per record, nothing dropped.
+EXTRA_ATTRIBUTES = "extra_attributes"
 
 
 class TapServices(t.Protocol):
@@ -98,6 +101,7 @@ class KlaviyoStream(StreamInternals):
         self._last_increment: tuple[Context | None, dt.datetime] | None = None
         self._left_out: Counter[tuple[str, str]] = Counter()  # (noun, why) -> count
         self._left_out_lock = threading.Lock()
+        self._extra: Counter[str] = Counter()  # unlisted field -> records carrying it
         self._fanout: FanOut | None = None
         # This run's table version (None: the run does not make a complete one), and the
         # reconciliation pass it belongs to; decided when the stream starts (``begin_version``).
@@ -178,6 +182,7 @@ class KlaviyoStream(StreamInternals):
             if self.version is not None and not self._incomplete:
                 self.activate_version(self.version)
             self.log_book.end(self.left_out(), self._activated)
+            self.log_extra_attributes()
 
     def counted(self, rows: t.Iterable[dict]) -> t.Iterator[dict]:
         """The rows, counted for the progress and end lines; a STATE every ``STATE_EVERY``
@@ -428,14 +433,35 @@ class KlaviyoStream(StreamInternals):
     def columns(
         self, record: dict, plan: tuple[frozenset[str], frozenset[str]]
     ) -> dict[str, t.Any]:
-        """The record without unknown fields (warned once) and deselected ones."""
+        """The record with its unlisted fields moved into ``extra_attributes``, without the
+        deselected ones."""
         known, deselected = plan
-        for name in record.keys() - known:
-            self.warn_unknown_field(name)
-            del record[name]
+        self.keep_extra(record, known)
         for name in deselected:
             record.pop(name, None)
         return record
+
+    def keep_extra(self, record: dict, known: t.AbstractSet[str]) -> None:
+        """Fields Klaviyo sent that the schema does not list go into ``extra_attributes``
+        (counted per field for the stream's end), rather than being dropped."""
+        unlisted = record.keys() - known
+        if not unlisted:
+            return
+        record[EXTRA_ATTRIBUTES] = {name: record.pop(name) for name in sorted(unlisted)}
+        with self._left_out_lock:  # rows are shaped on several threads
+            self._extra.update(unlisted)
+
+    def log_extra_attributes(self) -> None:
+        """One line per run naming the fields kept in ``extra_attributes``."""
+        with self._left_out_lock:
+            counts, self._extra = self._extra, Counter()
+        if counts:
+            self.logger.warning(
+                "Stream '%s': Klaviyo sent fields its schema does not list, kept in the "
+                "'%s' column: %s.",
+                self.name, EXTRA_ATTRIBUTES,
+                ", ".join(f"{name} ({n:,} records)" for name, n in sorted(counts.items())),
+            )  # fmt: skip
 
     def write_record(self, record: dict | memoryview) -> None:
         if isinstance(record, memoryview):  # a line from ``record_lines``
@@ -443,18 +469,11 @@ class KlaviyoStream(StreamInternals):
         elif (plan := self.record_plan) is not None:
             line = record_line(self.name, self.columns(record, plan), utc_now_iso(), self.version)
         else:
+            self.keep_extra(record, self.schema["properties"].keys())
             self.sdk_write_record(record)
             return
         self.services.output.write_line(line)
         self.mark_state_unflushed()
-
-    @functools.cache  # noqa: B019 - one warning per field per stream is the point
-    def warn_unknown_field(self, name: str) -> None:
-        self.logger.warning(
-            "Stream '%s': Klaviyo sent a field '%s' that is not in the schema; it is left out "
-            "(this warning is shown once).",
-            self.name, name,
-        )  # fmt: skip
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -556,14 +575,18 @@ class KlaviyoStream(StreamInternals):
 
     def lower_bound(self, context: Context | None) -> dt.datetime | None:
         """The bookmark (or start_date), to the whole second: its second is read again;
-        ``lookback_window`` earlier where records arrive late."""
+        ``lookback_window`` before a bookmark where records arrive late."""
         start = self.get_starting_timestamp(context)
         if start is None and self.resource.earliest:
             start = timestamps.parse(self.resource.earliest)
         if start is None:
             return None
-        if self.resource.late_arrivals:
-            start -= dt.timedelta(seconds=self.settings.lookback_window)
+        bookmarked = self.get_context_state(context).get("replication_key_value")
+        if self.resource.late_arrivals and bookmarked:
+            # Never before start_date: the lookback re-reads what was synced, nothing older.
+            start = start - dt.timedelta(seconds=self.settings.lookback_window)
+            if self.settings.start_date is not None:
+                start = max(start, self.settings.start_date)
         return timestamps.floor_second(timestamps.as_utc(start))
 
     def upper_bound(self) -> dt.datetime | None:

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from tap_klaviyo import timestamps
 from tap_klaviyo.report_quota import ReportQuota
 from tap_klaviyo.resources import Resource
-from tap_klaviyo.streams.base import Context, KlaviyoStream, TapServices
+from tap_klaviyo.streams.base import EXTRA_ATTRIBUTES, Context, KlaviyoStream, TapServices
 
 if t.TYPE_CHECKING:
     from singer_sdk import Tap
@@ -23,7 +23,7 @@ MAX_AGGREGATE_SPAN = dt.timedelta(days=365)
 SERIES_DAYS = 60
 NOT_STATISTICS = frozenset(
     {"send_channel", "timeframe_key", "timeframe_start", "timeframe_end", "conversion_metric_id",
-     "extracted_at", "date", "timezone"}
+     "extracted_at", "date", "timezone", EXTRA_ATTRIBUTES}
 )  # fmt: skip
 
 
@@ -259,12 +259,7 @@ class SeriesReportStream(ReportStream):
             yield from self.series_rows(document["data"]["attributes"], common)
 
     def series_rows(self, attributes: dict, common: dict[str, t.Any]) -> t.Iterator[dict]:
-        days = [
-            dt.datetime.fromisoformat(moment).astimezone(self.zone).date().isoformat()
-            if "T" in moment
-            else moment[:10]
-            for moment in attributes.get("date_times") or ()
-        ]
+        days = [self.label_day(label) for label in attributes.get("date_times") or ()]
         for result in attributes.get("results") or ():
             statistics = result["statistics"]
             for index, day in enumerate(days):
@@ -274,6 +269,16 @@ class SeriesReportStream(ReportStream):
                     **common,
                     **{name: values[index] for name, values in statistics.items()},
                 }
+
+    def label_day(self, label: str) -> str:
+        """The calendar day a series label names. Klaviyo writes a day as its date at UTC
+        midnight (``2026-07-01T00:00:00+00:00`` is the account's 1 July, east or west of
+        UTC): a label at midnight, whatever its offset, names the date it is written with.
+        A label at another time is an instant, whose day is the account's."""
+        written = label[11:19] if len(label) > 10 else "00:00:00"
+        if written == "00:00:00":
+            return label[:10]
+        return timestamps.parse(label).astimezone(self.zone).date().isoformat()
 
     def on_record_for_state(self, record: dict, context: Context | None) -> None:
         # Today is not complete: the bookmark is the last whole day read.

@@ -14,7 +14,7 @@ import datetime as dt
 import threading
 import typing as t
 
-from tap_klaviyo import timestamps
+from tap_klaviyo import late_events, timestamps
 from tap_klaviyo.prefetch import Prefetch
 from tap_klaviyo.records import Page
 from tap_klaviyo.streams.base import Context, KlaviyoStream
@@ -123,12 +123,31 @@ class WindowedStream(KlaviyoStream):
     """
 
     _range: tuple[dt.datetime | None, Frontier]  # the read's start and progress, for its log
+    _floor: dt.datetime | None = None  # the bookmark the read started from
 
     def read(self, context: Context | None) -> t.Iterator[dict]:
         frontier = Frontier(self.sync_started)
-        self._range = (self.lower_bound(context), frontier)
+        start = self.lower_bound(context)
+        self._range = (start, frontier)
+        # A lookback starts the read before the bookmark: the bookmark never goes back there.
+        self._floor = self.get_starting_timestamp(context)
+        # Planned before the read moves the bookmark it starts from on a first run.
+        again = self.resource.late_arrivals and self.settings.end_date is None
+        span = self.second_read_span() if again else None
+        tasks = self.window_tasks(context, frontier, start, self.upper_bound())
+        for reached in self.read_windows(tasks, frontier):
+            yield from reached  # type: ignore[misc]  # RECORD lines, written as they are
+            self.advance_bookmark(frontier.bookmark, context)
+        if again:
+            yield from self.read_again(context, span)
+
+    def read_windows(
+        self, tasks: t.Iterable[t.Callable[[], t.Iterator[WindowPage]]], frontier: Frontier
+    ) -> t.Iterator[list[dict] | list[memoryview]]:
+        """The windows' pages as they come, each followed (once written) by its frontier's
+        progress: the caller reads ``frontier.bookmark`` after each page."""
         pages: Prefetch[WindowPage] = Prefetch(
-            self.window_tasks(context, frontier),
+            tasks,
             max_workers=self.workers,
             max_buffered=self.settings.max_buffered_pages,
             ordered=False,
@@ -136,11 +155,46 @@ class WindowedStream(KlaviyoStream):
         for page in pages:
             if page.records is None:
                 frontier.close(page.window)
+                yield []
             else:
                 # The SDK writes each record before it asks for the next one.
-                yield from page.records  # type: ignore[misc]
+                yield page.records
                 frontier.written(page.window, page.keys)
-            self.advance_bookmark(frontier.bookmark, context)
+
+    def second_read_span(self) -> tuple[dt.datetime, dt.datetime] | None:
+        settings = self.settings
+        return late_events.second_read(
+            self.stream_state, self.sync_started, settings.late_events_days, settings.start_date
+        )
+
+    def read_again(
+        self, context: Context | None, span: tuple[dt.datetime, dt.datetime] | None
+    ) -> t.Iterator[dict]:
+        """The second read of ``span``, the range now ``late_events_days`` old (see
+        ``tap_klaviyo.late_events``), from where the last one stopped; its point moves in
+        the state as its windows are written, the bookmark never does."""
+        bookmarks = self.stream_state
+        if span is not None:
+            start, end = span
+            frontier = Frontier(end)
+            emitted = self.log_book.records
+            for reached in self.read_windows(
+                self.window_tasks(context, frontier, start, end), frontier
+            ):
+                yield from reached  # type: ignore[misc]
+                if (point := frontier.bookmark) is not None and late_events.advance(
+                    bookmarks, point
+                ):
+                    self.mark_state_unflushed()
+            self.logger.info(
+                "Stream '%s': second read of %s to %s (events up to %d days late): %s "
+                "records.",
+                self.name, timestamps.to_text(start), timestamps.to_text(end),
+                self.settings.late_events_days, f"{self.log_book.records - emitted:,}",
+            )  # fmt: skip
+        end = self.sync_started - self.settings.late_events_days * late_events.DAY
+        if self.settings.late_events_days > 0 and late_events.advance(bookmarks, end):
+            self.mark_state_unflushed()
 
     def progress_detail(self) -> str:
         """How far the windows are written, as a time range (records are not spread evenly
@@ -160,15 +214,19 @@ class WindowedStream(KlaviyoStream):
         """Windows finish out of order: the bookmark follows the frontier, not each record."""
 
     def advance_bookmark(self, value: dt.datetime | None, context: Context | None) -> None:
-        if value is not None:
+        if value is not None and (self._floor is None or value > self._floor):
             key = self.resource.replication_key or ""
             super().on_record_for_state({key: timestamps.to_text(value)}, context)
 
     def window_tasks(
-        self, context: Context | None, frontier: Frontier
+        self,
+        context: Context | None,
+        frontier: Frontier,
+        start: dt.datetime | None,
+        stop: dt.datetime | None,
     ) -> t.Iterator[t.Callable[[], t.Iterator[WindowPage]]]:
-        """Tasks for [start, sync start) in adaptive windows, then the future-dated tail."""
-        start, stop = self.lower_bound(context), self.upper_bound()
+        """Tasks for [start, sync start) in adaptive windows (to ``stop`` if it is earlier),
+        then the future-dated tail when there is no ``stop``."""
         now = self.sync_started if stop is None else min(stop, self.sync_started)
         if start is None:
             start = self.earliest_record(context)

@@ -259,8 +259,8 @@ class Vanishing:
         self._check(attributes.get("metric_id"))
         return self.account.report(report_type, attributes)
 
-    def advance(self, seconds: float) -> dict:
-        return self.account.advance(seconds)
+    def advance(self, seconds: float, move_clock: float = 0) -> dict:
+        return self.account.advance(seconds, move_clock=move_clock)
 
     def truth(
         self,

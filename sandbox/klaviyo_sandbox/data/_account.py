@@ -15,6 +15,7 @@ from . import _omnichannel as omnichannel
 from ._attributions import Attributions
 from ._catalog import Catalog, Item, Table, _unique_short_ids
 from ._core import (
+    DAY,
     INF,
     UTC,
     Key,
@@ -32,6 +33,7 @@ from ._core import (
     walk,
 )
 from ._events import (
+    DUPLICATED,
     Events,
     Metric,
     NewEvent,
@@ -73,6 +75,10 @@ QUIRK_REPEATS = 3
 VANISHING = ("lists", "segments", "flow-actions", "metrics")
 # What ``advance`` deletes besides profiles: Klaviyo keeps no trace of them (no feed of
 # deletions), their children go with them.
+# With quirks, ``advance`` adds one late event per ``LATE_SHARE`` new ones, dated up to
+# ``LATE_DAYS`` days before they arrive.
+LATE_SHARE = 5
+LATE_DAYS = 20
 DELETABLE = ("campaigns", "flows", "lists", "segments", "templates")
 
 ACCOUNT_TIMEZONE = "America/New_York"
@@ -82,6 +88,14 @@ PARENTS = {
     "segment-profiles": "segments",
     "flow-messages": "flow-actions",
 }
+
+
+@dataclass(frozen=True)
+class LateEvent:
+    """A late event's ``datetime`` and when it reached the account (both canonical text)."""
+
+    datetime: str
+    arrived: str
 
 
 @dataclass(frozen=True)
@@ -154,10 +168,12 @@ class Account:
         sizes: Sizes = Sizes(),
         now: dt.datetime | None = None,
         quirks: bool = True,
+        timezone: str = ACCOUNT_TIMEZONE,
     ) -> None:
-        self.seed, self.sizes, self.quirks = seed, sizes, quirks
-        # Not UTC, and with daylight saving time: reports cut days where Klaviyo's UI does.
-        self.timezone = ACCOUNT_TIMEZONE
+        # The timezone: not UTC by default, and with daylight saving time: reports cut days
+        # where Klaviyo's UI does.
+        self.seed, self.sizes, self.quirks, self.timezone = seed, sizes, quirks, timezone
+        self.clock_offset = 0.0  # seconds ``advance(..., move_clock=...)`` moved the clock
         moment = now if now is not None else dt.datetime.now(UTC).replace(second=0, microsecond=0)
         self.anchor = int(epoch(moment))
         list_ids = _unique_short_ids(seed, "list", sizes.lists)
@@ -170,7 +186,7 @@ class Account:
             listed = [*base, *([duplicate] if duplicate else [])]
             gone = vanished_metric(seed, listed, self.anchor)
             self.metrics = [*listed, gone]
-        self.profiles = Profiles(seed, sizes.profiles, self.anchor, list_ids)
+        self.profiles = Profiles(seed, sizes.profiles, self.anchor, list_ids, live_fields=quirks)
         self.events = Events(
             seed,
             sizes.events,
@@ -225,6 +241,7 @@ class Account:
         if quirks:
             # after the groups: vanished lists and segments have no members
             catalog.vary_campaigns()
+            catalog.add_unlisted_attributes()
             self.vanished.update(catalog.add_vanished())
         if gone is not None:
             self.vanished["metrics"] = frozenset({gone.id})
@@ -264,12 +281,16 @@ class Account:
             "segment-profiles": set(),
         }
         """Members ``advance`` removed: (list or segment id, profile id)."""
+        self.late_events: dict[str, LateEvent] = {}
+        """Event id -> when a late event (``datetime`` before its arrival) arrived."""
 
     # --- clock -----------------------------------------------------------------------
 
     def now(self) -> dt.datetime:
-        """The sandbox clock: real wall time, so a tap and the sandbox agree on "now"."""
-        return dt.datetime.now(UTC)
+        """The sandbox clock: real wall time, so a tap and the sandbox agree on "now"; ahead
+        of it by what ``advance(..., move_clock=...)`` moved it (a tap is then run with the
+        same clock)."""
+        return dt.datetime.fromtimestamp(time.time() + self.clock_offset, UTC)
 
     # --- public API ------------------------------------------------------------------
 
@@ -382,17 +403,26 @@ class Account:
         gone = self.deleted.get(collection, set()) | self.vanished.get(collection, frozenset())
         return sum(groups.count(g) for g, group_id in enumerate(groups.ids) if group_id not in gone)
 
-    def advance(self, seconds: float) -> dict:
+    def advance(self, seconds: float, move_clock: float = 0) -> dict:
         """Simulate ``seconds`` of activity, all stamped with the current second: new and
         changed objects, and deletes (Klaviyo keeps no trace of them: the answer's
-        ``deleted`` and ``removed`` are the only ground truth of what went)."""
+        ``deleted`` and ``removed`` are the only ground truth of what went). The clock
+        first moves ``move_clock`` seconds ahead (a day passes in an instant).
+
+        With quirks, a share of the new events arrive late: their ``datetime`` is up to
+        ``LATE_DAYS`` days before now, as integrations send historical events (backfilled
+        orders). The answer's ``late_events`` names them, with when they arrived."""
         self._advances += 1
         rng = random.Random(salt(self.seed, f"advance-{self._advances}"))
-        now = int(time.time())
+        self.clock_offset += move_clock
+        now = int(epoch(self.now()))
         # Deletes first: what is deleted is not also touched, created or joined below.
         deleted = self._delete(rng)
+        count = max(1, min(10_000, int(seconds / 10)))
+        late = self._late_events(rng, now, count // LATE_SHARE if self.quirks else 0)
         changes: dict[str, Any] = {
-            "events": self._new_events(rng, now, max(1, min(10_000, int(seconds / 10)))),
+            "events": self._new_events(rng, now, count) + len(late),
+            "late_events": late,
             "profiles_created": self._new_profiles(now, max(1, min(1_000, int(seconds / 120)))),
         }
         changes.update(self._touch_profiles(rng, now, max(1, self.profiles.base // 100)))
@@ -431,6 +461,25 @@ class Account:
             overlay.events[e] = NewEvent(now, metric.index if metric else 0, profile)
             bisect.insort(overlay.keys, (now, e))
         return count
+
+    def _late_events(self, rng: random.Random, now: int, count: int) -> list[dict]:
+        """``count`` events arriving now, dated up to ``LATE_DAYS`` days ago: half within a
+        day, a third within a week, the rest later (Klaviyo has no "received at" field)."""
+        overlay, arrived = self.events.overlay, iso(now)
+        named = []
+        for _ in range(count):
+            draw = rng.random()
+            days = 1 if draw < 0.5 else 7 if draw < 0.83 else LATE_DAYS
+            stamp = now - rng.randint(60, days * DAY)
+            e = self.events.total
+            metric = next((m.index for m in self.metrics if m.name == DUPLICATED), 0)
+            profile = rng.randrange(self.profiles.base) if self.profiles.base else 0
+            overlay.events[e] = NewEvent(stamp, metric, profile)
+            bisect.insort(overlay.keys, (stamp, e))
+            event_id = self.events.id(e)
+            self.late_events[event_id] = LateEvent(iso(stamp), arrived)
+            named.append({"id": event_id, "datetime": iso(stamp), "arrived": arrived})
+        return named
 
     def _new_profiles(self, now: int, count: int) -> int:
         overlay = self.profiles.overlay

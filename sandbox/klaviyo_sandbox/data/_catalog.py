@@ -564,6 +564,12 @@ class Catalog:
             if tracking is not None and tracking["custom_tracking_params"] is None and h >> 8 & 1:
                 attributes["tracking_options"] = {**tracking, "custom_tracking_params": []}
 
+    def add_unlisted_attributes(self) -> None:
+        """Quirks: templates carry ``thumbnail_url``, an attribute no spec lists: Klaviyo adds
+        attributes between spec releases (live profiles' ``anonymous_id`` is another)."""
+        for item in self.templates.items:
+            item.attributes["thumbnail_url"] = f"https://cdn.example.com/templates/{item.id}.png"
+
     def add_vanished(self) -> dict[str, frozenset[str]]:
         """Quirks: one list, segment and flow action that are listed but deleted meanwhile.
 

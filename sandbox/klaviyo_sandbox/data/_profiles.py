@@ -74,11 +74,14 @@ class Overlay:
 
 
 class Profiles:
-    def __init__(self, seed: int, count: int, anchor: int, list_ids: list[str]) -> None:
+    def __init__(
+        self, seed: int, count: int, anchor: int, list_ids: list[str], *, live_fields: bool = False
+    ) -> None:
         self.base = count
         self.anchor = anchor
         self.list_ids = list_ids
         self.overlay = Overlay()
+        self.live_fields = live_fields  # quirks: attributes live accounts send beyond the spec
         self._salt = salt(seed, "profile")
         self._salt_id = salt(seed, "profile-id")
         self._salt_flags = salt(seed, "profile-flags")
@@ -287,6 +290,12 @@ class Profiles:
             "location": self._location(rng),
             "properties": self._properties(rng, p),
         }
+        if self.live_fields:
+            # Live accounts send these, absent from the spec's profile schema (hashed, not
+            # drawn from ``rng``: the other attributes stay as they are without quirks).
+            h = mix(self._salt_flags ^ p ^ 0xA11)
+            attributes["anonymous_id"] = f"anon-{h % 10**12:012d}" if h % 5 < 2 else None
+            attributes["whatsapp_bsuid"] = f"bsuid.{h >> 24:x}" if h % 7 == 0 else None
         if "subscriptions" in fields:
             attributes["subscriptions"] = self._subscriptions(rng, p, created)
         if "predictive_analytics" in fields:

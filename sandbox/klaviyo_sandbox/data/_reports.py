@@ -9,7 +9,9 @@ size); ``sum_value`` and ``unique`` walk the events when the window holds at mos
 ``WALK_LIMIT`` of them and are estimated from the count beyond that.
 
 With quirks, values reports carry an ``id`` and send count statistics as floats on most
-rows (``4779.0``, as Klaviyo does); a metric that vanished after being listed is 404.
+rows (``4779.0``, as Klaviyo does); a metric that vanished after being listed is 404; and
+days are labelled as live accounts label them: a series day as its date at UTC midnight,
+a metric aggregate's day as the UTC instant of its local midnight.
 """
 
 from __future__ import annotations
@@ -283,7 +285,7 @@ class Reports:
                     "statistics": {name: [p[name] for p in points] for name in statistics},
                 }
             )
-        document = _series_document("flow-series-report", buckets, results)
+        document = self._series_document("flow-series-report", buckets, results)
         document["relationships"] = _report_links("flow-series-report", results)
         return document
 
@@ -350,7 +352,34 @@ class Reports:
                     "statistics": {name: [p[name] for p in points] for name in statistics},
                 }
             )
-        return _series_document("segment-series-report", buckets, results)
+        return self._series_document("segment-series-report", buckets, results)
+
+    def _series_document(
+        self, report_type: str, buckets: list[dt.datetime], results: list[dict]
+    ) -> dict:
+        return {
+            "type": report_type,
+            "attributes": {
+                "results": results,
+                "date_times": [self.series_label(moment) for moment in buckets],
+            },
+        }
+
+    def series_label(self, moment: dt.datetime) -> str:
+        """A series interval's label. Live accounts write a local day as its calendar date at
+        UTC midnight (``2026-07-01T00:00:00+00:00`` for an account's 1 July, wherever it is;
+        an hour as its instant, unconfirmed); without quirks, the local time with its offset."""
+        if not self.account.quirks:
+            return moment.isoformat()
+        if moment.time() == dt.time():
+            return f"{moment.date().isoformat()}T00:00:00+00:00"
+        return moment.astimezone(UTC).isoformat()
+
+    def aggregate_label(self, moment: dt.datetime) -> str:
+        """A metric aggregate's date: live accounts write the local midnight as a UTC
+        instant (``…T22:00:00+00:00`` in Copenhagen in summer); without quirks, with the
+        local offset."""
+        return moment.astimezone(UTC).isoformat() if self.account.quirks else moment.isoformat()
 
     def _series_timeframe(self, attributes: dict) -> tuple[dt.datetime, dt.datetime]:
         now = self.account.now().astimezone(self.zone)
@@ -452,7 +481,7 @@ class Reports:
         return {
             "type": "metric-aggregate",
             "id": uuid_text(h, mix(h)),
-            "attributes": {"dates": [moment.isoformat() for moment in buckets], "data": data},
+            "attributes": {"dates": [self.aggregate_label(m) for m in buckets], "data": data},
         }
 
     def _dimensions(self, e: int, by: list[str]) -> tuple[str | None, ...]:
@@ -547,16 +576,6 @@ def _segment_filter(text: Any) -> set[str] | None:
     if (match.group(1) == "any") != isinstance(value, list) or len(values) > 100:
         raise InvalidQuery("equals takes one segment id, any a list of at most 100.", "filter")
     return {str(v) for v in values}
-
-
-def _series_document(report_type: str, buckets: list[dt.datetime], results: list[dict]) -> dict:
-    return {
-        "type": report_type,
-        "attributes": {
-            "results": results,
-            "date_times": [moment.isoformat() for moment in buckets],
-        },
-    }
 
 
 def _report_links(report_type: str, results: list[dict]) -> dict:
