@@ -18,3 +18,10 @@
 {% macro live(alias=none) -%}
     {{ alias ~ '.' if alias else '' }}_sdc_deleted_at is null
 {%- endmacro %}
+
+{#- One name for the push channel: messages say `mobile_push` (campaigns) or `push` (flows),
+    values reports `push-notification`. -#}
+{% macro channel_family(channel) -%}
+    case when {{ channel }} in ('mobile_push', 'push', 'push-notification') then 'push'
+        else {{ channel }} end
+{%- endmacro %}

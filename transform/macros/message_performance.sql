@@ -52,6 +52,6 @@ cross join {{ ref('stg_klaviyo__account') }} as account
 left join {{ ref('stg_klaviyo__values_reports') }} as report
     on report.source_type = '{{ source_type }}'
     and report.message_id = message.{{ source_type }}_message_id
-    and report.channel = message.channel
+    and {{ channel_family('report.channel') }} = {{ channel_family('message.channel') }}
 left join attributed on attributed.message_id = message.{{ source_type }}_message_id
 {%- endmacro %}
