@@ -17,7 +17,7 @@ from {{ ref('int_klaviyo__events') }}
 {% if is_incremental() %}
 where occurred_on in (
     select occurred_on from {{ ref('int_klaviyo__events') }}
-    where loaded_at >= (select coalesce(max(loaded_at), '-infinity') from {{ this }})
+    where loaded_at > (select coalesce(max(loaded_at), '-infinity') from {{ this }})
 )
 {% endif %}
 group by 1, 2

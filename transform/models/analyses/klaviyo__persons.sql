@@ -1,5 +1,11 @@
 -- One row per live profile: consent, suppression, lifecycle stage, churn, value, groups.
-with activity as (
+with load as (
+    -- "now" is the load's time, not the clock's: a rebuild gives the same stages
+    select max(loaded_at) as as_of from {{ ref('stg_klaviyo__profiles') }}
+),
+
+activity as (
+    -- what happened by the load (Klaviyo accepts future-dated events: not activity yet)
     select
         profile_id,
         min(occurred_at) as first_event_at,
@@ -8,7 +14,7 @@ with activity as (
         coalesce(sum(value) filter (where is_conversion), 0) as revenue,
         max(occurred_at) filter (where is_conversion) as last_order_at
     from {{ ref('int_klaviyo__events') }}
-    where profile_id is not null
+    where profile_id is not null and occurred_at <= (select as_of from load)
     group by profile_id
 ),
 
@@ -19,11 +25,6 @@ groups as (
         count(*) filter (where group_type = 'segment') as segments_count
     from {{ ref('stg_klaviyo__memberships') }}
     group by profile_id
-),
-
-load as (
-    -- "now" is the load's time, not the clock's: a rebuild gives the same stages
-    select max(loaded_at) as as_of from {{ ref('stg_klaviyo__profiles') }}
 ),
 
 persons as (

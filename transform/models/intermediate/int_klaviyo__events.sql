@@ -23,6 +23,6 @@ from {{ source('klaviyo', 'events') }} as event
 cross join {{ ref('stg_klaviyo__account') }} as account
 where {{ live('event') }}
 {% if is_incremental() %}
-    -- the last load's rows and those after it (>=: a batch split over two runs is whole)
-    and event._sdc_batched_at >= (select coalesce(max(loaded_at), '-infinity') from {{ this }})
+    -- the rows of the loads since the last run (a target batch is one transaction)
+    and event._sdc_batched_at > (select coalesce(max(loaded_at), '-infinity') from {{ this }})
 {% endif %}
