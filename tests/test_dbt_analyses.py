@@ -15,6 +15,7 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 import venv
@@ -133,8 +134,9 @@ class Warehouse:
         confirmed: dict = json.loads(target.stdout.strip().splitlines()[-1])
         return confirmed
 
-    def build(self, dbt: Path, run_as: str, *args: str) -> None:
-        """``dbt build`` of the project into the ``run_as`` schemas; its data tests pass."""
+    def dbt(self, dbt: Path, run_as: str, *args: str) -> None:
+        """A dbt command (``build``: the models and their data tests, which pass) on the
+        project, into the ``run_as`` schemas."""
         from psycopg.conninfo import conninfo_to_dict
 
         dsn = conninfo_to_dict(POSTGRES_DSN)
@@ -149,9 +151,9 @@ class Warehouse:
             KLAVIYO_FIVETRAN_SCHEMA=self.fivetran[run_as],
         )
         built = run(
-            [dbt, "build", "--project-dir", TRANSFORM, "--profiles-dir",
+            [dbt, *args, "--project-dir", TRANSFORM, "--profiles-dir",
              TRANSFORM / "profiles" / "postgres", "--target-path", self.tmp / "target",
-             "--log-path", self.tmp / "logs", "--no-version-check", *args],
+             "--log-path", self.tmp / "logs", "--no-version-check"],
             cwd=TRANSFORM, timeout=600, env=env,
         )  # fmt: skip
         succeeded(built)
@@ -392,6 +394,31 @@ def check_fivetran_layer(warehouse: Warehouse) -> None:
     assert credited > 0
 
 
+def check_readme_queries(warehouse: Warehouse) -> None:
+    """The README's example queries, pointed at the test's models, each return rows."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## What data you get", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```sql\n(.*?)```", section, re.DOTALL)
+    assert len(blocks) >= 6
+    for block in blocks:
+        assert "klaviyo_analytics." in block, block
+        query = block.replace("klaviyo_analytics.", f'"{warehouse.models["incremental"]}".')
+        assert warehouse.rows(query), block
+
+
+def check_docs(dbt: Path, warehouse: Warehouse) -> None:
+    """``dbt docs generate`` works, and every model of the analyses has a description."""
+    warehouse.dbt(dbt, "incremental", "docs", "generate")
+    manifest = json.loads((warehouse.tmp / "target" / "manifest.json").read_text())
+    models = [node for node in manifest["nodes"].values() if node["resource_type"] == "model"]
+    assert len(models) >= 20
+    for node in models:
+        if node["name"].startswith("klaviyo__"):
+            assert node["description"], node["name"]
+    catalog = json.loads((warehouse.tmp / "target" / "catalog.json").read_text())
+    assert {node["unique_id"] for node in models} <= set(catalog["nodes"])
+
+
 def model_names(warehouse: Warehouse, run_as: str) -> list[str]:
     rows = warehouse.rows(
         "SELECT table_name FROM information_schema.tables WHERE table_schema = %s",
@@ -415,7 +442,7 @@ def test_models_equal_the_truth_and_a_full_refresh(dbt: Path, warehouse: Warehou
         assert discovered.returncode == 0, discovered.stderr[-2000:]
         catalog = select_only(json.loads(discovered.stdout), STREAMS)
         state = warehouse.load(sandbox, catalog, None, 0)
-        warehouse.build(dbt, "incremental")
+        warehouse.dbt(dbt, "incremental", "build")
 
         profiles = profile_truth(sandbox)
         check_attribution(sandbox, warehouse)
@@ -423,18 +450,20 @@ def test_models_equal_the_truth_and_a_full_refresh(dbt: Path, warehouse: Warehou
         check_segment_growth(sandbox, warehouse)
         check_persons(sandbox, warehouse, profiles)
         check_fivetran_layer(warehouse)
+        check_readme_queries(warehouse)
+        check_docs(dbt, warehouse)
 
         # The next day's run: new events and profiles, deleted campaigns and flows.
         changes = sandbox.account.advance(3600)
         assert changes["deleted"]["campaigns"], "the sandbox deleted no campaign"
         warehouse.load(sandbox, catalog, state, 1)
-        warehouse.build(dbt, "incremental")
+        warehouse.dbt(dbt, "incremental", "build")
         check_attribution(sandbox, warehouse)
         # Incremental: the events of the second load, not all of them again.
         ((events,),) = warehouse.rows(f'SELECT count(*) FROM "{warehouse.raw}".events')
         assert 0 < warehouse.rows_written("int_klaviyo__events") < events
 
-        warehouse.build(dbt, "full", "--full-refresh")
+        warehouse.dbt(dbt, "full", "build", "--full-refresh")
         models = model_names(warehouse, "incremental")
         assert models == model_names(warehouse, "full")
         assert {"int_klaviyo__events", "klaviyo__engagement_daily"} <= set(models)
