@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench readme schemas clean
+.PHONY: demo analyses test lint bench readme schemas clean
 
 # The tap (with its dev tools) and the sandbox, its own distribution, both from this tree.
 $(STAMP): pyproject.toml sandbox/pyproject.toml
@@ -16,6 +16,31 @@ $(STAMP): pyproject.toml sandbox/pyproject.toml
 ## make demo: start the sandbox, sync every stream into ./output, print row counts
 demo: $(STAMP)
 	$(BIN)/python scripts/demo.py
+
+# dbt in a venv of its own: its pins are not the tap's (transform/requirements.txt).
+DBT_VENV := .venv-dbt
+DBT_STAMP := $(DBT_VENV)/.installed
+$(DBT_STAMP): transform/requirements.txt
+	test -x $(DBT_VENV)/bin/python || $(PYTHON) -m venv $(DBT_VENV)
+	$(DBT_VENV)/bin/python -m pip install --quiet -r transform/requirements.txt
+	touch $(DBT_STAMP)
+
+# Where `make analyses` loads and builds (database created if missing; schemas replaced).
+PGHOST ?= 127.0.0.1
+PGPORT ?= 5432
+PGUSER ?= postgres
+ANALYSES_DATABASE ?= klaviyo_demo
+RAW_SCHEMA ?= klaviyo
+ANALYTICS_SCHEMA ?= klaviyo_analytics
+FIVETRAN_SCHEMA ?= klaviyo_fivetran
+SCALE ?=
+
+## make analyses: load a sandbox account into PostgreSQL, dbt build transform/, show each analysis
+analyses: $(STAMP) $(DBT_STAMP)
+	PGHOST=$(PGHOST) PGPORT=$(PGPORT) PGUSER=$(PGUSER) ANALYSES_DATABASE=$(ANALYSES_DATABASE) \
+	KLAVIYO_RAW_SCHEMA=$(RAW_SCHEMA) DBT_POSTGRES_SCHEMA=$(ANALYTICS_SCHEMA) \
+	KLAVIYO_FIVETRAN_SCHEMA=$(FIVETRAN_SCHEMA) \
+	$(BIN)/python scripts/analyses.py --dbt $(DBT_VENV)/bin/dbt $(if $(SCALE),--scale $(SCALE))
 
 ## make lint: ruff (lint + format) and mypy
 lint: $(STAMP)
@@ -41,4 +66,4 @@ schemas: $(STAMP)
 	$(BIN)/python scripts/derive_schemas.py $(SPEC)
 
 clean:
-	rm -rf $(VENV) output .pytest_cache .mypy_cache .ruff_cache dist
+	rm -rf $(VENV) $(DBT_VENV) output .pytest_cache .mypy_cache .ruff_cache dist

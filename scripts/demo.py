@@ -70,6 +70,7 @@ def main() -> None:
         print(f"  {stream:<26}{counts[stream]:>10,}")
     print(f"\nSandbox account: {json.dumps(summary)}")
     print(f"Resume state: {OUTPUT / 'state.json'} (pass it with --state for the next run)")
+    print("The analyses (dbt models) over such a load in PostgreSQL: make analyses")
 
 
 if __name__ == "__main__":

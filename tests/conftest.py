@@ -124,10 +124,11 @@ EACH_TEST_ALONE = frozenset(
 ROUGH_SECONDS = {
     "test_properties.py::test_full_sync_through_a_fault_mix": 60,
     "test_kill_resume.py::test_sigkill_and_resume": 50,
-    "test_meltano.py": 60,
+    "test_meltano.py": 120,
     "test_install_as_printed.py": 60,
     "test_first_hour_messages.py": 40,
     "test_daily_runs.py": 120,
+    "test_dbt_analyses.py": 90,
     "test_many_accounts.py": 50,
     "test_security.py": 55,
     "full_sync": 45,

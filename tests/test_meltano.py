@@ -38,6 +38,7 @@ CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "tap-
 # Right form (pk_ + 34 letters or digits), never a real key: the config commands send nothing.
 FAKE_KEY = "pk_" + "Hb5nW2cR8v" * 3 + "Kt3M"
 FAKE_ALIAS = "pk_" + "Ys4pE7gJ1q" * 3 + "Wd6N"
+DBT_LAYERS = ("analytics", "fivetran")  # the schemas dbt builds beside the load
 
 
 def meltano_env(**extra: str) -> dict[str, str]:
@@ -123,6 +124,10 @@ def project(meltano: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert extractor["pip_url"] == "-e .", "meltano.yml should install the checkout it sits in"
     extractor["pip_url"] = f"-e {REPO}"
     (root / "meltano.yml").write_text(yaml.safe_dump(spec, sort_keys=False))
+    # The dbt project the dbt-postgres utility builds (and installs its requirements from).
+    shutil.copytree(
+        REPO / "transform", root / "transform", ignore=shutil.ignore_patterns("target", "logs")
+    )
     succeeded(run([meltano, "install"], cwd=root, timeout=300, env=meltano_env()))
     return root
 
@@ -166,7 +171,10 @@ def test_schedule_list_shows_the_daily_job(meltano: Path, project: Path) -> None
     (daily,) = (s for s in schedules if s["name"] == "daily-klaviyo-to-postgres")
     assert daily["interval"] == "@daily"
     assert daily["cron_interval"] == "0 0 * * *"
-    assert daily["job"] == {"name": "klaviyo-to-postgres", "tasks": ["tap-klaviyo target-postgres"]}
+    assert daily["job"] == {
+        "name": "klaviyo-to-postgres",
+        "tasks": ["tap-klaviyo target-postgres dbt-postgres:build"],
+    }
     text = succeeded(run([meltano, "schedule", "list"], cwd=project, env=meltano_env()))
     assert "[@daily] job daily-klaviyo-to-postgres" in text.stdout
 
@@ -195,23 +203,34 @@ def test_config_treats_the_api_key_as_sensitive(meltano: Path, project: Path) ->
 @pytest.fixture
 def target_schema(postgres: Any) -> Iterator[str]:
     schema = f"klaviyo_meltano_{os.getpid()}"
-    postgres.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    schemas = [schema, *(f"{schema}_{layer}" for layer in DBT_LAYERS)]
+    for name in schemas:
+        postgres.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
     try:
         yield schema
     finally:
-        postgres.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        for name in schemas:
+            postgres.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
 
 
 def target_env(schema: str) -> dict[str, str]:
-    """The loader's settings as environment variables, for the server the tests use."""
+    """The loader's and dbt's settings as environment variables, for the server the tests
+    use: the load in ``schema``, the models and the dbt_klaviyo layer beside it."""
     from psycopg.conninfo import conninfo_to_dict
 
     dsn = conninfo_to_dict(POSTGRES_DSN)
     names = {"host": "HOST", "port": "PORT", "user": "USER", "dbname": "DATABASE"}
     env = {f"TARGET_POSTGRES_{names[k]}": str(v) for k, v in dsn.items() if k in names}
+    env |= {f"DBT_POSTGRES_{k.upper()}": str(v) for k, v in dsn.items() if k in names}
     if dsn.get("password"):
-        env["TARGET_POSTGRES_PASSWORD"] = str(dsn["password"])
-    return {**env, "TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA": schema}
+        env["TARGET_POSTGRES_PASSWORD"] = env["DBT_POSTGRES_PASSWORD"] = str(dsn["password"])
+    return {
+        **env,
+        "TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA": schema,
+        "DBT_POSTGRES_RAW_SCHEMA": schema,
+        "DBT_POSTGRES_SCHEMA": f"{schema}_analytics",
+        "DBT_POSTGRES_FIVETRAN_SCHEMA": f"{schema}_fivetran",
+    }
 
 
 def test_meltano_run_loads_every_stream(
@@ -238,9 +257,8 @@ def test_meltano_run_loads_every_stream(
         )
         assert target["default_target_schema"] == target_schema
 
-        ran = run(
-            [meltano, "run", "tap-klaviyo", "target-postgres"], cwd=project, timeout=420, env=env
-        )
+        # The daily job: tap, target and the dbt models in one `meltano run`.
+        ran = run([meltano, "run", "klaviyo-to-postgres"], cwd=project, timeout=600, env=env)
         (project / f"run-{target_schema}.log").write_text(ran.stderr)
         succeeded(ran)
         tap_levels_survive(ran.stderr)
@@ -265,6 +283,12 @@ def test_meltano_run_loads_every_stream(
             else:
                 expected = len(expected_keys(sandbox, resource.name))
                 assert distinct == expected, f"{resource.name}: {distinct} rows, {expected} keys"
+        # dbt built the models over the load (their values: tests/test_dbt_analyses.py).
+        for layer, model, table in (("analytics", "klaviyo__persons", "profiles"),
+                                    ("fivetran", "event", "events")):  # fmt: skip
+            (built,) = postgres.execute(f'SELECT count(*) FROM "{target_schema}_{layer}".{model}')
+            (loaded,) = postgres.execute(f'SELECT count(*) FROM "{target_schema}".{table}')
+            assert built == loaded, model
 
 
 def tap_levels_survive(log: str) -> None:
