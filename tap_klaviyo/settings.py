@@ -224,6 +224,14 @@ CONFIG_SCHEMA = th.PropertiesList(
         "members removed from lists and segments (every list read in full). 0: never.",
     ),
     th.Property(
+        "reconcile_now",
+        th.BooleanType,
+        default=False,
+        description="Make this run a reconciliation pass (profiles, list and segment members) "
+        "whenever the last one was, instead of editing the state; set it for one run, then "
+        "remove it: every run with it set makes a pass.",
+    ),
+    th.Property(
         "metric_aggregates_by",
         th.ArrayType(th.StringType),
         description='Dimensions to split metric_aggregates by, e.g. ["$attributed_flow", '
@@ -289,6 +297,7 @@ class Settings:
     metric_aggregates_days: int
     activate_versions: bool
     reconcile_every_days: int
+    reconcile_now: bool
     metric_aggregates_by: tuple[str, ...]
     fail_on_missing_scope: bool
     # Stream maps, flattening or batch messages are configured: records take the SDK's path.
@@ -337,6 +346,7 @@ class Settings:
             metric_aggregates_days=value("metric_aggregates_days"),
             activate_versions=bool(value("activate_versions")),
             reconcile_every_days=value("reconcile_every_days"),
+            reconcile_now=bool(value("reconcile_now")),
             metric_aggregates_by=tuple(config.get("metric_aggregates_by") or ()),
             fail_on_missing_scope=bool(value("fail_on_missing_scope")),
             sdk_records=any(config.get(name) for name in SDK_RECORD_SETTINGS),

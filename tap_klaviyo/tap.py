@@ -16,7 +16,7 @@ import click
 
 from tap_klaviyo import report_quota, state
 from tap_klaviyo.client import KlaviyoClient
-from tap_klaviyo.errors import PermissionDeniedError, TapKlaviyoError
+from tap_klaviyo.errors import PermissionDeniedError, StateAccountError, TapKlaviyoError
 from tap_klaviyo.logs import quiet_sdk
 from tap_klaviyo.output import SingerOutput, StateLines
 from tap_klaviyo.parallel import run_at_once
@@ -38,6 +38,8 @@ TEST_HELP = (
     "conversion metric, write no records. Exits non-zero when the key is rejected or "
     "lacks every stream's scope. --test=schema prints the streams' SCHEMA messages."
 )
+# The state's key for the account it was made with (``GET /api/accounts``' id).
+STATE_ACCOUNT = "account_id"
 
 
 class TapKlaviyo(TapInternals):
@@ -133,14 +135,50 @@ class TapKlaviyo(TapInternals):
         return choice
 
     @functools.cached_property
-    def account_timezone(self) -> str | None:
-        """The account's timezone (one ``GET /api/accounts`` a run); None without the scope
-        accounts:read."""
+    def account(self) -> dict[str, t.Any] | None:
+        """The key's account, from the run's one ``GET /api/accounts`` (XS tier: 15/min),
+        shared by the state's account check, the reports' timezone and the ``accounts``
+        stream; None without the scope accounts:read."""
         try:
             accounts = self.listing("accounts")
         except PermissionDeniedError:
             return None
-        return str(accounts[0]["timezone"]) if accounts and accounts[0].get("timezone") else None
+        return accounts[0] if accounts else None
+
+    @property
+    def account_timezone(self) -> str | None:
+        timezone = (self.account or {}).get("timezone")
+        return str(timezone) if timezone else None
+
+    def describe_account(self) -> str:
+        """The account's id, name and timezone, for ``--test`` and the account check."""
+        account = self.account
+        if account is None:
+            return "unknown (the key lacks the scope accounts:read)"
+        contact = account.get("contact_information") or {}
+        name = contact.get("organization_name") or contact.get("default_sender_name")
+        return f"{account.get('id')} ({name or 'no name'}, timezone {account.get('timezone')})"
+
+    def check_account(self) -> None:
+        """A state belongs to one account: the one it records must be the key's, else the
+        run stops before any record (its bookmarks would skip this account's data, and its
+        table versions would mark the other's rows). A state without one takes the key's."""
+        account = self.account
+        saved = self.state_dict.get(STATE_ACCOUNT)
+        if account is None:
+            self.logger.warning(
+                "The key lacks the scope accounts:read: whether the state is this account's "
+                "could not be checked. Add the scope to the key to have it checked."
+            )
+            return
+        key_account = str(account.get("id"))
+        if isinstance(saved, str) and saved != key_account:
+            raise StateAccountError(
+                f"The state is Klaviyo account {saved}'s, but the API key is account "
+                f"{key_account}'s: run with account {key_account}'s own state file, or "
+                f"without a state to sync it from start_date."
+            )
+        self.state_dict[STATE_ACCOUNT] = key_account
 
     @functools.cached_property
     def report_timezone(self) -> ZoneInfo:
@@ -203,6 +241,8 @@ class TapKlaviyo(TapInternals):
         super().load_state(migrated)
         if isinstance(migrated.get(report_quota.STATE_KEY), dict):  # the SDK keeps bookmarks
             self.state_dict[report_quota.STATE_KEY] = migrated[report_quota.STATE_KEY]
+        if isinstance(migrated.get(STATE_ACCOUNT), str):
+            self.state_dict[STATE_ACCOUNT] = migrated[STATE_ACCOUNT]
 
     # -- how a sync ends --------------------------------------------------------------------
 
@@ -244,8 +284,11 @@ class TapKlaviyo(TapInternals):
             )
         _ = self.client  # one client (and one budget) for every stream's thread
         try:
+            self.check_account()  # before any record
             sync()
             self.end_on_denied_scopes(selected)
+        except StateAccountError:
+            raise  # the state is another account's: nothing of it to hand back
         except TapKlaviyoError:
             # Bookmarks only ever cover records already emitted: hand them to the target
             # before stopping, so the next run resumes here.
@@ -276,6 +319,7 @@ class TapKlaviyo(TapInternals):
     def test_connection(self) -> bool:
         """Check the key, then whether each stream's scope is granted."""
         self.logger.info("Testing the connection to %s", self.settings.label)
+        self.logger.info("%-18s %s", "account", self.describe_account())
         for stream in self.streams.values():
             assert isinstance(stream, KlaviyoStream)
             scopes = " + ".join(stream.resource.scopes)

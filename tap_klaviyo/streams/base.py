@@ -94,6 +94,7 @@ class KlaviyoStream(StreamInternals):
         self._reconciliation: versions.Reconciliation | None = None
         self._incomplete = False  # a read was skipped (403): no version is activated
         self._keys_needed = False  # the pass reads the keys after the normal read
+        self._new_rows = 0  # rows of the normal read created since the sync started
         self._activated = ""  # for the end line: the version activated, the keys read
         self.log_book = StreamLog(self.logger, self.name, clock=self.services.clock)
 
@@ -169,14 +170,21 @@ class KlaviyoStream(StreamInternals):
         a STATE here covers exactly what was emitted."""
         clock, cancelled = self.services.clock, self.services.cancelled
         last_state = clock()
+        created = self.resource.keys_pass.created if self.resource.keys_pass else ""
         for row in rows:
             yield row
+            if self._keys_needed and self.created_since_start(row.get(created)):
+                self._new_rows += 1
             if cancelled.is_set():
                 raise Cancelled(self.name)
             now = self.log_book.add(1, self.progress_detail)
             if now - last_state >= STATE_EVERY:
                 self.write_state_now()
                 last_state = now
+
+    def created_since_start(self, value: t.Any) -> bool:
+        """Whether a row's ``created`` is at or after the sync's start (not in the keys)."""
+        return isinstance(value, str) and timestamps.parse(value) >= self.sync_started
 
     def describe_read(self, context: Context | None) -> str:
         """The start line: what is read, from where."""
@@ -233,6 +241,8 @@ class KlaviyoStream(StreamInternals):
 
     def begin_version(self) -> None:
         """Decide, before anything is read, the table version this run's records carry."""
+        if self.resource.deletes is Deletes.RECONCILE:
+            self.record_coverage()
         if not self.settings.activate_versions:
             return
         if self.resource.deletes is Deletes.EVERY_RUN:
@@ -240,18 +250,68 @@ class KlaviyoStream(StreamInternals):
         elif self.resource.deletes is Deletes.RECONCILE and self.reconciles():
             self._reconciliation = versions.begin(self.stream_state, self.services.initialized_at)
             self.version = self._reconciliation.version
-            # Without a bookmark the normal read is from start_date: complete by itself.
-            self._keys_needed = bool(
-                self.resource.keys_pass and self.stream_state.get("replication_key_value")
+            # A normal read from where the table's rows begin is complete by itself.
+            self._keys_needed = bool(self.resource.keys_pass) and (
+                self.has_bookmark() or self.lower_bound(None) != self.coverage_start()
             )
             self.mark_state_unflushed()
             self.write_state_now()  # a run stopped from here on resumes this pass
         self.set_record_version(self.version)
 
+    def has_bookmark(self) -> bool:
+        """Whether a run read this stream before (a bookmark of its own or of a parent's)."""
+        bookmarks = self.stream_state
+        return bookmarks.get("replication_key_value") is not None or any(
+            partition.get("replication_key_value") is not None
+            for partition in bookmarks.get("partitions", [])
+        )
+
+    def record_coverage(self) -> None:
+        """Keep in the state where the table's rows begin, before any row is read: the
+        earliest lower bound any run read from. A state from before the tap kept it is taken
+        to have read from the current start_date (what its passes assumed)."""
+        bookmarks = self.stream_state
+        known, _ = versions.covered_from(bookmarks)
+        changed = False
+        if not known and self.has_bookmark():
+            changed = versions.cover(bookmarks, self.start_date())
+        if not self.resource.parent:  # a child covers each parent's start (``child_start``)
+            changed |= versions.cover(bookmarks, self.lower_bound(None))
+        if changed:
+            self.mark_state_unflushed()
+
+    def start_date(self) -> dt.datetime | None:
+        start = self.settings.start_date
+        return timestamps.floor_second(start) if start else None
+
+    def coverage_start(self) -> dt.datetime | None:
+        """Where a pass reads from: where the table's rows begin (start_date if unknown)."""
+        known, since = versions.covered_from(self.stream_state)
+        return since if known else self.start_date()
+
+    def compare_start_date(self, value: str, start_date_value: str) -> str:
+        """The lower bound of a stream with a bookmark: the later of the two, except for a
+        reconciled stream, whose bookmark wins over a start_date moved later but not into
+        the future. Reading from that start_date would skip the rows between the bookmark and
+        it: the keys pass could not tell them from deleted ones, nor leave them out."""
+        if self.resource.deletes is Deletes.RECONCILE:
+            start = timestamps.parse(start_date_value)
+            if start <= self.sync_started:
+                return value
+        return super().compare_start_date(value, start_date_value)
+
     def reconciles(self) -> bool:
         """Whether this run makes a complete version of an incremental stream."""
         settings = self.settings
-        if settings.reconcile_every_days <= 0:
+        if settings.reconcile_every_days <= 0 and not settings.reconcile_now:
+            return False
+        start = self.start_date()
+        if start is not None and start > self.sync_started:
+            self.logger.info(
+                "Stream '%s': no reconciliation pass with 'start_date' in the future (nothing "
+                "before it is read, so the read is not complete).",
+                self.name,
+            )
             return False
         if settings.end_date is not None:
             self.logger.info(
@@ -269,19 +329,28 @@ class KlaviyoStream(StreamInternals):
             )
             return False
         bookmarks = self.stream_state
+        every, asked = settings.reconcile_every_days, settings.reconcile_now
         return versions.in_progress(bookmarks) is not None or versions.is_due(
-            bookmarks, self.sync_started, settings.reconcile_every_days
+            bookmarks, self.sync_started, every, asked=asked
         )
 
     def activate_version(self, version: int) -> None:
         """The read was complete: every row Klaviyo has carries ``version`` now, after the
         keys pass where the stream has one. Rows of older versions are gone from Klaviyo."""
-        keys = f"the pass read {self.read_keys(version):,} ids, " if self._keys_needed else ""
+        bookmarks = self.stream_state
+        if self._keys_needed:
+            read = self.read_keys(version)
+            keys = f"the pass read {read:,} ids, "
+            rows = read + self._new_rows  # the rows created since are not among the keys
+        else:
+            keys = ""
+            passed = versions.pass_rows(bookmarks) if self.resource.parent else None
+            rows = self.log_book.records if passed is None else passed
         self.write_activate_version(version)
         if self._reconciliation is not None:
-            versions.complete(self.stream_state, self.sync_started)
-            self.mark_state_unflushed()
-        self._activated = f"{keys}table version {version} activated (older rows: deleted)"
+            versions.complete(bookmarks, self.sync_started)
+        self._activated = keys + versions.activated(bookmarks, version, rows)
+        self.mark_state_unflushed()
 
     def read_keys(self, version: int) -> int:
         """Every primary key Klaviyo has, as records of a schema of the keys alone: an
@@ -290,13 +359,14 @@ class KlaviyoStream(StreamInternals):
         Sent after the stream's normal read, so that the target's sink for the keys is the
         one the ACTIVATE_VERSION drains before it marks rows: every key is in the table then.
         Objects created since the sync started are left out (they are not in the warehouse:
-        a row of their key alone would be blank); objects updated before start_date too.
+        a row of their key alone would be blank); objects updated before the table's rows
+        begin (``covered_from``, whatever start_date is now) too: never loaded.
         """
         output = self.services.output
         schema = reconcile.key_schema(self.schema, self.primary_keys)
         output.write_message(SchemaMessage(self.name, schema, list(self.primary_keys)))
-        start = self.settings.start_date
-        filters = self.time_filters(timestamps.floor_second(start), None) if start else []
+        start = self.coverage_start()
+        filters = self.time_filters(start, None) if start else []
         reader = reconcile.KeyReader(self.client, self.resource, filters, self.sync_started)
         cursors = self.resource.tier.workers(self.settings.max_workers)  # no lowered tier
         windows = reader.windows(cursors * reconcile.WINDOWS_PER_CURSOR)
@@ -316,19 +386,23 @@ class KlaviyoStream(StreamInternals):
         return read
 
     def child_start(self, parent: Context) -> dt.datetime | None:
-        """Where a parent's children are read from: its bookmark, or start_date when a
-        reconciliation pass has not read them in full yet."""
+        """Where a parent's children are read from: its bookmark, or where the table's rows
+        begin when a reconciliation pass has not read them in full yet."""
         passing = self._reconciliation
         if passing is not None and str(parent[self.resource.parent_key or ""]) not in passing.done:
-            start = self.settings.start_date
-            return timestamps.floor_second(start) if start else None
-        return self.lower_bound(parent)
+            start = self.coverage_start()
+        else:
+            start = self.lower_bound(parent)
+        if self.resource.deletes is Deletes.RECONCILE and versions.cover(self.stream_state, start):
+            self.mark_state_unflushed()
+        return start
 
-    def child_done(self, parent: Context) -> None:
-        """A parent's children are all written (its state partition is final)."""
+    def child_done(self, parent: Context, rows: int) -> None:
+        """A parent's ``rows`` children are all written (its state partition is final)."""
         self.finalize_partition(parent)
         if self._reconciliation is not None:
-            versions.parent_done(self.stream_state, str(parent[self.resource.parent_key or ""]))
+            key = str(parent[self.resource.parent_key or ""])
+            versions.parent_done(self.stream_state, key, rows)
             self.mark_state_unflushed()
             self.write_state_now()  # a resume reads this parent from its bookmark only
 
@@ -424,6 +498,8 @@ class KlaviyoStream(StreamInternals):
     def read(self, context: Context | None) -> t.Iterator[dict]:
         """The rows of one partition from its bookmark (or start_date), in the endpoint's
         order."""
+        if self.resource.listed:  # copies: writing a row trims it
+            return iter([dict(row) for row in self.services.listing(self.name)])
         return self.read_from(context, self.lower_bound(context))
 
     def read_all(self, context: Context | None) -> t.Iterator[dict]:
@@ -519,9 +595,13 @@ class KlaviyoStream(StreamInternals):
             start = timestamps.parse(self.resource.earliest)
         if start is None:
             return None
+        start = timestamps.as_utc(start)
         if self.resource.late_arrivals:
+            # Late records are read again, but never from before start_date.
+            floor = self.settings.start_date
             start -= dt.timedelta(seconds=self.settings.lookback_window)
-        return timestamps.floor_second(timestamps.as_utc(start))
+            start = max(start, timestamps.as_utc(floor)) if floor else start
+        return timestamps.floor_second(start)
 
     def upper_bound(self) -> dt.datetime | None:
         end = self.settings.end_date
@@ -657,6 +737,7 @@ class FanOut:
     def __init__(self, stream: KlaviyoStream, parents: list[dict]) -> None:
         self.stream = stream
         self.done = 0
+        self._rows: Counter[str] = Counter()  # rows written, per parent
         key = stream.resource.parent_key or ""
         self._parents = {parent[key]: parent for parent in parents}
         self._key = key
@@ -679,12 +760,14 @@ class FanOut:
 
     def records(self) -> t.Iterator[dict]:
         for parent, chunk in self._chunks:
+            key = str(parent[self._key])
             if chunk is None:
                 self.done += 1
-                self.stream.child_done(parent)
+                self.stream.child_done(parent, self._rows.pop(key, 0))
             elif isinstance(chunk, Vanished):
                 self.stream.skip_vanished_parent(parent, chunk.error)
             else:
+                self._rows[key] += len(chunk)
                 for record in chunk:
                     # The parent's id and carried columns (the SDK would add a partition's).
                     for column, value in parent.items():

@@ -262,6 +262,9 @@ class Vanishing:
     def advance(self, seconds: float) -> dict:
         return self.account.advance(seconds)
 
+    def delete(self, collection: str, id: str) -> dict[str, list[str]]:
+        return self.account.delete(collection, id)
+
     def truth(
         self,
         collection: str,

@@ -223,6 +223,7 @@ class Account:
         if quirks:
             # after the groups: vanished lists and segments have no members
             catalog.vary_campaigns()
+            catalog.vary_flow_messages()
             self.vanished.update(catalog.add_vanished())
         if gone is not None:
             self.vanished["metrics"] = frozenset({gone.id})
@@ -476,6 +477,21 @@ class Account:
         for collection, ids in deleted.items():
             self.deleted[collection].update(ids)
         return deleted
+
+    def delete(self, collection: str, id: str) -> dict[str, list[str]]:
+        """Delete one object of a small collection, as a user does in Klaviyo: a campaign
+        with its messages, a flow with its actions and their messages, a list or segment
+        with its memberships. The ids gone, by collection (the object's and its children's)."""
+        if collection not in DELETABLE:
+            raise InvalidQuery(f"{collection}: only {', '.join(DELETABLE)} can be deleted")
+        item = self.tables[collection].by_id.get(id)
+        if item is None:
+            raise NotFound(f"A resource with id {id} does not exist.")
+        before = {name: set(table.by_id) for name, table in self.tables.items()}
+        self._drop(collection, item)
+        self.deleted[collection].add(id)
+        gone = {name: sorted(ids - set(self.tables[name].by_id)) for name, ids in before.items()}
+        return {name: ids for name, ids in gone.items() if ids}
 
     def _drop(self, collection: str, item: Item) -> None:
         """An item gone from its table, its campaign messages or flow actions with it."""

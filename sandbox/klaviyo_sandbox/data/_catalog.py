@@ -858,8 +858,20 @@ class Catalog:
             "relationships": relationships,
         }
         return self.flow_messages.add(
-            Item(len(self.flow_messages.items), resource, parent=action.id, virtual={"name": name})
+            Item(
+                len(self.flow_messages.items),
+                resource,
+                parent=action.id,
+                virtual={"name": name, "channel": channel},
+            )
         )
+
+    def vary_flow_messages(self) -> None:
+        """Quirk: flow messages spell their email channel ``Email`` (campaign messages and
+        the reports say ``email``), as the live API does; ``virtual`` keeps the canonical."""
+        for item in self.flow_messages.items:
+            if item.virtual["channel"] == "email":
+                item.attributes["channel"] = "Email"
 
 
 _PROFILE_POINTS = {
