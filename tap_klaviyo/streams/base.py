@@ -86,7 +86,7 @@ class KlaviyoStream(StreamInternals):
         self.timestamp_tree = records.timestamp_tree(self.schema)
         self._last_increment: tuple[Context | None, dt.datetime] | None = None
         self._left_out: Counter[str] = Counter()
-        self._left_out_lock = threading.Lock()
+        self._counts_lock = threading.Lock()
         self._fanout: FanOut | None = None
         # This run's table version (None: the run does not make a complete one), and the
         # reconciliation pass it belongs to; decided when the stream starts (``begin_version``).
@@ -170,11 +170,8 @@ class KlaviyoStream(StreamInternals):
         a STATE here covers exactly what was emitted."""
         clock, cancelled = self.services.clock, self.services.cancelled
         last_state = clock()
-        created = self.resource.keys_pass.created if self.resource.keys_pass else ""
         for row in rows:
             yield row
-            if self._keys_needed and self.created_since_start(row.get(created)):
-                self._new_rows += 1
             if cancelled.is_set():
                 raise Cancelled(self.name)
             now = self.log_book.add(1, self.progress_detail)
@@ -182,9 +179,20 @@ class KlaviyoStream(StreamInternals):
                 self.write_state_now()
                 last_state = now
 
-    def created_since_start(self, value: t.Any) -> bool:
-        """Whether a row's ``created`` is at or after the sync's start (not in the keys)."""
-        return isinstance(value, str) and timestamps.parse(value) >= self.sync_started
+    def count_new_rows(self, rows: list[dict]) -> None:
+        """During a keys pass, count the rows created since the sync started: the keys leave
+        them out, and the version's row count needs them."""
+        created = self.resource.keys_pass.created if self.resource.keys_pass else None
+        if not self._keys_needed or created is None:
+            return
+        new = sum(
+            1
+            for row in rows
+            if isinstance(row.get(created), str)
+            and timestamps.parse(row[created]) >= self.sync_started
+        )
+        with self._counts_lock:  # pages are read on several threads
+            self._new_rows += new
 
     def describe_read(self, context: Context | None) -> str:
         """The start line: what is read, from where."""
@@ -426,14 +434,14 @@ class KlaviyoStream(StreamInternals):
 
     def left_out(self) -> str:
         """The records left out on purpose, for the stream's end line."""
-        with self._left_out_lock:
+        with self._counts_lock:
             text = "; ".join(f"{count:,} {why}" for why, count in sorted(self._left_out.items()))
             self._left_out.clear()
         return text
 
     def count_left_out(self, counts: Counter[str]) -> None:
         if counts:
-            with self._left_out_lock:  # windows are read on several threads
+            with self._counts_lock:  # windows are read on several threads
                 self._left_out.update(counts)
 
     # -- writing: the per-record hot path ---------------------------------------------------
@@ -557,6 +565,7 @@ class KlaviyoStream(StreamInternals):
                     moments.append(moment)
             kept.append(record)
         self.count_left_out(left_out)
+        self.count_new_rows(kept)
         return kept
 
     def shaped(self, page: Page) -> t.Iterator[dict]:
