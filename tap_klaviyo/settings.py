@@ -361,9 +361,12 @@ def resolve_api_key(config: t.Mapping[str, t.Any]) -> str:
     """The key from ``api_key`` or its alias ``auth_token``, checked for form."""
     key = config.get("api_key") or config.get("auth_token")
     if not key:
+        account = config.get("account_name")
         raise ConfigError(
-            "Setting 'api_key' is missing: give a Klaviyo private API key "
-            "(pk_ followed by 34 letters or digits)."
+            f"Setting 'api_key' is missing{f' for account {account!r}' if account else ''}: "
+            "give a Klaviyo private API key (pk_ followed by 34 letters or digits); in Meltano, "
+            "each account's plugin takes its own (e.g. TAP_KLAVIYO__ACME_API_KEY for "
+            "tap-klaviyo--acme), never another's."
         )
     if not isinstance(key, str) or not PRIVATE_KEY.fullmatch(key.strip()):
         hint = (
