@@ -86,7 +86,8 @@ def parent_done(bookmarks: dict[str, t.Any], parent_id: str, rows: int) -> None:
     entry = bookmarks.get(RECONCILIATION)
     if isinstance(entry, dict) and parent_id not in entry.setdefault("done", []):
         entry["done"].append(parent_id)
-        entry["rows"] = int(entry.get("rows") or 0) + rows
+        if isinstance(entry.get("rows"), int):  # a pass begun by an older tap counts none
+            entry["rows"] += rows
 
 
 def pass_rows(bookmarks: t.Mapping[str, t.Any]) -> int | None:
@@ -130,7 +131,7 @@ def cover(bookmarks: dict[str, t.Any], start: dt.datetime | None) -> bool:
 # -- what an activation leaves out -----------------------------------------------------------
 
 
-def activated(bookmarks: dict[str, t.Any], version: int, rows: int) -> str:
+def activated(bookmarks: dict[str, t.Any], version: int, rows: int | None) -> str:
     """Keep the version just activated with its row count; what it leaves out, in words.
 
     Rows left out (marked deleted by the target) are the previous version's rows that this
@@ -138,6 +139,9 @@ def activated(bookmarks: dict[str, t.Any], version: int, rows: int) -> str:
     previous one did not have, which the tap cannot count. So the line says the two counts and
     the least that can be left out; exactly that many when no row is new.
     """
+    if rows is None:  # a pass begun by an older tap: the rows read then were not counted
+        bookmarks.pop(ACTIVATED, None)
+        return f"table version {version} activated (its rows were not counted)"
     previous = bookmarks.get(ACTIVATED)
     bookmarks[ACTIVATED] = {"version": version, "rows": rows}
     text = f"table version {version} activated with {rows:,} rows"

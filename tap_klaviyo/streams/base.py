@@ -346,14 +346,16 @@ class KlaviyoStream(StreamInternals):
         """The read was complete: every row Klaviyo has carries ``version`` now, after the
         keys pass where the stream has one. Rows of older versions are gone from Klaviyo."""
         bookmarks = self.stream_state
+        rows: int | None
         if self._keys_needed:
             read = self.read_keys(version)
             keys = f"the pass read {read:,} ids, "
             rows = read + self._new_rows  # the rows created since are not among the keys
         else:
             keys = ""
-            passed = versions.pass_rows(bookmarks) if self.resource.parent else None
-            rows = self.log_book.records if passed is None else passed
+            pass_of_parents = self._reconciliation is not None and self.resource.parent
+            # A pass of parents counts across runs (a resumed one read some parents before).
+            rows = versions.pass_rows(bookmarks) if pass_of_parents else self.log_book.records
         self.write_activate_version(version)
         if self._reconciliation is not None:
             versions.complete(bookmarks, self.sync_started)
