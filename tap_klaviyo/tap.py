@@ -270,6 +270,9 @@ class TapKlaviyo(TapInternals):
             self.state_writer.write_state(self.state)
         for stream in self.streams.values():
             stream.log_sync_costs()
+        for stream in t.cast("list[KlaviyoStream]", selected):
+            if stream.activation:
+                self.logger.info("Deletes: %s: %s.", stream.name, stream.activation)
 
     def skipped_for_scope(self, stream: str, scopes: tuple[str, ...]) -> None:
         self.denied[stream] = scopes

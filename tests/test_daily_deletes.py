@@ -153,7 +153,7 @@ def test_the_messages_of_a_deleted_flow_are_marked(
     # The end line says what the version leaves out: here exactly the deleted messages.
     log = (tmp_path / "tap-1.log").read_text()
     left = len(messages) - len(gone["flow-messages"])
-    line = next(line for line in log.splitlines() if "| flow_messages: done" in line)
+    line = next(line for line in log.splitlines() if "Deletes: flow_messages: " in line)
     assert f"activated with {left:,} rows; the previous version" in line, line
     assert f"had {len(messages):,}: at least {len(gone['flow-messages']):,} rows left" in line
 

@@ -96,6 +96,8 @@ class KlaviyoStream(StreamInternals):
         self._keys_needed = False  # the pass reads the keys after the normal read
         self._new_rows = 0  # rows of the normal read created since the sync started
         self._activated = ""  # for the end line: the version activated, the keys read
+        # For the run's last lines: the version activated, its rows, what it leaves out.
+        self.activation = ""
         self.log_book = StreamLog(self.logger, self.name, clock=self.services.clock)
 
     @property
@@ -359,7 +361,8 @@ class KlaviyoStream(StreamInternals):
         self.write_activate_version(version)
         if self._reconciliation is not None:
             versions.complete(bookmarks, self.sync_started)
-        self._activated = keys + versions.activated(bookmarks, version, rows)
+        self._activated = f"{keys}table version {version} activated"
+        self.activation = versions.activated(bookmarks, version, rows)
         self.mark_state_unflushed()
 
     def read_keys(self, version: int) -> int:
