@@ -26,7 +26,8 @@ import pytest
 
 from klaviyo_sandbox.data import Sizes
 from klaviyo_sandbox.server import Sandbox, running_sandbox
-from tap_klaviyo import timestamps, versions
+from tap_klaviyo import state, timestamps, versions
+from tap_klaviyo.resources import RESOURCES
 from tests.conftest import tap_config, target_config
 from tests.singer import run_tap, select_only
 from tests.test_deletes import RECONCILED, TARGET, aged, contents, rows, sync
@@ -233,3 +234,35 @@ def test_a_pass_begun_by_an_older_tap_says_its_rows_were_not_counted() -> None:
     assert versions.pass_rows(bookmarks) is None  # list-a's rows are unknown
     assert "not counted" in versions.activated(bookmarks, 1000, None)
     assert versions.ACTIVATED not in bookmarks  # the next one has nothing to compare with
+
+
+def test_the_state_keeps_its_account_and_where_rows_begin_and_drops_flow_message_bookmarks() -> (
+    None
+):
+    keys = {resource.name: resource.replication_key for resource in RESOURCES}
+    profiles = {
+        "replication_key": "updated",
+        "replication_key_value": "2026-11-30T00:00:00+00:00",
+        versions.COVERED_FROM: None,
+        versions.ACTIVATED: {"version": 1000, "rows": 12},
+    }
+    old = {
+        "account_id": "AbC123",
+        "bookmarks": {
+            "profiles": profiles,
+            "flow_messages": {
+                "partitions": [
+                    {
+                        "context": {"flow_action_id": "9"},
+                        "replication_key": "updated",
+                        "replication_key_value": "2026-01-01T00:00:00Z",
+                    }
+                ]
+            },
+        },
+    }
+    migrated, warnings = state.migrate(old, keys)
+    assert not warnings
+    assert migrated["account_id"] == "AbC123"
+    assert migrated["bookmarks"]["profiles"] == profiles
+    assert migrated["bookmarks"]["flow_messages"] == {}  # read whole every run now
