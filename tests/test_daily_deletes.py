@@ -236,9 +236,7 @@ def test_a_pass_begun_by_an_older_tap_says_its_rows_were_not_counted() -> None:
     assert versions.ACTIVATED not in bookmarks  # the next one has nothing to compare with
 
 
-def test_the_state_keeps_its_account_and_where_rows_begin_and_drops_flow_message_bookmarks() -> (
-    None
-):
+def test_an_older_state_keeps_its_account_and_coverage_not_flow_message_bookmarks() -> None:
     keys = {resource.name: resource.replication_key for resource in RESOURCES}
     profiles = {
         "replication_key": "updated",
