@@ -160,25 +160,49 @@ class TapKlaviyo(TapInternals):
         return f"{account.get('id')} ({name or 'no name'}, timezone {account.get('timezone')})"
 
     def check_account(self) -> None:
-        """A state belongs to one account: the one it records must be the key's, else the
-        run stops before any record (its bookmarks would skip this account's data, and its
-        table versions would mark the other's rows). A state without one takes the key's."""
-        account = self.account
+        """Before any record: a state that names its account must be the key's, else the run
+        stops (its bookmarks would skip this account's data, and its table versions would mark
+        the other's rows). A new or older state names none: ``record_account`` adopts it."""
         saved = self.state_dict.get(STATE_ACCOUNT)
+        if not isinstance(saved, str):
+            return
+        account = self.account
         if account is None:
-            self.logger.warning(
-                "The key lacks the scope accounts:read: whether the state is this account's "
-                "could not be checked. Add the scope to the key to have it checked."
-            )
+            self.warn_account_unknown()
             return
         key_account = str(account.get("id"))
-        if isinstance(saved, str) and saved != key_account:
+        if saved != key_account:
             raise StateAccountError(
                 f"The state is Klaviyo account {saved}'s, but the API key is account "
                 f"{key_account}'s: run with account {key_account}'s own state file, or "
                 f"without a state to sync it from start_date."
             )
-        self.state_dict[STATE_ACCOUNT] = key_account
+
+    def record_account(self) -> None:
+        """After the streams, a state that names no account takes the key's: from the run's
+        one ``GET /api/accounts`` (made now if no stream needed it), so that a request there
+        never comes before a first run's records."""
+        if isinstance(self.state_dict.get(STATE_ACCOUNT), str):
+            return
+        try:
+            account = self.account
+        except TapKlaviyoError as error:  # the records are safe: only the check waits
+            self.logger.warning(
+                "The state's account could not be recorded (%s); the next run records it.",
+                error,
+            )
+            return
+        if account is None:
+            self.warn_account_unknown()
+            return
+        self.state_dict[STATE_ACCOUNT] = str(account.get("id"))
+        self.state_writer.write_state(self.state)
+
+    def warn_account_unknown(self) -> None:
+        self.logger.warning(
+            "The key lacks the scope accounts:read: whether the state is this account's "
+            "could not be checked. Add the scope to the key to have it checked."
+        )
 
     @functools.cached_property
     def report_timezone(self) -> ZoneInfo:
@@ -270,9 +294,23 @@ class TapKlaviyo(TapInternals):
             self.state_writer.write_state(self.state)
         for stream in self.streams.values():
             stream.log_sync_costs()
-        for stream in t.cast("list[KlaviyoStream]", selected):
+        self.log_activations(t.cast("list[KlaviyoStream]", selected))
+
+    def log_activations(self, streams: list[KlaviyoStream]) -> None:
+        """The run's last lines: per version activated, its rows and what it leaves out;
+        first versions (none before in the state) in one line."""
+        first = []
+        for stream in streams:
             if stream.activation:
                 self.logger.info("Deletes: %s: %s.", stream.name, stream.activation)
+            elif stream.activated_rows is not None:
+                first.append(f"{stream.name} {stream.activated_rows:,}")
+        if first:
+            self.logger.info(
+                "Deletes: first table versions in this state (rows; a warehouse's rows of "
+                "older versions are marked deleted): %s.",
+                ", ".join(first),
+            )
 
     def skipped_for_scope(self, stream: str, scopes: tuple[str, ...]) -> None:
         self.denied[stream] = scopes
@@ -289,6 +327,7 @@ class TapKlaviyo(TapInternals):
         try:
             self.check_account()  # before any record
             sync()
+            self.record_account()
             self.end_on_denied_scopes(selected)
         except StateAccountError:
             raise  # the state is another account's: nothing of it to hand back

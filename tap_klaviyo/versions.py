@@ -132,7 +132,8 @@ def cover(bookmarks: dict[str, t.Any], start: dt.datetime | None) -> bool:
 
 
 def activated(bookmarks: dict[str, t.Any], version: int, rows: int | None) -> str:
-    """Keep the version just activated with its row count; what it leaves out, in words.
+    """Keep the version just activated with its row count; what it leaves out, in words
+    ("" for a first version: there is nothing to compare with).
 
     Rows left out (marked deleted by the target) are the previous version's rows that this
     one does not have: ``previous - rows + new`` where ``new`` is the rows of this version the
@@ -146,7 +147,7 @@ def activated(bookmarks: dict[str, t.Any], version: int, rows: int | None) -> st
     bookmarks[ACTIVATED] = {"version": version, "rows": rows}
     text = f"table version {version} activated with {rows:,} rows"
     if not isinstance(previous, dict) or not isinstance(previous.get("rows"), int):
-        return f"{text} (no previous version in the state: rows of older ones are marked deleted)"
+        return ""  # a first version: nothing to compare with
     before, was = previous["rows"], previous.get("version")
     fewest = max(0, before - rows)
     return (

@@ -96,7 +96,9 @@ class KlaviyoStream(StreamInternals):
         self._keys_needed = False  # the pass reads the keys after the normal read
         self._new_rows = 0  # rows of the normal read created since the sync started
         self._activated = ""  # for the end line: the version activated, the keys read
-        # For the run's last lines: the version activated, its rows, what it leaves out.
+        # For the run's last lines: the rows of the version activated, and what it leaves
+        # out compared with the previous one ("" without one).
+        self.activated_rows: int | None = None
         self.activation = ""
         self.log_book = StreamLog(self.logger, self.name, clock=self.services.clock)
 
@@ -363,6 +365,7 @@ class KlaviyoStream(StreamInternals):
             versions.complete(bookmarks, self.sync_started)
         self._activated = f"{keys}table version {version} activated"
         self.activation = versions.activated(bookmarks, version, rows)
+        self.activated_rows = rows
         self.mark_state_unflushed()
 
     def read_keys(self, version: int) -> int:
