@@ -22,6 +22,12 @@ class InputFileError(TapKlaviyoError):
     exit_code = 2
 
 
+class StateAccountError(TapKlaviyoError):
+    """The state was made with another Klaviyo account than the key's."""
+
+    exit_code = 2
+
+
 class AuthenticationError(TapKlaviyoError):
     """Klaviyo answered 401: the key is wrong, revoked or was sent in the wrong form."""
 

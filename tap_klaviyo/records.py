@@ -262,9 +262,12 @@ def flow_action_row(resource: dict[str, t.Any], page: Page | None = None) -> Row
 
 
 def flow_message_row(resource: dict[str, t.Any], page: Page | None = None) -> Row:
+    """A flow message; ``channel`` spelt as campaign messages and reports spell it (Klaviyo
+    sends ``Email`` here, ``email`` there): joins on it work across tables."""
     record = to_record(resource)
     definition = record.get("definition") or {}
-    record.setdefault("channel", definition.get("channel"))
+    channel = record.get("channel") or definition.get("channel")
+    record["channel"] = channel.lower() if isinstance(channel, str) else channel
     record.setdefault("name", definition.get("name"))
     return record
 

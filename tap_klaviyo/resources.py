@@ -176,6 +176,9 @@ class Resource:
     report_type: str | None = None  # the JSON:API type of a report's request body
     # The report measures conversions by a metric (``conversion_metric_id``).
     conversion_metric: bool = False
+    # Rows from the tap's one listing of the stream a run (``TapKlaviyo.listing``), not a read
+    # of its own: the account's is made anyway, for the state's account check.
+    listed: bool = False
     # ``--test`` checks this stream's scope by probing another with the same scope: a report
     # POST would spend the reports' daily quota (225) of the next sync.
     probe_with: str | None = None
@@ -407,13 +410,16 @@ FLOW_MESSAGES = Resource(
     path="/api/flow-actions/{id}/flow-messages",
     scopes=("flows:read",),
     tier=S,
-    increment=UPDATED,
+    # Read whole every run: a bookmark saves no request (one per flow action whatever it
+    # says), and a complete read marks the messages of deleted flows and actions.
+    deletes=Deletes.EVERY_RUN,
     page_size=50,
     parent="flow_actions",
     parent_key="flow_action_id",
     carry=(("flow_id", "flow_id"),),
     shape=records.flow_message_row,
-    description="The messages flow actions send. One request per flow action (S tier).",
+    description="The messages flow actions send, `channel` in lowercase. One request per "
+    "flow action (S tier).",
 )
 LISTS_DETAILED = Resource(
     name="lists_detailed",
@@ -535,8 +541,9 @@ ACCOUNTS = Resource(
     path="/api/accounts",
     scopes=("accounts:read",),
     tier=XS,
+    listed=True,
     description="The account: timezone, preferred currency, industry, contact information. "
-    "Full table.",
+    "Full table, from the run's one request to `/api/accounts`.",
 )
 METRIC_AGGREGATES = Resource(
     name="metric_aggregates",

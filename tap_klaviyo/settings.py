@@ -255,6 +255,14 @@ CONFIG_SCHEMA = th.PropertiesList(
         "segments (every list read in full). 0: never.",
     ),
     th.Property(
+        "reconcile_now",
+        th.BooleanType,
+        default=False,
+        description="Make this run a reconciliation pass (profiles, list and segment members) "
+        "whenever the last one was, instead of editing the state; set it for one run, then "
+        "remove it: every run with it set makes a pass.",
+    ),
+    th.Property(
         "metric_aggregates_by",
         th.ArrayType(th.StringType),
         description='Dimensions to split metric_aggregates by, e.g. ["$attributed_flow", '
@@ -321,6 +329,7 @@ class Settings:
     metric_aggregates_days: int
     activate_versions: bool
     reconcile_every_days: int
+    reconcile_now: bool
     metric_aggregates_by: tuple[str, ...]
     fail_on_missing_scope: bool
     # Stream maps, flattening or batch messages are configured: records take the SDK's path.
@@ -370,6 +379,7 @@ class Settings:
             metric_aggregates_days=value("metric_aggregates_days"),
             activate_versions=bool(value("activate_versions")),
             reconcile_every_days=value("reconcile_every_days"),
+            reconcile_now=bool(value("reconcile_now")),
             metric_aggregates_by=tuple(config.get("metric_aggregates_by") or ()),
             fail_on_missing_scope=bool(value("fail_on_missing_scope")),
             sdk_records=any(config.get(name) for name in SDK_RECORD_SETTINGS),
@@ -384,9 +394,12 @@ def resolve_api_key(config: t.Mapping[str, t.Any]) -> str:
     """The key from ``api_key`` or its alias ``auth_token``, checked for form."""
     key = config.get("api_key") or config.get("auth_token")
     if not key:
+        account = config.get("account_name")
         raise ConfigError(
-            "Setting 'api_key' is missing: give a Klaviyo private API key "
-            "(pk_ followed by 34 letters or digits)."
+            f"Setting 'api_key' is missing{f' for account {account!r}' if account else ''}: "
+            "give a Klaviyo private API key (pk_ followed by 34 letters or digits); in Meltano, "
+            "each account's plugin takes its own (e.g. TAP_KLAVIYO__ACME_API_KEY for "
+            "tap-klaviyo--acme), never another's."
         )
     if not isinstance(key, str) or not PRIVATE_KEY.fullmatch(key.strip()):
         hint = (

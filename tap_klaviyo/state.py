@@ -5,8 +5,9 @@ Accepted besides singer-sdk's own format: a bare timestamp per stream
 ``{"bookmarks": {"events": {"since": ...}}}`` (or the field name as key), timestamps as ISO
 strings or epoch seconds. Bookmarks of streams this tap does not have are dropped, with a
 warning each; those of streams read whole every run now (campaigns, flows, lists, segments,
-templates were incremental) are dropped silently. The tap's own keys of a stream's entry
-(a reconciliation pass, ``tap_klaviyo.versions``) are kept as they are.
+templates, flow_messages were incremental) are dropped silently. The tap's own keys of a
+stream's entry (a reconciliation pass, where its rows begin: ``tap_klaviyo.versions``) are
+kept as they are, and so is the state's ``account_id`` (``TapKlaviyo.check_account``).
 """
 
 from __future__ import annotations

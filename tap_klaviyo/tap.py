@@ -16,7 +16,12 @@ import click
 
 from tap_klaviyo import report_quota, state
 from tap_klaviyo.client import KlaviyoClient
-from tap_klaviyo.errors import OutputClosedError, PermissionDeniedError, TapKlaviyoError
+from tap_klaviyo.errors import (
+    OutputClosedError,
+    PermissionDeniedError,
+    StateAccountError,
+    TapKlaviyoError,
+)
 from tap_klaviyo.logs import plural, quiet_sdk
 from tap_klaviyo.output import SingerOutput, StateLines
 from tap_klaviyo.parallel import run_at_once
@@ -38,6 +43,8 @@ TEST_HELP = (
     "conversion metric, write no records. Exits non-zero when the key is rejected or "
     "lacks every stream's scope. --test=schema prints the streams' SCHEMA messages."
 )
+# The state's key for the account it was made with (``GET /api/accounts``' id).
+STATE_ACCOUNT = "account_id"
 
 
 class TapKlaviyo(TapInternals):
@@ -135,14 +142,74 @@ class TapKlaviyo(TapInternals):
         return choice
 
     @functools.cached_property
-    def account_timezone(self) -> str | None:
-        """The account's timezone (one ``GET /api/accounts`` a run); None without the scope
-        accounts:read."""
+    def account(self) -> dict[str, t.Any] | None:
+        """The key's account, from the run's one ``GET /api/accounts`` (XS tier: 15/min),
+        shared by the state's account check, the reports' timezone and the ``accounts``
+        stream; None without the scope accounts:read."""
         try:
             accounts = self.listing("accounts")
         except PermissionDeniedError:
             return None
-        return str(accounts[0]["timezone"]) if accounts and accounts[0].get("timezone") else None
+        return accounts[0] if accounts else None
+
+    @property
+    def account_timezone(self) -> str | None:
+        timezone = (self.account or {}).get("timezone")
+        return str(timezone) if timezone else None
+
+    def describe_account(self) -> str:
+        """The account's id, name and timezone, for ``--test`` and the account check."""
+        account = self.account
+        if account is None:
+            return "unknown (the key lacks the scope accounts:read)"
+        contact = account.get("contact_information") or {}
+        name = contact.get("organization_name") or contact.get("default_sender_name")
+        return f"{account.get('id')} ({name or 'no name'}, timezone {account.get('timezone')})"
+
+    def check_account(self) -> None:
+        """Before any record: a state that names its account must be the key's, else the run
+        stops (its bookmarks would skip this account's data, and its table versions would mark
+        the other's rows). A new or older state names none: ``record_account`` adopts it."""
+        saved = self.state_dict.get(STATE_ACCOUNT)
+        if not isinstance(saved, str):
+            return
+        account = self.account
+        if account is None:
+            self.warn_account_unknown()
+            return
+        key_account = str(account.get("id"))
+        if saved != key_account:
+            raise StateAccountError(
+                f"The state is Klaviyo account {saved}'s, but the API key is account "
+                f"{key_account}'s: run with account {key_account}'s own state file, or "
+                f"without a state to sync it from start_date."
+            )
+
+    def record_account(self) -> None:
+        """After the streams, a state that names no account takes the key's: from the run's
+        one ``GET /api/accounts`` (made now if no stream needed it), so that a request there
+        never comes before a first run's records."""
+        if isinstance(self.state_dict.get(STATE_ACCOUNT), str):
+            return
+        try:
+            account = self.account
+        except TapKlaviyoError as error:  # the records are safe: only the check waits
+            self.logger.warning(
+                "The state's account could not be recorded (%s); the next run records it.",
+                error,
+            )
+            return
+        if account is None:
+            self.warn_account_unknown()
+            return
+        self.state_dict[STATE_ACCOUNT] = str(account.get("id"))
+        self.state_writer.write_state(self.state)
+
+    def warn_account_unknown(self) -> None:
+        self.logger.warning(
+            "The key lacks the scope accounts:read: whether the state is this account's "
+            "could not be checked. Add the scope to the key to have it checked."
+        )
 
     @functools.cached_property
     def report_timezone(self) -> ZoneInfo:
@@ -210,6 +277,8 @@ class TapKlaviyo(TapInternals):
         super().load_state(migrated)
         if isinstance(migrated.get(report_quota.STATE_KEY), dict):  # the SDK keeps bookmarks
             self.state_dict[report_quota.STATE_KEY] = migrated[report_quota.STATE_KEY]
+        if isinstance(migrated.get(STATE_ACCOUNT), str):
+            self.state_dict[STATE_ACCOUNT] = migrated[STATE_ACCOUNT]
 
     # -- how a sync ends --------------------------------------------------------------------
 
@@ -237,6 +306,23 @@ class TapKlaviyo(TapInternals):
             self.state_writer.write_state(self.state)
         for stream in self.streams.values():
             stream.log_sync_costs()
+        self.log_activations(t.cast("list[KlaviyoStream]", selected))
+
+    def log_activations(self, streams: list[KlaviyoStream]) -> None:
+        """The run's last lines: per version activated, its rows and what it leaves out;
+        first versions (none before in the state) in one line."""
+        first = []
+        for stream in streams:
+            if stream.activation:
+                self.logger.info("Deletes: %s: %s.", stream.name, stream.activation)
+            elif stream.activated_rows is not None:
+                first.append(f"{stream.name} {stream.activated_rows:,}")
+        if first:
+            self.logger.info(
+                "Deletes: first table versions in this state (rows; a warehouse's rows of "
+                "older versions are marked deleted): %s.",
+                ", ".join(first),
+            )
 
     def stream_ended(self, stream: t.Any, error: BaseException | None) -> None:
         """How each stream ended, for the run's summary: the one that failed says why."""
@@ -315,13 +401,16 @@ class TapKlaviyo(TapInternals):
         self.output.on_broken = self.cancelled.set  # the reader is gone: every stream stops
         failure: BaseException | None = None
         try:
+            self.check_account()  # before any record
             sync()
+            self.record_account()
             self.end_on_denied_scopes(selected)
         except BaseException as error:
             failure = error
-            if isinstance(error, TapKlaviyoError):
+            if isinstance(error, TapKlaviyoError) and not isinstance(error, StateAccountError):
                 # Bookmarks only ever cover records already emitted: hand them to the
-                # target before stopping, so the next run resumes here.
+                # target before stopping, so the next run resumes here (a state of another
+                # account has nothing to hand back).
                 self.output.close(final_state=dict(self.state))
             raise
         finally:
@@ -390,6 +479,7 @@ class TapKlaviyo(TapInternals):
     def test_connection(self) -> bool:
         """Check the key, then whether each stream's scope is granted."""
         self.logger.info("Testing the connection to %s", self.settings.label)
+        self.logger.info("%-18s %s", "account", self.describe_account())
         for stream in self.streams.values():
             assert isinstance(stream, KlaviyoStream)
             scopes = " + ".join(stream.resource.scopes)

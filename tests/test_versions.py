@@ -32,10 +32,11 @@ def test_a_pass_in_progress_is_resumed_with_its_version_until_complete() -> None
     bookmarks: dict = {"replication_key": "joined_group_at"}
     started = versions.begin(bookmarks, 1000)
     assert (started.version, started.done) == (1000, set())
-    versions.parent_done(bookmarks, "list-a")
-    versions.parent_done(bookmarks, "list-a")
+    versions.parent_done(bookmarks, "list-a", 3)
+    versions.parent_done(bookmarks, "list-a", 3)  # counted once
     resumed = versions.begin(bookmarks, 2000)  # the next run: the same pass
     assert (resumed.version, resumed.done) == (1000, {"list-a"})
+    assert versions.pass_rows(bookmarks) == 3
     versions.complete(bookmarks, NOW)
     assert versions.in_progress(bookmarks) is None
     assert not versions.is_due(bookmarks, NOW, 7)

@@ -233,6 +233,7 @@ class AccountLike(Protocol):
     ) -> Page: ...
     def report(self, report_type: str, attributes: dict) -> dict: ...
     def advance(self, seconds: float, move_clock: float = 0) -> dict: ...
+    def delete(self, collection: str, id: str) -> dict[str, list[str]]: ...
     def truth(
         self,
         collection: str,
@@ -973,6 +974,17 @@ async def _advance(request: web.Request) -> web.Response:
     return _plain(_admin(request).account.advance(seconds, move_clock=move_clock))
 
 
+async def _delete(request: web.Request) -> web.Response:
+    """Delete one object (and its children) as a user would: the ids gone, by collection."""
+    info = request.match_info
+    try:
+        return _plain(_admin(request).account.delete(info["collection"], info["id"]))
+    except NotFound as error:
+        return _plain({"error": str(error) or "not found"}, 404)
+    except InvalidQuery as error:
+        return _plain({"error": str(error)}, 400)
+
+
 async def _requests(request: web.Request) -> web.Response:
     return _plain(_admin(request).log.snapshot())
 
@@ -1028,6 +1040,7 @@ def _add_admin_routes(app: web.Application) -> None:
     router.add_get("/__sandbox/summary", _summary)
     router.add_get("/__sandbox/truth/{collection}", _truth)
     router.add_post("/__sandbox/advance", _advance)
+    router.add_post("/__sandbox/delete/{collection}/{id}", _delete)
     router.add_get("/__sandbox/requests", _requests)
     router.add_get("/__sandbox/faults", _faults)
     router.add_post("/__sandbox/keys", _add_key)

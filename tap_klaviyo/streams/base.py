@@ -100,7 +100,7 @@ class KlaviyoStream(StreamInternals):
         self.timestamp_tree = records.timestamp_tree(self.schema)
         self._last_increment: tuple[Context | None, dt.datetime] | None = None
         self._left_out: Counter[tuple[str, str]] = Counter()  # (noun, why) -> count
-        self._left_out_lock = threading.Lock()
+        self._counts_lock = threading.Lock()
         self._extra: Counter[str] = Counter()  # unlisted field -> records carrying it
         self._fanout: FanOut | None = None
         # This run's table version (None: the run does not make a complete one), and the
@@ -109,7 +109,12 @@ class KlaviyoStream(StreamInternals):
         self._reconciliation: versions.Reconciliation | None = None
         self._incomplete = False  # a read was skipped (403): no version is activated
         self._keys_needed = False  # the pass reads the keys after the normal read
+        self._new_rows = 0  # rows of the normal read created since the sync started
         self._activated = ""  # for the end line: the version activated, the keys read
+        # For the run's last lines: the rows of the version activated, and what it leaves
+        # out compared with the previous one ("" without one).
+        self.activated_rows: int | None = None
+        self.activation = ""
         self.log_book = StreamLog(self.logger, self.name, clock=self.services.clock)
 
     @property
@@ -199,6 +204,21 @@ class KlaviyoStream(StreamInternals):
                 self.write_state_now()
                 last_state = now
 
+    def count_new_rows(self, rows: list[dict]) -> None:
+        """During a keys pass, count the rows created since the sync started: the keys leave
+        them out, and the version's row count needs them."""
+        created = self.resource.keys_pass.created if self.resource.keys_pass else None
+        if not self._keys_needed or created is None:
+            return
+        new = sum(
+            1
+            for row in rows
+            if isinstance(row.get(created), str)
+            and timestamps.parse(row[created]) >= self.sync_started
+        )
+        with self._counts_lock:  # pages are read on several threads
+            self._new_rows += new
+
     def describe_read(self, context: Context | None) -> str:
         """The start line: what is read, from where."""
         increment = self.resource.increment
@@ -272,6 +292,8 @@ class KlaviyoStream(StreamInternals):
 
     def begin_version(self) -> None:
         """Decide, before anything is read, the table version this run's records carry."""
+        if self.resource.deletes is Deletes.RECONCILE:
+            self.record_coverage()
         if not self.settings.activate_versions:
             return
         if self.resource.deletes is Deletes.EVERY_RUN:
@@ -279,18 +301,68 @@ class KlaviyoStream(StreamInternals):
         elif self.resource.deletes is Deletes.RECONCILE and self.reconciles():
             self._reconciliation = versions.begin(self.stream_state, self.services.initialized_at)
             self.version = self._reconciliation.version
-            # Without a bookmark the normal read is from start_date: complete by itself.
-            self._keys_needed = bool(
-                self.resource.keys_pass and self.stream_state.get("replication_key_value")
+            # A normal read from where the table's rows begin is complete by itself.
+            self._keys_needed = bool(self.resource.keys_pass) and (
+                self.has_bookmark() or self.lower_bound(None) != self.coverage_start()
             )
             self.mark_state_unflushed()
             self.write_state_now()  # a run stopped from here on resumes this pass
         self.set_record_version(self.version)
 
+    def has_bookmark(self) -> bool:
+        """Whether a run read this stream before (a bookmark of its own or of a parent's)."""
+        bookmarks = self.stream_state
+        return bookmarks.get("replication_key_value") is not None or any(
+            partition.get("replication_key_value") is not None
+            for partition in bookmarks.get("partitions", [])
+        )
+
+    def record_coverage(self) -> None:
+        """Keep in the state where the table's rows begin, before any row is read: the
+        earliest lower bound any run read from. A state from before the tap kept it is taken
+        to have read from the current start_date (what its passes assumed)."""
+        bookmarks = self.stream_state
+        known, _ = versions.covered_from(bookmarks)
+        changed = False
+        if not known and self.has_bookmark():
+            changed = versions.cover(bookmarks, self.start_date())
+        if not self.resource.parent:  # a child covers each parent's start (``child_start``)
+            changed |= versions.cover(bookmarks, self.lower_bound(None))
+        if changed:
+            self.mark_state_unflushed()
+
+    def start_date(self) -> dt.datetime | None:
+        start = self.settings.start_date
+        return timestamps.floor_second(start) if start else None
+
+    def coverage_start(self) -> dt.datetime | None:
+        """Where a pass reads from: where the table's rows begin (start_date if unknown)."""
+        known, since = versions.covered_from(self.stream_state)
+        return since if known else self.start_date()
+
+    def compare_start_date(self, value: str, start_date_value: str) -> str:
+        """The lower bound of a stream with a bookmark: the later of the two, except for a
+        reconciled stream, whose bookmark wins over a start_date moved later but not into
+        the future. Reading from that start_date would skip the rows between the bookmark and
+        it: the keys pass could not tell them from deleted ones, nor leave them out."""
+        if self.resource.deletes is Deletes.RECONCILE:
+            start = timestamps.parse(start_date_value)
+            if start <= self.sync_started:
+                return value
+        return super().compare_start_date(value, start_date_value)
+
     def reconciles(self) -> bool:
         """Whether this run makes a complete version of an incremental stream."""
         settings = self.settings
-        if settings.reconcile_every_days <= 0:
+        if settings.reconcile_every_days <= 0 and not settings.reconcile_now:
+            return False
+        start = self.start_date()
+        if start is not None and start > self.sync_started:
+            self.logger.info(
+                "Stream '%s': no reconciliation pass with 'start_date' in the future (nothing "
+                "before it is read, so the read is not complete).",
+                self.name,
+            )
             return False
         if settings.end_date is not None:
             self.logger.info(
@@ -308,19 +380,32 @@ class KlaviyoStream(StreamInternals):
             )
             return False
         bookmarks = self.stream_state
+        every, asked = settings.reconcile_every_days, settings.reconcile_now
         return versions.in_progress(bookmarks) is not None or versions.is_due(
-            bookmarks, self.sync_started, settings.reconcile_every_days
+            bookmarks, self.sync_started, every, asked=asked
         )
 
     def activate_version(self, version: int) -> None:
         """The read was complete: every row Klaviyo has carries ``version`` now, after the
         keys pass where the stream has one. Rows of older versions are gone from Klaviyo."""
-        keys = f"the pass read {self.read_keys(version):,} ids, " if self._keys_needed else ""
+        bookmarks = self.stream_state
+        rows: int | None
+        if self._keys_needed:
+            read = self.read_keys(version)
+            keys = f"the pass read {read:,} ids, "
+            rows = read + self._new_rows  # the rows created since are not among the keys
+        else:
+            keys = ""
+            pass_of_parents = self._reconciliation is not None and self.resource.parent
+            # A pass of parents counts across runs (a resumed one read some parents before).
+            rows = versions.pass_rows(bookmarks) if pass_of_parents else self.log_book.records
         self.write_activate_version(version)
         if self._reconciliation is not None:
-            versions.complete(self.stream_state, self.sync_started)
-            self.mark_state_unflushed()
-        self._activated = f"{keys}table version {version} activated (older rows: deleted)"
+            versions.complete(bookmarks, self.sync_started)
+        self._activated = f"{keys}table version {version} activated"
+        self.activation = versions.activated(bookmarks, version, rows)
+        self.activated_rows = rows
+        self.mark_state_unflushed()
 
     def read_keys(self, version: int) -> int:
         """Every primary key Klaviyo has, as records of a schema of the keys alone: an
@@ -329,13 +414,14 @@ class KlaviyoStream(StreamInternals):
         Sent after the stream's normal read, so that the target's sink for the keys is the
         one the ACTIVATE_VERSION drains before it marks rows: every key is in the table then.
         Objects created since the sync started are left out (they are not in the warehouse:
-        a row of their key alone would be blank); objects updated before start_date too.
+        a row of their key alone would be blank); objects updated before the table's rows
+        begin (``covered_from``, whatever start_date is now) too: never loaded.
         """
         output = self.services.output
         schema = reconcile.key_schema(self.schema, self.primary_keys)
         output.write_message(SchemaMessage(self.name, schema, list(self.primary_keys)))
-        start = self.settings.start_date
-        filters = self.time_filters(timestamps.floor_second(start), None) if start else []
+        start = self.coverage_start()
+        filters = self.time_filters(start, None) if start else []
         reader = reconcile.KeyReader(self.client, self.resource, filters, self.sync_started)
         cursors = self.resource.tier.workers(self.settings.max_workers)  # no lowered tier
         windows = reader.windows(cursors * reconcile.WINDOWS_PER_CURSOR)
@@ -355,19 +441,23 @@ class KlaviyoStream(StreamInternals):
         return read
 
     def child_start(self, parent: Context) -> dt.datetime | None:
-        """Where a parent's children are read from: its bookmark, or start_date when a
-        reconciliation pass has not read them in full yet."""
+        """Where a parent's children are read from: its bookmark, or where the table's rows
+        begin when a reconciliation pass has not read them in full yet."""
         passing = self._reconciliation
         if passing is not None and str(parent[self.resource.parent_key or ""]) not in passing.done:
-            start = self.settings.start_date
-            return timestamps.floor_second(start) if start else None
-        return self.lower_bound(parent)
+            start = self.coverage_start()
+        else:
+            start = self.lower_bound(parent)
+        if self.resource.deletes is Deletes.RECONCILE and versions.cover(self.stream_state, start):
+            self.mark_state_unflushed()
+        return start
 
-    def child_done(self, parent: Context) -> None:
-        """A parent's children are all written (its state partition is final)."""
+    def child_done(self, parent: Context, rows: int) -> None:
+        """A parent's ``rows`` children are all written (its state partition is final)."""
         self.finalize_partition(parent)
         if self._reconciliation is not None:
-            versions.parent_done(self.stream_state, str(parent[self.resource.parent_key or ""]))
+            key = str(parent[self.resource.parent_key or ""])
+            versions.parent_done(self.stream_state, key, rows)
             self.mark_state_unflushed()
             self.write_state_now()  # a resume reads this parent from its bookmark only
 
@@ -391,7 +481,7 @@ class KlaviyoStream(StreamInternals):
 
     def left_out(self) -> str:
         """What Klaviyo sent that was not emitted, and why, for the stream's end line."""
-        with self._left_out_lock:
+        with self._counts_lock:
             text = "; ".join(
                 f"{plural(count, noun)} {why}"
                 for (noun, why), count in sorted(self._left_out.items())
@@ -401,7 +491,7 @@ class KlaviyoStream(StreamInternals):
 
     def count_left_out(self, counts: Counter[tuple[str, str]]) -> None:
         if counts:
-            with self._left_out_lock:  # windows are read on several threads
+            with self._counts_lock:  # windows are read on several threads
                 self._left_out.update(counts)
 
     # -- writing: the per-record hot path ---------------------------------------------------
@@ -448,12 +538,12 @@ class KlaviyoStream(StreamInternals):
         if not unlisted:
             return
         record[EXTRA_ATTRIBUTES] = {name: record.pop(name) for name in sorted(unlisted)}
-        with self._left_out_lock:  # rows are shaped on several threads
+        with self._counts_lock:  # rows are shaped on several threads
             self._extra.update(unlisted)
 
     def log_extra_attributes(self) -> None:
         """One line per run naming the fields kept in ``extra_attributes``."""
-        with self._left_out_lock:
+        with self._counts_lock:
             counts, self._extra = self._extra, Counter()
         if counts:
             self.logger.warning(
@@ -480,6 +570,8 @@ class KlaviyoStream(StreamInternals):
     def read(self, context: Context | None) -> t.Iterator[dict]:
         """The rows of one partition from its bookmark (or start_date), in the endpoint's
         order."""
+        if self.resource.listed:  # copies: writing a row trims it
+            return iter([dict(row) for row in self.services.listing(self.name)])
         return self.read_from(context, self.lower_bound(context))
 
     def read_all(self, context: Context | None) -> t.Iterator[dict]:
@@ -543,6 +635,7 @@ class KlaviyoStream(StreamInternals):
                     moments.append(moment)
             kept.append(record)
         self.count_left_out(left_out)
+        self.count_new_rows(kept)
         return kept
 
     def shaped(self, page: Page) -> t.Iterator[dict]:
@@ -581,13 +674,14 @@ class KlaviyoStream(StreamInternals):
             start = timestamps.parse(self.resource.earliest)
         if start is None:
             return None
+        start = timestamps.as_utc(start)
         bookmarked = self.get_context_state(context).get("replication_key_value")
         if self.resource.late_arrivals and bookmarked:
             # Never before start_date: the lookback re-reads what was synced, nothing older.
-            start = start - dt.timedelta(seconds=self.settings.lookback_window)
-            if self.settings.start_date is not None:
-                start = max(start, self.settings.start_date)
-        return timestamps.floor_second(timestamps.as_utc(start))
+            floor = self.settings.start_date
+            start -= dt.timedelta(seconds=self.settings.lookback_window)
+            start = max(start, timestamps.as_utc(floor)) if floor else start
+        return timestamps.floor_second(start)
 
     def upper_bound(self) -> dt.datetime | None:
         end = self.settings.end_date
@@ -723,6 +817,7 @@ class FanOut:
     def __init__(self, stream: KlaviyoStream, parents: list[dict]) -> None:
         self.stream = stream
         self.done = 0
+        self._rows: Counter[str] = Counter()  # rows written, per parent
         key = stream.resource.parent_key or ""
         self._parents = {parent[key]: parent for parent in parents}
         self._key = key
@@ -745,12 +840,14 @@ class FanOut:
 
     def records(self) -> t.Iterator[dict]:
         for parent, chunk in self._chunks:
+            key = str(parent[self._key])
             if chunk is None:
                 self.done += 1
-                self.stream.child_done(parent)
+                self.stream.child_done(parent, self._rows.pop(key, 0))
             elif isinstance(chunk, Vanished):
                 self.stream.skip_vanished_parent(parent, chunk.error)
             else:
+                self._rows[key] += len(chunk)
                 for record in chunk:
                     # The parent's id and carried columns (the SDK would add a partition's).
                     for column, value in parent.items():

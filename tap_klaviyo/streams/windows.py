@@ -232,6 +232,10 @@ class WindowedStream(KlaviyoStream):
             start = self.earliest_record(context)
             if start is None:
                 return  # the account has none
+        if start >= now:  # a start_date in the future: only what is dated from it on
+            if stop is None or stop > start:
+                yield self.window_task(context, frontier, (start, stop), None)
+            return
         first = next(self.pages(context, start, now))
         rows = first.objects(self.resource.emits)
         if not rows and first.next_url:

@@ -262,6 +262,9 @@ class Vanishing:
     def advance(self, seconds: float, move_clock: float = 0) -> dict:
         return self.account.advance(seconds, move_clock=move_clock)
 
+    def delete(self, collection: str, id: str) -> dict[str, list[str]]:
+        return self.account.delete(collection, id)
+
     def truth(
         self,
         collection: str,

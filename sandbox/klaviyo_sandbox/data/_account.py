@@ -240,9 +240,7 @@ class Account:
         """Collection -> ids listed by it whose detail and children answer NotFound."""
         if quirks:
             # after the groups: vanished lists and segments have no members
-            catalog.vary_campaigns()
-            catalog.add_unlisted_attributes()
-            self.vanished.update(catalog.add_vanished())
+            self.vanished.update(catalog.add_quirks())
         if gone is not None:
             self.vanished["metrics"] = frozenset({gone.id})
         self.stamps = Stamps(seed)
@@ -547,6 +545,21 @@ class Account:
         for collection, ids in deleted.items():
             self.deleted[collection].update(ids)
         return deleted
+
+    def delete(self, collection: str, id: str) -> dict[str, list[str]]:
+        """Delete one object of a small collection, as a user does in Klaviyo: a campaign
+        with its messages, a flow with its actions and their messages, a list or segment
+        with its memberships. The ids gone, by collection (the object's and its children's)."""
+        if collection not in DELETABLE:
+            raise InvalidQuery(f"{collection}: only {', '.join(DELETABLE)} can be deleted")
+        item = self.tables[collection].by_id.get(id)
+        if item is None:
+            raise NotFound(f"A resource with id {id} does not exist.")
+        before = {name: set(table.by_id) for name, table in self.tables.items()}
+        self._drop(collection, item)
+        self.deleted[collection].add(id)
+        gone = {name: sorted(ids - set(self.tables[name].by_id)) for name, ids in before.items()}
+        return {name: ids for name, ids in gone.items() if ids}
 
     def _drop(self, collection: str, item: Item) -> None:
         """An item gone from its table, its campaign messages or flow actions with it."""

@@ -549,6 +549,13 @@ class Catalog:
             )
         )
 
+    def add_quirks(self) -> dict[str, frozenset[str]]:
+        """What live accounts send beyond the spec's plain shapes; the ids listed but gone."""
+        self.vary_campaigns()
+        self.add_unlisted_attributes()
+        self.vary_flow_messages()
+        return self.add_vanished()
+
     def vary_campaigns(self) -> None:
         """Quirks: email ``send_options`` carry ``ignore_unsubscribes``; half the campaigns
         without custom tracking params say ``[]`` instead of null (hash-chosen)."""
@@ -864,8 +871,20 @@ class Catalog:
             "relationships": relationships,
         }
         return self.flow_messages.add(
-            Item(len(self.flow_messages.items), resource, parent=action.id, virtual={"name": name})
+            Item(
+                len(self.flow_messages.items),
+                resource,
+                parent=action.id,
+                virtual={"name": name, "channel": channel},
+            )
         )
+
+    def vary_flow_messages(self) -> None:
+        """Quirk: flow messages spell their email channel ``Email`` (campaign messages and
+        the reports say ``email``), as the live API does; ``virtual`` keeps the canonical."""
+        for item in self.flow_messages.items:
+            if item.virtual["channel"] == "email":
+                item.attributes["channel"] = "Email"
 
 
 _PROFILE_POINTS = {

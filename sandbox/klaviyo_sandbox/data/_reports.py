@@ -235,7 +235,7 @@ class Reports:
                 action = catalog.flow_actions.by_id[action_ref[1]]
                 for message_ref in action.to_many.get("flow-messages", []):
                     message = catalog.flow_messages.by_id[message_ref[1]]
-                    channel = message.attributes["channel"]
+                    channel = message.virtual["channel"]
                     dimensions = {
                         "flow_id": flow.id,
                         "flow_message_id": message.id,
