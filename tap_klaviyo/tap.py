@@ -415,7 +415,9 @@ class TapKlaviyo(TapInternals):
             raise
         finally:
             self.output.close()
-            if not self.output.broken:  # one line says so (the CLI's), nothing more
+            # One line says why (the CLI's), nothing more: the reader is gone, or the state
+            # is another account's and nothing was read.
+            if not self.output.broken and not isinstance(failure, StateAccountError):
                 self.log_summary(selected, failure, self.clock() - began)
 
     def log_summary(
