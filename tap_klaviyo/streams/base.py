@@ -583,7 +583,11 @@ class KlaviyoStream(StreamInternals):
         return params
 
     def partition_filters(self, context: Context | None) -> list[str]:
-        """The filters of the table's partition ``context`` (none for a parent's id)."""
+        """The filters of the table's partition ``context``; a parent's, where its children
+        are read through a filter on it."""
+        resource = self.resource
+        if resource.parent_filter and context:
+            return [resource.parent_filter.format(id=context[resource.parent_key or ""])]
         found = (p.filters for p in self.resource.partitions if dict(p.context) == context)
         return list(next(found, ()))
 
