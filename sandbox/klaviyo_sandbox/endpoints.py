@@ -267,21 +267,15 @@ FORM_VERSION_FILTERS: Mapping[str, FilterField] = {
     "created_at": _datetime(COMPARISONS),
 }
 
+COUPON_CODE_STATUSES = frozenset(
+    {"UNASSIGNED", "PROCESSING", "ASSIGNED_TO_PROFILE", "VERSION_NOT_ACTIVE", "DELETING", "USED"}
+)
+COUPON_CODE_STATUSES = frozenset(
+    {"UNASSIGNED", "PROCESSING", "ASSIGNED_TO_PROFILE", "VERSION_NOT_ACTIVE", "DELETING", "USED"}
+)
 COUPON_CODE_FILTERS: Mapping[str, FilterField] = {
     "expires_at": _datetime(COMPARISONS),
-    "status": _string(
-        EQUALS,
-        enum=frozenset(
-            {
-                "UNASSIGNED",
-                "PROCESSING",
-                "ASSIGNED_TO_PROFILE",
-                "VERSION_NOT_ACTIVE",
-                "DELETING",
-                "USED",
-            }
-        ),
-    ),  # fmt: skip
+    "status": _string(EQUALS, enum=COUPON_CODE_STATUSES),
     "coupon.id": _string(lists=ANY_EQUALS),
     "profile.id": _string(lists=ANY_EQUALS),
 }

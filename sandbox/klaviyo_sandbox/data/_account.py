@@ -270,12 +270,7 @@ class Account:
             "tag": catalog.tags,
             "tag-group": catalog.tag_groups,
         }
-        self.storefront = storefront.Storefront(
-            seed, sizes, self.anchor, self.profiles.id, sizes.profiles
-        )
-        self.tables.update(self.storefront.tables)
-        self.tables["tag-groups"] = catalog.tag_groups
-        self.by_type.update(self.storefront.by_type)
+        self.storefront = self._open_storefront()
         self.reports = Reports(self)
         self._advances = 0
         self.deleted: dict[str, set[str]] = {name: set() for name in ("profiles", *DELETABLE)}
@@ -285,6 +280,16 @@ class Account:
             "segment-profiles": set(),
         }
         """Members ``advance`` removed: (list or segment id, profile id)."""
+
+    def _open_storefront(self) -> storefront.Storefront:
+        """The storefront's collections (and tag groups) served like the other small ones."""
+        store = storefront.Storefront(
+            self.seed, self.sizes, self.anchor, self.profiles.id, self.sizes.profiles
+        )
+        self.tables.update(store.tables)
+        self.tables["tag-groups"] = self.catalog.tag_groups
+        self.by_type.update(store.by_type)
+        return store
 
     # --- clock -----------------------------------------------------------------------
 

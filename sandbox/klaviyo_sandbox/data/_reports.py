@@ -28,7 +28,6 @@ from ._events import PRODUCT_KIND
 from ._series import (
     INTERVALS as SERIES_INTERVALS,
 )
-from ._storefront import FORM_STATISTICS
 from ._series import (
     SEGMENT_DATA_START,
     SEGMENT_STATISTICS,
@@ -36,6 +35,7 @@ from ._series import (
     segment_point,
     series_timeframe,
 )
+from ._storefront import FORM_STATISTICS
 
 STATISTICS = frozenset(
     {
