@@ -595,7 +595,8 @@ COUPONS = Resource(
 COUPON_CODES = Resource(
     name="coupon_codes",
     path="/api/coupon-codes",
-    scopes=("coupon-codes:read",),
+    # The coupons are listed first: their codes are read one coupon at a time.
+    scopes=("coupons:read", "coupon-codes:read"),
     tier=XL,
     deletes=Deletes.EVERY_RUN,
     page_size=100,
