@@ -186,6 +186,9 @@ class Resource:
     # A typed decoder of the endpoint's pages, for the hottest streams (see ``typed_pages``).
     typed: TypedPages | None = None
     description: str = ""
+    # The attribute of free-form custom properties that ``profile_properties_as_columns``
+    # turns into columns (see ``tap_klaviyo.profile_columns``).
+    custom_properties: bool = False
     # The revisions whose catalog offers the stream (``REVISIONS``: all of them).
     revisions: tuple[str, ...] = REVISIONS
 
@@ -235,6 +238,7 @@ PROFILES = Resource(
     # Bound by their tier (M: 150 requests a minute), not latency: longer windows waste
     # even fewer requests on part-filled last pages.
     pages_per_window=20,
+    custom_properties=True,
     description="People, with consent (`subscriptions`) and predictions by default.",
 )
 LISTS = Resource(
