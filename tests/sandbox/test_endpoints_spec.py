@@ -445,6 +445,9 @@ ERROR_CASES = [
     ErrorCase("get_events", "GET", "/api/events?include=attribution", 400),
     ErrorCase("query_campaign_values", "POST", "/api/campaign-values-reports", 400, 2,
               _bad_statistics),
+    # Klaviyo lists coupon codes only for given coupons or profiles.
+    ErrorCase("get_coupon_codes", "GET", "/api/coupon-codes", 400),
+    ErrorCase("get_versions_for_form", "GET", "/api/forms/XyZ123/form-versions", 404),
 ]  # fmt: skip
 
 
