@@ -71,6 +71,9 @@ OBJECT_TYPE_SHAPES = (
 )
 
 
+RECORDS_PER_TYPE = 6  # and one more per type after the first
+
+
 class Storefront:
     """The eleven collections, their objects by type, and the forms' report numbers."""
 
@@ -81,9 +84,9 @@ class Storefront:
         self._forms(rng, sizes.forms)
         self._coupons(rng, sizes.coupons, profile_id, profiles)
         self._catalog(rng, sizes.catalog_items)
-        self._reviews(rng, sizes.reviews, profile_id, profiles)
+        self._reviews(rng, sizes.reviews)
         self._push_tokens(rng, profile_id, profiles)
-        self._objects(rng, sizes.catalog_items)
+        self._objects(rng)
         self.by_type = {
             "form": self.tables[FORMS],
             "form-version": self.tables[FORM_VERSIONS],
@@ -276,7 +279,7 @@ class Storefront:
                 )
             )
 
-    def _reviews(self, rng: random.Random, count: int, profile_id: Any, profiles: int) -> None:
+    def _reviews(self, rng: random.Random, count: int) -> None:
         items = self.tables[CATALOG_ITEMS].items
         for number in range(count):
             h = mix(salt(self.seed, "review") ^ number)
@@ -355,7 +358,7 @@ class Storefront:
                 )
             )
 
-    def _objects(self, rng: random.Random, count: int) -> None:
+    def _objects(self, rng: random.Random) -> None:
         for number, (title, namespace, properties) in enumerate(OBJECT_TYPE_SHAPES):
             created = self._created(rng, 200)
             type_id = ulid(created * 1000, mix(salt(self.seed, "object-type") ^ number))
@@ -377,7 +380,7 @@ class Storefront:
                     virtual={"namespace": namespace},
                 )
             )
-            for k in range(max(3, count // 2) + number):
+            for k in range(RECORDS_PER_TYPE + number):
                 h = mix(salt(self.seed, f"object-record-{number}") ^ k)
                 values = {
                     "points": h % 5000,
