@@ -72,6 +72,7 @@ OBJECT_TYPE_SHAPES = (
 
 
 RECORDS_PER_TYPE = 6  # and one more per type after the first
+MAX_PUSH_TOKENS = 40
 
 
 class Storefront:
@@ -326,8 +327,9 @@ class Storefront:
             )
 
     def _push_tokens(self, rng: random.Random, profile_id: Any, profiles: int) -> None:
-        """Push tokens for about one profile in twenty (a mobile app's users)."""
-        for number, p in enumerate(range(0, profiles, 20)):
+        """Push tokens for one profile in twenty (a mobile app's users), at most
+        ``MAX_PUSH_TOKENS``: the account is built without generating its profiles."""
+        for number, p in enumerate(range(0, min(profiles, 20 * MAX_PUSH_TOKENS), 20)):
             h = mix(salt(self.seed, "push-token") ^ p)
             platform = ("ios", "android")[h % 2]
             created = self._created(rng, 300)
