@@ -403,6 +403,8 @@ class Account:
                 for name, table in omnichannel.View(self.seed, catalog).tables.items()
                 if name in (omnichannel.AUDIENCES, omnichannel.VARIATIONS)
             },
+            "tag-groups": len(catalog.tag_groups.items),
+            **{name: len(table.items) for name, table in self.storefront.tables.items()},
             "clock": self.now().isoformat(),
         }
 
