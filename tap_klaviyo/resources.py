@@ -606,7 +606,7 @@ COUPON_CODES = Resource(
     page_size=100,
     parent="coupons",
     parent_key="coupon_id",
-    parent_filter="equals(coupon.id,['{id}'])",
+    parent_filter="any(coupon.id,['{id}'])",
     description="Every code of every coupon: status (assigned, used), expiry, the profile it "
     "went to. One pass per coupon (Klaviyo requires the coupon filter).",
 )
