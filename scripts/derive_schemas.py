@@ -342,6 +342,24 @@ RESOURCE_STREAMS: tuple[ResourceStream, ...] = (
         "/api/segments/{id}",
         extra={"snapshot_at": datetime(nullable=False)},
     ),
+    # The storefront.
+    ResourceStream("forms", "/api/forms"),
+    ResourceStream("form_versions", "/api/forms/{id}/form-versions"),
+    ResourceStream("coupons", "/api/coupons"),
+    ResourceStream("coupon_codes", "/api/coupon-codes"),
+    ResourceStream("catalog_items", "/api/catalog-items"),
+    ResourceStream("catalog_variants", "/api/catalog-variants"),
+    ResourceStream("catalog_categories", "/api/catalog-categories"),
+    ResourceStream("reviews", "/api/reviews"),
+    ResourceStream("push_tokens", "/api/push-tokens"),
+    ResourceStream("tag_groups", "/api/tag-groups"),
+    ResourceStream("custom_object_types", "/api/object-types"),
+    # ``object_type_id``: the type whose records the row was read in.
+    ResourceStream(
+        "custom_object_records",
+        "/api/object-types/{id}/object-records",
+        extra={"object_type_id": string(nullable=False)},
+    ),
 )
 
 
@@ -484,6 +502,22 @@ def values_report(spec: JSON, path: str, owner: str, message: str) -> JSON:
     return stream_schema(columns, keys=keys)
 
 
+def grouped_values_report(spec: JSON, path: str, groupings: Iterable[str]) -> JSON:
+    """A form or segment values report: one row per grouping over the run's timeframe."""
+    keys = (*groupings, "timeframe_start", "timeframe_end")
+    columns: dict[str, JSON] = {
+        **{name: string(nullable=False) for name in groupings},
+        "timeframe_key": string(),
+        "timeframe_start": datetime(nullable=False),
+        "timeframe_end": datetime(nullable=False),
+        "timezone": string(),
+        "extracted_at": datetime(nullable=False),
+    }
+    for statistic in request_enum(spec, path, "statistics"):
+        _add(columns, statistic, scalar("number"), path)
+    return stream_schema(columns, keys=keys)
+
+
 def series_report(
     spec: JSON, path: str, groupings: Mapping[str, JSON], extra: Mapping[str, JSON]
 ) -> JSON:
@@ -505,6 +539,9 @@ FLOW_SERIES_GROUPINGS = {
     "flow_message_id": string(nullable=False),
     "send_channel": string(nullable=False),
 }
+
+
+FORM_GROUPINGS = ("form_id", "form_version_id")
 
 
 def metric_aggregates() -> JSON:
@@ -550,6 +587,18 @@ def derive_all(spec: JSON) -> dict[str, JSON]:
             spec, "/api/segment-series-reports", {"segment_id": string(nullable=False)}, {}
         ),
         "metric_aggregates": metric_aggregates,
+        "form_values_reports": lambda: grouped_values_report(
+            spec, "/api/form-values-reports", FORM_GROUPINGS
+        ),
+        "form_series_reports": lambda: series_report(
+            spec,
+            "/api/form-series-reports",
+            {name: string(nullable=False) for name in FORM_GROUPINGS},
+            {},
+        ),
+        "segment_values_reports": lambda: grouped_values_report(
+            spec, "/api/segment-values-reports", ("segment_id",)
+        ),
     }
     for name, build in hand_written.items():
         schemas[name] = build()

@@ -160,6 +160,9 @@ class Resource:
     # ``parent_key`` (a partition of the state, and a column of every row).
     parent: str | None = None
     parent_key: str | None = None
+    # A child read through its parent's filter rather than its path (coupon codes: Klaviyo
+    # lists them only for given coupons): ``{id}`` is the parent's id.
+    parent_filter: str | None = None
     # Columns of the parent's row that the child's rows inherit: (parent column, child column).
     carry: tuple[tuple[str, str], ...] = ()
     params: tuple[tuple[str, str], ...] = ()
@@ -174,6 +177,8 @@ class Resource:
     # Windowed reads: pages per window (longer windows waste fewer part-filled last pages).
     pages_per_window: int = 8
     report_type: str | None = None  # the JSON:API type of a report's request body
+    # A report's ``group_by`` where Klaviyo's default grouping is coarser than the row's key.
+    group_by: tuple[str, ...] = ()
     # The report measures conversions by a metric (``conversion_metric_id``).
     conversion_metric: bool = False
     # Rows from the tap's one listing of the stream a run (``TapKlaviyo.listing``), not a read
@@ -186,6 +191,9 @@ class Resource:
     # A typed decoder of the endpoint's pages, for the hottest streams (see ``typed_pages``).
     typed: TypedPages | None = None
     description: str = ""
+    # The attribute of free-form custom properties that ``profile_properties_as_columns``
+    # turns into columns (see ``tap_klaviyo.profile_columns``).
+    custom_properties: bool = False
     # The revisions whose catalog offers the stream (``REVISIONS``: all of them).
     revisions: tuple[str, ...] = REVISIONS
 
@@ -235,6 +243,7 @@ PROFILES = Resource(
     # Bound by their tier (M: 150 requests a minute), not latency: longer windows waste
     # even fewer requests on part-filled last pages.
     pages_per_window=20,
+    custom_properties=True,
     description="People, with consent (`subscriptions`) and predictions by default.",
 )
 LISTS = Resource(
@@ -562,6 +571,169 @@ METRIC_AGGREGATES = Resource(
     "1 request per metric per year of days.",
 )
 
+# The storefront: forms, coupons, the product catalog, reviews, push tokens, tag groups and
+# custom objects (revision 2026-07-15's stable endpoints; both revisions offer them).
+FORMS = Resource(
+    name="forms",
+    path="/api/forms",
+    scopes=("forms:read",),
+    tier=S,
+    increment=Increment("updated_at"),
+    deletes=Deletes.RECONCILE,
+    keys_pass=KeysPass(("fields[form]", "id"), created="created_at"),
+    page_size=100,
+    description="Sign-up forms: name, status, A/B test. Incremental on `updated_at`.",
+)
+FORM_VERSIONS = Resource(
+    name="form_versions",
+    path="/api/forms/{id}/form-versions",
+    scopes=("forms:read",),
+    tier=S,
+    increment=Increment("updated_at"),
+    page_size=100,
+    parent="forms",
+    parent_key="form_id",
+    description="Each form's versions (type, status, A/B variation); incremental per form. "
+    "One request per form (S tier).",
+)
+COUPONS = Resource(
+    name="coupons",
+    path="/api/coupons",
+    scopes=("coupons:read",),
+    tier=L,
+    deletes=Deletes.EVERY_RUN,
+    page_size=100,
+    description="Coupons (the discount each stands for). Full table.",
+)
+COUPON_CODES = Resource(
+    name="coupon_codes",
+    path="/api/coupon-codes",
+    # The coupons are listed first: their codes are read one coupon at a time.
+    scopes=("coupons:read", "coupon-codes:read"),
+    tier=XL,
+    deletes=Deletes.EVERY_RUN,
+    page_size=100,
+    parent="coupons",
+    parent_key="coupon_id",
+    parent_filter="any(coupon.id,['{id}'])",
+    description="Every code of every coupon: status (assigned, used), expiry, the profile it "
+    "went to. One pass per coupon (Klaviyo requires the coupon filter).",
+)
+CATALOG_ITEMS = Resource(
+    name="catalog_items",
+    path="/api/catalog-items",
+    scopes=("catalogs:read",),
+    tier=XL,
+    deletes=Deletes.EVERY_RUN,
+    page_size=100,
+    description="Products: title, price, URL, images, custom metadata. Full table (no date "
+    "filter).",
+)
+CATALOG_VARIANTS = replace(
+    CATALOG_ITEMS,
+    name="catalog_variants",
+    path="/api/catalog-variants",
+    description="Product variants: SKU, price, inventory, their item's id. Full table.",
+)
+CATALOG_CATEGORIES = replace(
+    CATALOG_ITEMS,
+    name="catalog_categories",
+    path="/api/catalog-categories",
+    description="Product categories. Full table.",
+)
+REVIEWS = Resource(
+    name="reviews",
+    path="/api/reviews",
+    scopes=("reviews:read",),
+    tier=M,
+    # The only date filter is on ``created`` (greater-or-equal, less-or-equal).
+    increment=Increment("created", upper=None),
+    page_size=100,
+    description="Product reviews and questions: rating, content, product, status. "
+    "Incremental on `created`: a review edited later is read again by a full refresh.",
+)
+PUSH_TOKENS = Resource(
+    name="push_tokens",
+    path="/api/push-tokens",
+    scopes=("profiles:read", "push-tokens:read"),
+    tier=M,
+    deletes=Deletes.EVERY_RUN,
+    page_size=100,
+    description="Mobile push tokens: platform, enablement status, app metadata, profile id. "
+    "Full table.",
+)
+TAG_GROUPS = Resource(
+    name="tag_groups",
+    path="/api/tag-groups",
+    scopes=("tags:read",),
+    tier=S,
+    deletes=Deletes.EVERY_RUN,
+    page_size=25,
+    description="Tag groups (whether exclusive, the default one). Full table.",
+)
+CUSTOM_OBJECT_TYPES = Resource(
+    name="custom_object_types",
+    path="/api/object-types",
+    scopes=("custom-objects:read",),
+    tier=S,
+    deletes=Deletes.EVERY_RUN,
+    description="Custom object types (title, namespace, status). One request.",
+)
+CUSTOM_OBJECT_RECORDS = Resource(
+    name="custom_object_records",
+    path="/api/object-types/{id}/object-records",
+    scopes=("custom-objects:read",),
+    tier=S,
+    deletes=Deletes.EVERY_RUN,
+    page_size=100,
+    parent="custom_object_types",
+    parent_key="object_type_id",
+    description="The records of every custom object type, one stream, with `object_type_id` "
+    "and `record_properties`. One pass per type (S tier).",
+)
+FORM_GROUPS = ("form_id", "form_version_id")
+FORM_VALUES_REPORTS = Resource(
+    name="form_values_reports",
+    path="/api/form-values-reports",
+    scopes=("forms:read",),
+    tier=REPORTS,
+    behaviour=Behaviour.VALUES_REPORT,
+    method="POST",
+    report_type="form-values-report",
+    group_by=FORM_GROUPS,
+    probe_with="forms",
+    primary_keys=(*FORM_GROUPS, *REPORT_TIMEFRAME),
+    description="Views, submits, submit rate, closes... per form version over the last N "
+    "days. 1 request a run (reports' quota).",
+)
+FORM_SERIES_REPORTS = replace(
+    FLOW_SERIES_REPORTS,
+    name="form_series_reports",
+    path="/api/form-series-reports",
+    scopes=("forms:read",),
+    report_type="form-series-report",
+    conversion_metric=False,
+    group_by=FORM_GROUPS,
+    probe_with="forms",
+    primary_keys=(*FORM_GROUPS, "date"),
+    description="Daily views, submits, submit rate, closes... per form version. 1 request per "
+    "60 days (reports' quota).",
+)
+SEGMENT_VALUES_REPORTS = replace(
+    FORM_VALUES_REPORTS,
+    name="segment_values_reports",
+    path="/api/segment-values-reports",
+    scopes=("segments:read",),
+    report_type="segment-values-report",
+    group_by=(),
+    probe_with="segments",
+    primary_keys=("segment_id", *REPORT_TIMEFRAME),
+    # Klaviyo has no segment data before 1 June 2023.
+    earliest="2023-06-01T00:00:00Z",
+    description="Members added, removed, net and total per segment over the last N days. "
+    "1 request a run (reports' quota).",
+)
+
 TABLE: tuple[Resource, ...] = (
     PROFILES,
     LISTS,
@@ -591,6 +763,21 @@ TABLE: tuple[Resource, ...] = (
     OMNICHANNEL_CAMPAIGN_MESSAGES,
     CAMPAIGN_AUDIENCES,
     CAMPAIGN_VARIATIONS,
+    FORMS,
+    FORM_VERSIONS,
+    FORM_VALUES_REPORTS,
+    FORM_SERIES_REPORTS,
+    SEGMENT_VALUES_REPORTS,
+    COUPONS,
+    COUPON_CODES,
+    CATALOG_ITEMS,
+    CATALOG_VARIANTS,
+    CATALOG_CATEGORIES,
+    REVIEWS,
+    PUSH_TOKENS,
+    TAG_GROUPS,
+    CUSTOM_OBJECT_TYPES,
+    CUSTOM_OBJECT_RECORDS,
 )
 
 

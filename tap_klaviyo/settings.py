@@ -271,6 +271,21 @@ CONFIG_SCHEMA = th.PropertiesList(
         "Default: none (one row per metric per day).",
     ),
     th.Property(
+        "profile_properties_as_columns",
+        th.BooleanType,
+        default=False,
+        description="Make each custom profile property a typed column of `profiles` "
+        "(`property_<key>`), chosen at --discover from a sample of profiles (see Profile "
+        "properties as columns). false: `properties` stays one JSON column.",
+    ),
+    th.Property(
+        "profile_properties_sample",
+        th.IntegerType(minimum=1, maximum=10000),
+        default=500,
+        description="How many profiles (the most recently updated) --discover reads to find "
+        "the property columns: one request per 100.",
+    ),
+    th.Property(
         "fail_on_missing_scope",
         th.BooleanType,
         default=False,
@@ -332,6 +347,8 @@ class Settings:
     reconcile_now: bool
     metric_aggregates_by: tuple[str, ...]
     fail_on_missing_scope: bool
+    profile_properties_as_columns: bool
+    profile_properties_sample: int
     # Stream maps, flattening or batch messages are configured: records take the SDK's path.
     sdk_records: bool
 
@@ -382,6 +399,8 @@ class Settings:
             reconcile_now=bool(value("reconcile_now")),
             metric_aggregates_by=tuple(config.get("metric_aggregates_by") or ()),
             fail_on_missing_scope=bool(value("fail_on_missing_scope")),
+            profile_properties_as_columns=bool(value("profile_properties_as_columns")),
+            profile_properties_sample=value("profile_properties_sample"),
             sdk_records=any(config.get(name) for name in SDK_RECORD_SETTINGS),
         )
 

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from tap_klaviyo import report_quota, state
+from tap_klaviyo import profile_columns, report_quota, state
 from tap_klaviyo.client import KlaviyoClient
 from tap_klaviyo.errors import (
     OutputClosedError,
@@ -25,8 +25,10 @@ from tap_klaviyo.errors import (
 from tap_klaviyo.logs import plural, quiet_sdk
 from tap_klaviyo.output import SingerOutput, StateLines
 from tap_klaviyo.parallel import run_at_once
+from tap_klaviyo.profile_columns import PropertyColumns
+from tap_klaviyo.records import Page
 from tap_klaviyo.report_quota import ReportQuota
-from tap_klaviyo.resources import QUOTA_STREAMS, STREAM_NAMES, Resource, resources_for
+from tap_klaviyo.resources import PROFILES, QUOTA_STREAMS, STREAM_NAMES, Resource, resources_for
 from tap_klaviyo.sdk_compat import TapInternals
 from tap_klaviyo.settings import CONFIG_SCHEMA, Settings, validate
 from tap_klaviyo.streams import STREAM_CLASSES
@@ -140,6 +142,44 @@ class TapKlaviyo(TapInternals):
         if len(choice.candidates) > 1:
             self.logger.warning("Values reports: %s.", choice.describe())
         return choice
+
+    @functools.cached_property
+    def property_columns(self) -> PropertyColumns | None:
+        """Profile properties as columns (a setting): those of the catalog's ``profiles``
+        schema in a sync, else found in a sample of profiles (--discover)."""
+        if not self.settings.profile_properties_as_columns:
+            return None
+        entry = self.input_catalog.get_stream("profiles") if self.input_catalog else None
+        if entry is not None:
+            return PropertyColumns.from_schema(entry.schema.to_dict())
+        size = self.settings.profile_properties_sample
+        params = profile_columns.sample_params(size)
+        found: list[t.Any] = []
+        requests = 0
+        try:
+            for document in self.client.paginate(
+                PROFILES.path, params, tier=PROFILES.tier, endpoint=PROFILES.path
+            ):
+                requests += 1
+                found.extend(
+                    (row.get("attributes") or {}).get("properties")
+                    for row in Page(document).objects(None)
+                )
+                if len(found) >= size:
+                    break
+        except PermissionDeniedError:
+            self.logger.warning(
+                "Profile properties as columns: the key lacks profiles:read; no columns."
+            )
+            return None
+        columns = PropertyColumns.from_sample(found[:size])
+        self.logger.info(
+            "Profile properties as columns: %s from %s sampled in %s: %s",
+            plural(len(columns.columns), "column"), plural(min(len(found), size), "profile"),
+            plural(requests, "request"),
+            ", ".join(f"{c.key!r} -> {c.name} ({c.kind})" for c in columns.columns) or "none",
+        )  # fmt: skip
+        return columns
 
     @functools.cached_property
     def account(self) -> dict[str, t.Any] | None:

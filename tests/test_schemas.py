@@ -45,6 +45,18 @@ RESOURCE_STREAMS = {
     "segments_detailed": "/api/segments/{id}",
     "campaigns_detailed": "/api/campaigns",
     "accounts": "/api/accounts",
+    "forms": "/api/forms",
+    "form_versions": "/api/forms/{id}/form-versions",
+    "coupons": "/api/coupons",
+    "coupon_codes": "/api/coupon-codes",
+    "catalog_items": "/api/catalog-items",
+    "catalog_variants": "/api/catalog-variants",
+    "catalog_categories": "/api/catalog-categories",
+    "reviews": "/api/reviews",
+    "push_tokens": "/api/push-tokens",
+    "tag_groups": "/api/tag-groups",
+    "custom_object_types": "/api/object-types",
+    "custom_object_records": "/api/object-types/{id}/object-records",
 }
 # Columns the tap adds beyond attributes and relationship ids.
 EXTRA_COLUMNS = {
@@ -65,6 +77,7 @@ EXTRA_COLUMNS = {
     "lists_detailed": {"profile_count", "snapshot_at"},
     "segments_detailed": {"profile_count", "snapshot_at"},
     "campaigns_detailed": {"messages", "message_count", "is_ab_test"},
+    "custom_object_records": {"object_type_id"},
 }
 # Every stream and its key fields (``required`` in its schema).
 KEYS = {
@@ -89,12 +102,18 @@ KEYS = {
     "flow_series_reports": ("flow_id", "flow_message_id", "send_channel", "date"),
     "segment_series_reports": ("segment_id", "date"),
     "metric_aggregates": ("metric_id", "date"),
+    "form_values_reports": ("form_id", "form_version_id", "timeframe_start", "timeframe_end"),
+    "form_series_reports": ("form_id", "form_version_id", "date"),
+    "segment_values_reports": ("segment_id", "timeframe_start", "timeframe_end"),
 }
 REPORTS = {
     "campaign_values_reports": "/api/campaign-values-reports",
     "flow_values_reports": "/api/flow-values-reports",
     "flow_series_reports": "/api/flow-series-reports",
     "segment_series_reports": "/api/segment-series-reports",
+    "form_values_reports": "/api/form-values-reports",
+    "form_series_reports": "/api/form-series-reports",
+    "segment_values_reports": "/api/segment-values-reports",
 }
 OPEN_OBJECT = {"type": ["object", "null"], "additionalProperties": True}
 

@@ -24,6 +24,16 @@ PLAIN = {
     "templates": "templates",
     "tags": "tags",
     "accounts": "accounts",
+    "forms": "forms",
+    "coupons": "coupons",
+    "coupon_codes": "coupon-codes",  # every code is one coupon's
+    "catalog_items": "catalog-items",
+    "catalog_variants": "catalog-variants",
+    "catalog_categories": "catalog-categories",
+    "reviews": "reviews",
+    "push_tokens": "push-tokens",
+    "tag_groups": "tag-groups",
+    "custom_object_types": "object-types",
 }
 # Streams of one row per parent, read by the parent's own request: a parent deleted between
 # its listing and that request (a quirk of real accounts) has none.
@@ -32,6 +42,8 @@ DETAILED = {"lists_detailed": "lists", "segments_detailed": "segments"}
 CHILDREN = {
     "campaign_messages": ("campaigns", "campaign-messages"),
     "flow_actions": ("flows", "flow-actions"),
+    "form_versions": ("forms", "form-versions"),
+    "custom_object_records": ("object-types", "object-records"),
 }
 
 

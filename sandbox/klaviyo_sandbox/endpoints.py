@@ -246,6 +246,93 @@ CAMPAIGN_MESSAGE_FILTERS: Mapping[str, FilterField] = {
     "updated": _datetime(COMPARISONS),
 }
 
+# The storefront's collections (``data/_storefront``): forms, coupons, catalogs, reviews,
+# push tokens, tag groups and custom objects.
+FORM_STATUSES = frozenset({"draft", "live"})
+FORM_FILTERS: Mapping[str, FilterField] = {
+    "id": _string(EQUALS, ANY_EQUALS),
+    "name": _string(_ops("contains", "equals"), ANY_EQUALS),
+    "ab_test": _boolean(EQUALS),
+    "updated_at": _datetime(COMPARISONS),
+    "created_at": _datetime(COMPARISONS),
+    "status": _string(EQUALS, enum=FORM_STATUSES),
+}
+
+FORM_VERSION_FILTERS: Mapping[str, FilterField] = {
+    "form_type": _string(
+        EQUALS, ANY_EQUALS, frozenset({"popup", "embed", "full_page", "flyout", "banner"})
+    ),
+    "status": _string(EQUALS, enum=FORM_STATUSES),
+    "updated_at": _datetime(COMPARISONS),
+    "created_at": _datetime(COMPARISONS),
+}
+
+COUPON_CODE_STATUSES = frozenset(
+    {"UNASSIGNED", "PROCESSING", "ASSIGNED_TO_PROFILE", "VERSION_NOT_ACTIVE", "DELETING", "USED"}
+)
+COUPON_CODE_STATUSES = frozenset(
+    {"UNASSIGNED", "PROCESSING", "ASSIGNED_TO_PROFILE", "VERSION_NOT_ACTIVE", "DELETING", "USED"}
+)
+COUPON_CODE_FILTERS: Mapping[str, FilterField] = {
+    "expires_at": _datetime(COMPARISONS),
+    "status": _string(EQUALS, enum=COUPON_CODE_STATUSES),
+    "coupon.id": _string(lists=ANY_EQUALS),
+    "profile.id": _string(lists=ANY_EQUALS),
+}
+
+CATALOG_ITEM_FILTERS: Mapping[str, FilterField] = {
+    "ids": _string(lists=_ops("any")),
+    "category.id": _string(EQUALS),
+    "title": _string(_ops("contains")),
+    "published": _boolean(EQUALS),
+}
+
+CATALOG_VARIANT_FILTERS: Mapping[str, FilterField] = {
+    "ids": _string(lists=_ops("any")),
+    "item.id": _string(EQUALS),
+    "sku": _string(EQUALS),
+    "title": _string(_ops("contains")),
+    "published": _boolean(EQUALS),
+}
+
+CATALOG_CATEGORY_FILTERS: Mapping[str, FilterField] = {
+    "ids": _string(lists=_ops("any")),
+    "item.id": _string(EQUALS),
+    "name": _string(_ops("contains")),
+}
+
+REVIEW_FILTERS: Mapping[str, FilterField] = {
+    "created": _datetime(_ops("greater-or-equal", "less-or-equal")),
+    "rating": FilterField(
+        "number", _ops("equals", "greater-or-equal", "less-or-equal"), ANY_EQUALS
+    ),
+    "id": _string(EQUALS, ANY_EQUALS),
+    "item.id": _string(EQUALS, ANY_EQUALS),
+    "content": _string(_ops("contains")),
+    "status": _string(
+        EQUALS,
+        enum=frozenset({"published", "unpublished", "rejected", "featured", "pending", "all"}),
+    ),
+    "review_type": _string(EQUALS, enum=frozenset({"question", "review", "rating", "store"})),
+    "verified": _boolean(EQUALS),
+}
+
+PUSH_TOKEN_FILTERS: Mapping[str, FilterField] = {
+    "id": _string(EQUALS),
+    "profile.id": _string(EQUALS),
+    "enablement_status": _string(
+        EQUALS,
+        enum=frozenset({"AUTHORIZED", "UNAUTHORIZED", "DENIED", "PROVISIONAL", "NOT_DETERMINED"}),
+    ),
+    "platform": _string(EQUALS, enum=frozenset({"ios", "android"})),
+}
+
+TAG_GROUP_FILTERS: Mapping[str, FilterField] = {
+    "name": _string(TEXT_MATCH, EQUALS),
+    "exclusive": _boolean(EQUALS),
+    "default": _boolean(EQUALS),
+}
+
 # --- revisions: which campaign model a request gets ----------------------------------------
 
 Model = Literal["2026-07-15", "2026-10-15"]
@@ -638,6 +725,190 @@ OPERATIONS: tuple[Operation, ...] = (
         ("metrics:read",),
         S,
         fieldsets=_ops("metric-aggregate"),
+    ),
+    # --- the storefront ---
+    Operation(
+        "get_forms",
+        "GET",
+        "/api/forms",
+        "forms",
+        "collection",
+        ("forms:read",),
+        S,
+        page_size=PageSize(20, 100),
+        filters=FORM_FILTERS,
+        sorts=_ops("created_at", "updated_at"),
+        fieldsets=_ops("form"),
+    ),
+    Operation(
+        "get_versions_for_form",
+        "GET",
+        "/api/forms/{id}/form-versions",
+        "form-versions",
+        "collection",
+        ("forms:read",),
+        S,
+        page_size=PageSize(20, 100),
+        filters=FORM_VERSION_FILTERS,
+        sorts=_ops("created_at", "updated_at"),
+        fieldsets=_ops("form-version"),
+    ),
+    Operation(
+        "query_form_values",
+        "POST",
+        "/api/form-values-reports",
+        "form-values-report",
+        "report",
+        ("forms:read",),
+        REPORTING,
+        fieldsets=_ops("form-values-report"),
+    ),
+    Operation(
+        "query_form_series",
+        "POST",
+        "/api/form-series-reports",
+        "form-series-report",
+        "report",
+        ("forms:read",),
+        REPORTING,
+        fieldsets=_ops("form-series-report"),
+    ),
+    Operation(
+        "query_segment_values",
+        "POST",
+        "/api/segment-values-reports",
+        "segment-values-report",
+        "report",
+        ("segments:read",),
+        REPORTING,
+        fieldsets=_ops("segment-values-report"),
+    ),
+    Operation(
+        "get_coupons",
+        "GET",
+        "/api/coupons",
+        "coupons",
+        "collection",
+        ("coupons:read",),
+        L,
+        page_size=PageSize(100, 100),
+        fieldsets=_ops("coupon"),
+    ),
+    Operation(
+        "get_coupon_codes",
+        "GET",
+        "/api/coupon-codes",
+        "coupon-codes",
+        "collection",
+        ("coupon-codes:read",),
+        XL,
+        page_size=PageSize(100, 100),
+        filters=COUPON_CODE_FILTERS,
+        includes=_ops("coupon"),
+        fieldsets=_ops("coupon-code", "coupon"),
+    ),
+    Operation(
+        "get_catalog_items",
+        "GET",
+        "/api/catalog-items",
+        "catalog-items",
+        "collection",
+        ("catalogs:read",),
+        XL,
+        page_size=PageSize(100, 100),
+        filters=CATALOG_ITEM_FILTERS,
+        sorts=_ops("created"),
+        includes=_ops("variants"),
+        fieldsets=_ops("catalog-item", "catalog-variant"),
+    ),
+    Operation(
+        "get_catalog_variants",
+        "GET",
+        "/api/catalog-variants",
+        "catalog-variants",
+        "collection",
+        ("catalogs:read",),
+        XL,
+        page_size=PageSize(100, 100),
+        filters=CATALOG_VARIANT_FILTERS,
+        sorts=_ops("created"),
+        fieldsets=_ops("catalog-variant"),
+    ),
+    Operation(
+        "get_catalog_categories",
+        "GET",
+        "/api/catalog-categories",
+        "catalog-categories",
+        "collection",
+        ("catalogs:read",),
+        XL,
+        page_size=PageSize(100, 100),
+        filters=CATALOG_CATEGORY_FILTERS,
+        sorts=_ops("created"),
+        fieldsets=_ops("catalog-category"),
+    ),
+    Operation(
+        "get_reviews",
+        "GET",
+        "/api/reviews",
+        "reviews",
+        "collection",
+        ("reviews:read",),
+        M,
+        page_size=PageSize(20, 100),
+        filters=REVIEW_FILTERS,
+        sorts=_ops("created", "rating", "updated"),
+        includes=_ops("events"),
+        fieldsets=_ops("event", "review"),
+    ),
+    Operation(
+        "get_push_tokens",
+        "GET",
+        "/api/push-tokens",
+        "push-tokens",
+        "collection",
+        ("profiles:read", "push-tokens:read"),
+        M,
+        page_size=PageSize(20, 100),
+        filters=PUSH_TOKEN_FILTERS,
+        includes=_ops("profile"),
+        fieldsets=_ops("profile", "push-token"),
+    ),
+    Operation(
+        "get_tag_groups",
+        "GET",
+        "/api/tag-groups",
+        "tag-groups",
+        "collection",
+        ("tags:read",),
+        S,
+        page_size=PageSize(25, 25),
+        filters=TAG_GROUP_FILTERS,
+        sorts=_ops("id", "name"),
+        fieldsets=_ops("tag-group"),
+    ),
+    Operation(
+        "get_object_types",
+        "GET",
+        "/api/object-types",
+        "object-types",
+        "collection",
+        ("custom-objects:read",),
+        S,
+        filters={"namespace": _string(EQUALS)},
+        includes=_ops("current-schema", "draft-schema"),
+        fieldsets=_ops("object-schema", "object-type"),
+    ),
+    Operation(
+        "get_records_for_object_type",
+        "GET",
+        "/api/object-types/{id}/object-records",
+        "object-records",
+        "collection",
+        ("custom-objects:read",),
+        S,
+        page_size=PageSize(20, 100),
+        fieldsets=_ops("object-record"),
     ),
 )
 

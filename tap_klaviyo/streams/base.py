@@ -18,6 +18,7 @@ from tap_klaviyo.errors import NotFoundError, PermissionDeniedError
 from tap_klaviyo.logs import StreamLog, plural
 from tap_klaviyo.output import SingerOutput, record_line, record_lines, utc_now_iso
 from tap_klaviyo.prefetch import Prefetch
+from tap_klaviyo.profile_columns import PropertyColumns
 from tap_klaviyo.records import Page
 from tap_klaviyo.resources import (
     RESOURCE_BY_NAME,
@@ -69,6 +70,8 @@ class TapServices(t.Protocol):
     def skipped_for_scope(
         self, stream: str, scopes: tuple[str, ...], denied: PermissionDeniedError
     ) -> None: ...
+    @property
+    def property_columns(self) -> PropertyColumns | None: ...
 
 
 class Vanished(t.NamedTuple):
@@ -97,6 +100,12 @@ class KlaviyoStream(StreamInternals):
         # State is kept per partition (campaign channel, parent id...) by the SDK, each with
         # its own resumable bookmark.
         self.replication_key = resource.replication_key
+        # Custom properties as columns (a setting): found at --discover, kept in the catalog.
+        self.property_columns = (
+            self.services.property_columns if resource.custom_properties else None
+        )
+        if self.property_columns:
+            self.schema["properties"].update(self.property_columns.schema())
         self.timestamp_tree = records.timestamp_tree(self.schema)
         self._last_increment: tuple[Context | None, dt.datetime] | None = None
         self._left_out: Counter[tuple[str, str]] = Counter()  # (noun, why) -> count
@@ -645,6 +654,8 @@ class KlaviyoStream(StreamInternals):
         for resource in page.objects(self.resource.emits):
             record = shape(resource, page)
             records.normalize_timestamps(record, tree)
+            if self.property_columns:
+                self.property_columns.apply(record)
             if snapshot_at:
                 record["snapshot_at"] = snapshot_at
             yield record
@@ -743,7 +754,11 @@ class KlaviyoStream(StreamInternals):
         return params
 
     def partition_filters(self, context: Context | None) -> list[str]:
-        """The filters of the table's partition ``context`` (none for a parent's id)."""
+        """The filters of the table's partition ``context``; a parent's, where its children
+        are read through a filter on it."""
+        resource = self.resource
+        if resource.parent_filter and context:
+            return [resource.parent_filter.format(id=context[resource.parent_key or ""])]
         found = (p.filters for p in self.resource.partitions if dict(p.context) == context)
         return list(next(found, ()))
 

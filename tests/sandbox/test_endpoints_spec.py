@@ -116,7 +116,13 @@ def test_sorts_includes_additional_fields_fieldsets(spec: dict[str, Any], op: Op
     assert fieldsets == set(op.fieldsets)
 
 
-KINDS = {"string": "string", "date-time": "datetime", "number": "number", "boolean": "boolean"}
+KINDS = {
+    "string": "string",
+    "date-time": "datetime",
+    "number": "number",
+    "integer": "number",
+    "boolean": "boolean",
+}
 
 
 @OPS
@@ -220,6 +226,9 @@ def _requests_for(op: Operation, ids: dict[str, str]) -> Iterator[tuple[str, str
     if op.kind == "report":
         yield "POST", path, REPORT_BODIES[op.collection](ids)
         return
+    if op.operation_id == "get_coupon_codes":  # a coupon or profile filter is required
+        yield "GET", f"{path}?filter=equals(coupon.id,['{ids['coupon']}'])&include=coupon", None
+        return
     if op.operation_id == "get_campaigns":
         for channel in ("email", "sms", "mobile_push"):
             yield "GET", f"{path}?filter=equals(messages.channel,'{channel}')", None
@@ -242,7 +251,38 @@ def _requests_for(op: Operation, ids: dict[str, str]) -> Iterator[tuple[str, str
         yield "GET", f"{path}?{'&'.join(extras)}", None
 
 
+FORM_GROUPS = ["form_id", "form_version_id"]
 REPORT_BODIES = {
+    "form-values-report": lambda ids: {
+        "data": {
+            "type": "form-values-report",
+            "attributes": {
+                "statistics": ["viewed_form", "submits", "submit_rate"],
+                "timeframe": {"key": "last_30_days"},
+                "group_by": FORM_GROUPS,
+            },
+        }
+    },
+    "form-series-report": lambda ids: {
+        "data": {
+            "type": "form-series-report",
+            "attributes": {
+                "statistics": ["viewed_form_uniques", "closed_form", "submit_rate"],
+                "timeframe": {"key": "last_30_days"},
+                "interval": "daily",
+                "group_by": FORM_GROUPS,
+            },
+        }
+    },
+    "segment-values-report": lambda ids: {
+        "data": {
+            "type": "segment-values-report",
+            "attributes": {
+                "statistics": ["total_members", "members_added"],
+                "timeframe": {"key": "last_30_days"},
+            },
+        }
+    },
     "campaign-values-report": lambda ids: {
         "data": {
             "type": "campaign-values-report",
@@ -320,7 +360,13 @@ def ids(sandbox: Sandbox) -> dict[str, str]:
     flow = _first(sandbox, "/api/flows")[0]["id"]
     action = _first(sandbox, f"/api/flows/{flow}/flow-actions")[0]["id"]
     metrics = _first(sandbox, "/api/metrics")
+    form = _first(sandbox, "/api/forms")[0]["id"]
+    coupon = _first(sandbox, "/api/coupons")[0]["id"]
+    object_type = _first(sandbox, "/api/object-types")[0]["id"]
     return {
+        "get_versions_for_form": form,
+        "get_records_for_object_type": object_type,
+        "coupon": coupon,
         "get_profile": profile,
         "get_list": list_id,
         "get_profiles_for_list": list_id,
@@ -399,6 +445,9 @@ ERROR_CASES = [
     ErrorCase("get_events", "GET", "/api/events?include=attribution", 400),
     ErrorCase("query_campaign_values", "POST", "/api/campaign-values-reports", 400, 2,
               _bad_statistics),
+    # Klaviyo lists coupon codes only for given coupons or profiles.
+    ErrorCase("get_coupon_codes", "GET", "/api/coupon-codes", 400),
+    ErrorCase("get_versions_for_form", "GET", "/api/forms/XyZ123/form-versions", 404),
 ]  # fmt: skip
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from ..model import Condition, InvalidQuery, NotFound, Page, Query
 from . import _omnichannel as omnichannel
+from . import _storefront as storefront
 from ._attributions import Attributions
 from ._catalog import Catalog, Item, Table, _unique_short_ids
 from ._core import (
@@ -62,7 +63,9 @@ TIMELINE: dict[str, str | None] = {
     "list-profiles": "joined_group_at",
     "segment-profiles": "joined_group_at",
     "accounts": None,
+    "tag-groups": None,
     **omnichannel.TIMELINE,
+    **storefront.TIMELINE,
 }
 CHANNEL_REQUIRED = (
     "A channel filter is required to list campaigns. Please try adding either "
@@ -88,6 +91,13 @@ PARENTS = {
     "segment-profiles": "segments",
     "flow-messages": "flow-actions",
 }
+# Child collection -> its parent's, for the children read by the parent's path.
+PATH_PARENTS = {
+    "campaign-messages": "campaigns",
+    "flow-actions": "flows",
+    "flow-messages": "flow-actions",
+    **storefront.PARENTS,
+}
 
 
 @dataclass(frozen=True)
@@ -109,6 +119,11 @@ class Sizes:
     metrics: int = 16
     templates: int = 12
     tags: int = 8
+    # The storefront (``_storefront``): variants, codes, tokens and records follow from these.
+    forms: int = 6
+    coupons: int = 4
+    catalog_items: int = 12
+    reviews: int = 20
 
 
 def _resolve_object(obj: dict, name: str) -> list:
@@ -270,6 +285,7 @@ class Account:
             "tag": catalog.tags,
             "tag-group": catalog.tag_groups,
         }
+        self.storefront = self._open_storefront()
         self.reports = Reports(self)
         self._advances = 0
         self.deleted: dict[str, set[str]] = {name: set() for name in ("profiles", *DELETABLE)}
@@ -281,6 +297,16 @@ class Account:
         """Members ``advance`` removed: (list or segment id, profile id)."""
         self.late_events: dict[str, LateEvent] = {}
         """Event id -> when a late event (``datetime`` before its arrival) arrived."""
+
+    def _open_storefront(self) -> storefront.Storefront:
+        """The storefront's collections (and tag groups) served like the other small ones."""
+        store = storefront.Storefront(
+            self.seed, self.sizes, self.anchor, self.profiles.id, self.sizes.profiles
+        )
+        self.tables.update(store.tables)
+        self.tables["tag-groups"] = self.catalog.tag_groups
+        self.by_type.update(store.by_type)
+        return store
 
     # --- clock -----------------------------------------------------------------------
 
@@ -392,6 +418,8 @@ class Account:
                 for name, table in omnichannel.View(self.seed, catalog).tables.items()
                 if name in (omnichannel.AUDIENCES, omnichannel.VARIATIONS)
             },
+            "tag-groups": len(catalog.tag_groups.items),
+            **{name: len(table.items) for name, table in self.storefront.tables.items()},
             "clock": self.now().isoformat(),
         }
 
@@ -630,21 +658,23 @@ class Account:
         if collection not in self.tables:
             raise InvalidQuery(f"Unknown collection {collection}.")
         items = self._items(q, rules)
-        if collection == "campaign-messages":  # not paginated in Klaviyo
+        if collection in ("campaign-messages", storefront.OBJECT_TYPES):  # not paginated
             q = replace(q, size=ALL, after=None)
         return self._small_page(q, items, quirks)
 
     def _items(self, q: Query, rules: bool) -> list[Item]:
         table = self.tables[q.collection]
-        parents = {
-            "campaign-messages": "campaigns",
-            "flow-actions": "flows",
-            "flow-messages": "flow-actions",
-        }
+        parents = PATH_PARENTS
         if q.collection in parents and q.parent_id is not None:
             if q.parent_id not in self.tables[parents[q.collection]].by_id:
                 raise NotFound(f"A resource with id {q.parent_id} does not exist.")
             return table.children(q.parent_id)
+        if (
+            rules
+            and q.collection == storefront.COUPON_CODES
+            and not any(c.field in ("coupon.id", "profile.id") for c in q.conditions)
+        ):
+            raise InvalidQuery(storefront.CODES_REQUIRED, "filter")
         if (
             rules
             and q.collection == "campaigns"

@@ -37,6 +37,7 @@ from ._series import (
     segment_point,
     series_timeframe,
 )
+from ._storefront import FORM_STATISTICS
 
 STATISTICS = frozenset(
     {
@@ -57,6 +58,7 @@ FLOW_GROUPS = (
     "flow_id", "flow_message_id", "flow_message_name", "flow_name", "send_channel", "tag_id",
     "tag_name", "text_message_format", "variation", "variation_name",
 )  # fmt: skip
+FORM_GROUPS = ("form_id", "form_version_id")
 SEND_CHANNEL = {
     "email": "email",
     "sms": "sms",
@@ -111,6 +113,12 @@ class Reports:
             return self._segment_series(attributes)
         if report_type == "metric-aggregate":
             return self._aggregate(attributes)
+        if report_type == "form-values-report":
+            return self._form_values(attributes)
+        if report_type == "form-series-report":
+            return self._form_series(attributes)
+        if report_type == "segment-values-report":
+            return self._segment_values(attributes)
         raise InvalidQuery(f"Unknown report type {report_type}.", "type")
 
     # --- values reports --------------------------------------------------------------
@@ -402,6 +410,103 @@ class Reports:
         ):
             raise InvalidQuery(f"Metric {metric_id} does not exist.", "conversion_metric_id")
         return str(metric_id)
+
+    # --- form and segment reports (the storefront's forms, the account's segments) --------
+
+    def _form_groups(self, attributes: dict) -> dict[tuple[str | None, ...], list[str]]:
+        """Grouping values -> the form versions they sum (grouped by form_id by default)."""
+        group_by = attributes.get("group_by") or ["form_id"]
+        if not isinstance(group_by, list) or not set(group_by) <= set(FORM_GROUPS):
+            raise InvalidQuery(
+                f"group_by allows {', '.join(FORM_GROUPS)}; got {group_by}.", "group_by"
+            )
+        groups: dict[tuple[str | None, ...], list[str]] = {}
+        for version in self.account.storefront.form_versions():
+            values = {"form_id": version.parent, "form_version_id": version.id}
+            groups.setdefault(tuple(values[name] for name in group_by), []).append(version.id)
+        return groups
+
+    def _form_point(self, versions: list[str], days: list[dt.date]) -> dict[str, float]:
+        store = self.account.storefront
+        total = dict.fromkeys(FORM_STATISTICS, 0.0)
+        for version in versions:
+            for day in days:
+                for name, value in store.form_day(version, day).items():
+                    total[name] += value
+        uniques = total["viewed_form_uniques"]
+        total["submit_rate"] = total["submits"] / uniques if uniques else 0.0
+        return {name: int(v) if name != "submit_rate" else v for name, v in total.items()}
+
+    def _form_values(self, attributes: dict) -> dict:
+        statistics = _checked_statistics(attributes, FORM_STATISTICS)
+        start, end = self._timeframe(attributes.get("timeframe"))
+        first = dt.datetime.fromtimestamp(start, self.zone).date()
+        last = dt.datetime.fromtimestamp(end, self.zone).date()
+        days = [first + dt.timedelta(days=k) for k in range((last - first).days)]
+        group_by = attributes.get("group_by") or ["form_id"]
+        results = []
+        for values, versions in self._form_groups(attributes).items():
+            point = self._form_point(versions, days)
+            results.append(
+                {
+                    "groupings": dict(zip(group_by, values, strict=True)),
+                    "statistics": {name: point[name] for name in statistics},
+                }
+            )
+        return {"type": "form-values-report", "attributes": {"results": results}}
+
+    def _form_series(self, attributes: dict) -> dict:
+        statistics = _checked_statistics(attributes, FORM_STATISTICS)
+        interval = attributes.get("interval")
+        start, end = self._series_timeframe(attributes)
+        buckets = _buckets(start, end, SERIES_INTERVALS[str(interval)])
+        bounds = [*buckets[1:], end]
+        # A bucket's days: those starting in it (an hourly bucket holds its day's midnight).
+        spans = [
+            [lo.date() + dt.timedelta(days=k) for k in range(max((hi.date() - lo.date()).days, 0))]
+            or ([lo.date()] if lo.hour == 0 and interval == "hourly" else [])
+            for lo, hi in zip(buckets, bounds, strict=True)
+        ]
+        group_by = attributes.get("group_by") or ["form_id"]
+        results = []
+        for values, versions in self._form_groups(attributes).items():
+            points = [self._form_point(versions, days) for days in spans]
+            results.append(
+                {
+                    "groupings": dict(zip(group_by, values, strict=True)),
+                    "statistics": {name: [p[name] for p in points] for name in statistics},
+                }
+            )
+        return self._series_document("form-series-report", buckets, results)
+
+    def _segment_values(self, attributes: dict) -> dict:
+        statistics = _checked_statistics(attributes, SEGMENT_STATISTICS)
+        start, end = (
+            dt.datetime.fromtimestamp(moment, self.zone)
+            for moment in self._timeframe(attributes.get("timeframe"))
+        )
+        if start.date() < SEGMENT_DATA_START:
+            raise InvalidQuery(
+                "Data is unavailable before June 1st, 2023. Please use a time frame after "
+                "this date.",
+                "timeframe",
+            )
+        chosen = _segment_filter(attributes.get("filter"))
+        groups = self.account.segment_groups
+        results = []
+        for g, segment_id in enumerate(groups.ids):
+            if (chosen is not None and segment_id not in chosen) or (
+                segment_id in self.account.vanished["segments"]
+            ):
+                continue
+            point = segment_point(groups, g, start, end)
+            results.append(
+                {
+                    "groupings": {"segment_id": segment_id},
+                    "statistics": {name: point[name] for name in statistics},
+                }
+            )
+        return {"type": "segment-values-report", "attributes": {"results": results}}
 
     # --- metric aggregates -----------------------------------------------------------
 
