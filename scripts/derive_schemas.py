@@ -3,11 +3,12 @@
 
 Usage::
 
-    derive_schemas.py SPEC_JSON [OUT_DIR]
+    derive_schemas.py [SPEC_JSON [OUT_DIR]]
 
-``OUT_DIR`` defaults to the repository's ``schemas/``. Re-run it when the pinned API revision
-changes; ``tests/test_schemas.py`` checks that the committed files are exactly its output. The
-spec itself is never copied into the repository.
+``SPEC_JSON`` defaults to the repository's facts file ``spec/klaviyo-2026-07-15.json`` (derived
+from Klaviyo's OpenAPI spec by ``scripts/derive_spec_facts.py``; Klaviyo's full spec reads the
+same), ``OUT_DIR`` to the repository's ``schemas/``. Re-run it when the pinned API revision
+changes; ``tests/unit/test_schemas.py`` checks that the committed files are exactly its output.
 
 Record shape the schemas describe (the tap's JSON:API -> row mapping):
 
@@ -30,6 +31,7 @@ from typing import Any
 JSON = dict[str, Any]
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+SPEC_FACTS = REPO_ROOT / "spec" / "klaviyo-2026-07-15.json"
 MEDIA_TYPE = "application/vnd.api+json"
 SCALAR_TYPES = ("boolean", "integer", "number", "string")
 # Formats Singer targets act on; others (uri, email...) would only reject real-world values.
@@ -515,11 +517,16 @@ def _render(value: Any, depth: int) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("spec", type=Path, help="Klaviyo OpenAPI spec (JSON)")
+    parser.add_argument(
+        "spec", type=Path, nargs="?", default=SPEC_FACTS, help="default: spec/klaviyo-2026-07-15.json"
+    )
     parser.add_argument(
         "out_dir", type=Path, nargs="?", default=REPO_ROOT / "schemas", help="where to write"
     )
     args = parser.parse_args(argv)
+    if not args.spec.is_file():
+        print(f"error: no spec facts file at {args.spec}", file=sys.stderr)
+        return 2
     spec = json.loads(args.spec.read_text(encoding="utf-8"))
     args.out_dir.mkdir(parents=True, exist_ok=True)
     schemas = derive_all(spec)
