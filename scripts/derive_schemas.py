@@ -518,7 +518,11 @@ def _render(value: Any, depth: int) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "spec", type=Path, nargs="?", default=SPEC_FACTS, help="default: spec/klaviyo-2026-07-15.json"
+        "spec",
+        type=Path,
+        nargs="?",
+        default=SPEC_FACTS,
+        help="default: spec/klaviyo-2026-07-15.json",
     )
     parser.add_argument(
         "out_dir", type=Path, nargs="?", default=REPO_ROOT / "schemas", help="where to write"

@@ -84,7 +84,7 @@ def test_every_stream_lands_in_postgres(
 
 def readme_sql(schema: str) -> list[str]:
     """The README's example queries, pointed at the test's schema."""
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
     blocks = re.findall(r"```sql\n(.*?)```", readme, re.DOTALL)
     assert len(blocks) >= 2
     return [block.replace("klaviyo.", f'"{schema}".') for block in blocks]

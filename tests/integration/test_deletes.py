@@ -27,9 +27,9 @@ import pytest
 
 from klaviyo_sandbox.server import Sandbox, running_sandbox
 from tap_klaviyo import versions
-from tests.conftest import SMALL, tap_config, target_config
-from tests.singer import run_tap, select_only
-from tests.test_kill_resume import Cycle, pipe_once
+from tests.conftest import SMALL, tap_catalog, tap_config, target_config
+from tests.integration.test_kill_resume import Cycle, pipe_once
+from tests.singer import select_only
 from tests.truth import expected_keys
 
 pytestmark = pytest.mark.postgres
@@ -60,9 +60,7 @@ def pipeline(postgres: Any, tmp_path: Path) -> Iterator[tuple[Sandbox, str]]:
     # Some latency: a run lasts long enough to be killed in the middle of its passes.
     with running_sandbox(seed=29, sizes=SMALL, rate_limits=False, latency_ms=40) as sandbox:
         config = tap_config(sandbox)
-        discovered = run_tap(config, "--discover")
-        assert discovered.returncode == 0, discovered.stderr[-2000:]
-        catalog = select_only(json.loads(discovered.stdout), STREAMS)
+        catalog = select_only(tap_catalog(), STREAMS)
         (tmp_path / "tap.json").write_text(json.dumps(config))
         (tmp_path / "catalog.json").write_text(json.dumps(catalog))
         (tmp_path / "target.json").write_text(json.dumps(target_config(schema)))

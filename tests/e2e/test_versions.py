@@ -10,7 +10,7 @@ from typing import Any
 
 from tap_klaviyo import state, versions
 from tap_klaviyo.resources import RESOURCES
-from tests.conftest import tap_config
+from tests.conftest import tap_catalog, tap_config
 from tests.singer import run_tap, select_only
 
 NOW = dt.datetime(2026, 12, 3, 12, 0, tzinfo=dt.timezone.utc)
@@ -91,9 +91,7 @@ def activations(lines: list[dict[str, Any]]) -> dict[str, int]:
 
 def test_a_complete_read_is_activated_after_its_last_record(fresh_sandbox: Any) -> None:
     config = tap_config(fresh_sandbox)
-    catalog = select_only(
-        json.loads(run_tap(config, "--discover").stdout), {"lists", "campaigns", "profiles"}
-    )
+    catalog = select_only(tap_catalog(), {"lists", "campaigns", "profiles"})
     run = run_tap(config, catalog=catalog)
     assert run.returncode == 0, run.stderr[-2000:]
     lines = messages(run.stdout)
@@ -123,9 +121,7 @@ def test_a_complete_read_is_activated_after_its_last_record(fresh_sandbox: Any) 
 def test_a_read_skipped_for_a_scope_is_never_activated(fresh_sandbox: Any) -> None:
     fresh_sandbox.keys.add(LISTS_ONLY_KEY, ["lists:read"])
     config = tap_config(fresh_sandbox, api_key=LISTS_ONLY_KEY)
-    catalog = select_only(
-        json.loads(run_tap(config, "--discover").stdout), {"lists", "list_members", "profiles"}
-    )
+    catalog = select_only(tap_catalog(), {"lists", "list_members", "profiles"})
     run = run_tap(config, catalog=catalog)
     assert run.returncode == 0, run.stderr[-2000:]
     assert "Skipping stream 'list_members'" in run.stderr

@@ -28,7 +28,7 @@ from tap_klaviyo.budget import Budget
 from tap_klaviyo.client import MAX_RETRY_WAIT, MAX_THROTTLED, KlaviyoClient
 from tap_klaviyo.errors import KlaviyoAPIError, PermissionDeniedError
 from tap_klaviyo.resources import S
-from tests.conftest import SMALL, tap_config
+from tests.conftest import SMALL, tap_catalog, tap_config
 from tests.local_server import local_server
 from tests.singer import TapRun, parse_messages, run_tap, select_only, start_tap
 from tests.truth import assert_none_lost, emitted_keys, expected_keys
@@ -58,9 +58,7 @@ def faulty() -> Iterator[Sandbox]:
 @pytest.fixture(scope="module")
 def catalog(faulty: Sandbox) -> dict[str, Any]:
     faulty.state.faults = FaultPlan({})
-    discovered = run_tap(tap_config(faulty), "--discover")
-    assert discovered.returncode == 0, discovered.stderr[-2000:]
-    return json.loads(discovered.stdout)
+    return tap_catalog()
 
 
 def use_faults(sandbox: Sandbox, spec: str, seed: int) -> FaultPlan:

@@ -1,7 +1,7 @@
-"""Fixtures of the sandbox's HTTP tests.
+"""Fixtures of the sandbox's own tests (the sandbox's distribution: they never import the tap).
 
-The shared ``sandbox`` (seeded, rate limits off) comes from ``tests/conftest.py``;
-the sandboxes here each switch one behaviour on: rate limits, faults, keys.
+``sandbox`` is the one most tests share (seeded, rate limits off, nobody changes it); the
+others each switch one behaviour on: quirks, rate limits, faults, keys.
 """
 
 from __future__ import annotations
@@ -9,15 +9,27 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from sizes import SMALL, TINY
 
-from klaviyo_sandbox.data import Sizes
 from klaviyo_sandbox.faults import FaultPlan
 from klaviyo_sandbox.server import Sandbox, running_sandbox
 
-# A few pages of everything, and cheap to build.
-TINY = Sizes(
-    profiles=60, events=300, lists=3, segments=2, campaigns=6, flows=3, templates=3, tags=3
-)
+
+@pytest.fixture(scope="session")
+def sandbox() -> Iterator[Sandbox]:
+    """Quirks as ``KLAVIYO_SANDBOX_QUIRKS`` says (on unless ``off``)."""
+    with running_sandbox(seed=7, sizes=SMALL, rate_limits=False) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def quirky_sandbox(sandbox: Sandbox) -> Iterator[Sandbox]:
+    """The shared sandbox when its quirks are on, else its twin with them on."""
+    if sandbox.state.quirks:
+        yield sandbox
+        return
+    with running_sandbox(seed=7, sizes=SMALL, rate_limits=False, quirks=True) as running:
+        yield running
 
 
 @pytest.fixture

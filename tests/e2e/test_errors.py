@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from klaviyo_sandbox.app import DEMO_API_KEY, REVOKED_API_KEY
-from tests.conftest import tap_config
+from tests.conftest import tap_catalog, tap_config
 from tests.singer import TapRun, run_tap, select_only
 
 RESTRICTED_KEY = "pk_" + "R" * 30 + "4321"
@@ -96,8 +95,7 @@ def test_missing_scope_skips_the_stream_and_syncs_the_rest(fresh_sandbox: Any) -
     scopes = ["profiles:read", "lists:read", "metrics:read", "events:read"]
     fresh_sandbox.keys.add(RESTRICTED_KEY, scopes)
     config = tap_config(fresh_sandbox, api_key=RESTRICTED_KEY)
-    discovered = json.loads(run_tap(config, "--discover").stdout)
-    catalog = select_only(discovered, {"segments", "lists", "metrics"})
+    catalog = select_only(tap_catalog(), {"segments", "lists", "metrics"})
     run = run_tap(config, catalog=catalog)
     assert run.returncode == 0, run.stderr[-2000:]
     assert "Skipping stream 'segments'" in run.stderr

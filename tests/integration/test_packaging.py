@@ -24,7 +24,7 @@ from tap_klaviyo.settings import KNOWN_SETTINGS
 
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SANDBOX = REPO / "sandbox"
 STREAMS = sorted(resource.name for resource in RESOURCES)
 # Right form (pk_ + 34 letters or digits), never a real key: nothing here makes a request.

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from tap_klaviyo import records, timestamps
 from tap_klaviyo.schemas import load_schema
 from tap_klaviyo.streams.base import AFTER_WINDOW, BEFORE_WINDOW
-from tests.conftest import tap_config
+from tests.conftest import tap_catalog, tap_config
 from tests.local_server import local_server
 from tests.singer import run_tap
 
@@ -128,7 +128,7 @@ def test_records_outside_the_window_are_counted_and_logged() -> None:
                 "profiles": {"replication_key": "updated", "replication_key_value": BOOKMARK}
             }
         }
-        run = run_tap(config, state=state, catalog=only_profiles(config))
+        run = run_tap(config, state=state, catalog=only_profiles())
     assert run.returncode == 0, run.stderr[-2000:]
     assert [r["id"] for r in run.records["profiles"]] == ["at-bound", "offset"]
     assert [r["updated"] for r in run.records["profiles"]] == [
@@ -155,9 +155,7 @@ class _Url:
         self.url = url
 
 
-def only_profiles(config: dict) -> dict:
+def only_profiles() -> dict:
     from tests.singer import select_only
 
-    discovered = run_tap(config, "--discover")
-    assert discovered.returncode == 0, discovered.stderr[-2000:]
-    return select_only(json.loads(discovered.stdout), {"profiles"})
+    return select_only(tap_catalog(), {"profiles"})

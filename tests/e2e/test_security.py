@@ -35,7 +35,7 @@ from tap_klaviyo.resources import S
 from tap_klaviyo.settings import check_base_url, is_loopback, resolve_api_key
 from tests.conftest import SMALL, tap_config
 from tests.local_server import Responder, local_server
-from tests.singer import TapRun, run_tap, select_only
+from tests.singer import TapRun, run_tap_cli, select_only
 
 SENTINEL = "pk_SnTl7Zq9X4w3K5v8Y2m4N6b1C0dFgHjQwE"
 UNKNOWN_SENTINEL = "pk_UnKn0wn9X4w3K5v8Y2m4N6b1C0dFgHjQwE"
@@ -87,7 +87,7 @@ def guarded() -> Iterator[Sandbox]:
 
 @pytest.fixture(scope="module")
 def catalog(guarded: Sandbox) -> dict[str, Any]:
-    run = run_tap(tap_config(guarded, api_key=SENTINEL), "--discover", env=DEBUG)
+    run = run_tap_cli(tap_config(guarded, api_key=SENTINEL), "--discover", env=DEBUG)
     assert run.returncode == 0, run.stderr[-2000:]
     assert_no_leak(run, SENTINEL)
     return json.loads(run.stdout)
@@ -96,7 +96,7 @@ def catalog(guarded: Sandbox) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def full_sync(guarded: Sandbox) -> TapRun:
     """Every stream, at DEBUG, with the sentinel key."""
-    run = run_tap(tap_config(guarded, api_key=SENTINEL, report_timeframe_days=365), env=DEBUG)
+    run = run_tap_cli(tap_config(guarded, api_key=SENTINEL, report_timeframe_days=365), env=DEBUG)
     assert run.returncode == 0, run.stderr[-3000:]
     return run
 
@@ -148,7 +148,7 @@ def test_the_tap_only_reads(full_sync: TapRun, guarded: Sandbox) -> None:
     ids=" ".join,
 )
 def test_other_modes_never_print_the_key(guarded: Sandbox, args: list[str]) -> None:
-    run = run_tap(tap_config(guarded, api_key=SENTINEL), *args, env=DEBUG)
+    run = run_tap_cli(tap_config(guarded, api_key=SENTINEL), *args, env=DEBUG)
     assert run.returncode == 0, run.stderr[-2000:]
     assert run.stdout or run.stderr
     assert_no_leak(run, SENTINEL)
@@ -207,7 +207,7 @@ def test_error_paths_never_print_the_key(
     key, args, settings, words = case
     config = {**tap_config(guarded, api_key=key, max_retries=2), **settings}
     selection = select_only(catalog, {"segments", "lists"})
-    run = run_tap(config, *args, catalog=None if args else selection, env=DEBUG)
+    run = run_tap_cli(config, *args, catalog=None if args else selection, env=DEBUG)
     assert run.returncode != 0, run.stderr[-2000:]
     assert "Traceback" not in run.stderr
     errors = _errors(run)
@@ -222,7 +222,7 @@ def test_a_key_revoked_before_the_run_is_never_printed(
     revoked = REVOKED_SENTINEL
     guarded.keys.add(revoked, ALL_SCOPES)
     guarded.keys.revoke(revoked)
-    run = run_tap(
+    run = run_tap_cli(
         tap_config(guarded, api_key=revoked), catalog=select_only(catalog, {"lists"}), env=DEBUG
     )
     assert run.returncode == 1
@@ -233,7 +233,7 @@ def test_a_key_revoked_before_the_run_is_never_printed(
 def test_a_missing_scope_warning_never_prints_the_key(
     guarded: Sandbox, catalog: dict[str, Any]
 ) -> None:
-    run = run_tap(
+    run = run_tap_cli(
         tap_config(guarded, api_key=RESTRICTED_SENTINEL),
         catalog=select_only(catalog, {"segments", "lists"}),
         env=DEBUG,
@@ -252,7 +252,7 @@ def test_http_error_paths_never_print_the_key(
 ) -> None:
     guarded.state.faults = FaultPlan.parse(spec, seed=3)
     try:
-        run = run_tap(
+        run = run_tap_cli(
             tap_config(guarded, api_key=SENTINEL, max_retries=2),
             catalog=select_only(catalog, {"tags", "lists"}),
             env=DEBUG,

@@ -9,10 +9,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import requests
+from test_http import HEADERS, _clocked, _placed_order, _post, error_of, get
 
 from klaviyo_sandbox.endpoints import REPORTING
 from klaviyo_sandbox.server import Sandbox
-from tests.sandbox.test_http import HEADERS, _clocked, _placed_order, _post, error_of, get
 
 NEW_YORK = ZoneInfo("America/New_York")
 

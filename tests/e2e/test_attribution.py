@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
 
-from tests.conftest import tap_config
+from tests.conftest import tap_catalog, tap_config
 from tests.singer import TapRun, run_tap, select_only
 
 COLUMNS = ("event_id", "campaign_id", "campaign_message_id", "flow_id", "flow_message_id",
@@ -16,9 +15,7 @@ COLUMNS = ("event_id", "campaign_id", "campaign_message_id", "flow_id", "flow_me
 
 def sync_events(sandbox: Any, **settings: Any) -> TapRun:
     config = tap_config(sandbox, **settings)
-    discovered = run_tap(config, "--discover")
-    assert discovered.returncode == 0, discovered.stderr
-    run = run_tap(config, catalog=select_only(json.loads(discovered.stdout), {"events"}))
+    run = run_tap(config, catalog=select_only(tap_catalog(), {"events"}))
     assert run.returncode == 0, run.stderr[-3000:]
     return run
 

@@ -27,12 +27,12 @@ from klaviyo_sandbox.app import DEMO_API_KEY
 from klaviyo_sandbox.data._events import NewEvent
 from klaviyo_sandbox.server import Sandbox, running_sandbox
 from tap_klaviyo.tap import TapKlaviyo
-from tests.conftest import SMALL, tap_config
+from tests.conftest import SMALL, tap_catalog, tap_config
 from tests.singer import TapRun, quiet_tap, run_tap, select_only
 
 UTC = dt.timezone.utc
 SECOND = dt.timedelta(seconds=1)
-README = Path(__file__).resolve().parents[1] / "README.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 def parse(value: str) -> dt.datetime:
@@ -59,10 +59,8 @@ def account() -> Iterator[Sandbox]:
 
 
 @pytest.fixture(scope="module")
-def catalog(account: Sandbox) -> dict[str, Any]:
-    run = run_tap(tap_config(account), "--discover")
-    assert run.returncode == 0, run.stderr[-2000:]
-    return json.loads(run.stdout)
+def catalog() -> dict[str, Any]:
+    return tap_catalog()
 
 
 @pytest.fixture(scope="module")

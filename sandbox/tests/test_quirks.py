@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 import requests
+from sizes import SMALL
 
 from klaviyo_sandbox.app import DEMO_API_KEY
 from klaviyo_sandbox.data import Account, Sizes
@@ -25,10 +26,6 @@ from klaviyo_sandbox.server import Sandbox
 
 UTC = dt.timezone.utc
 ANCHOR = dt.datetime(2025, 3, 1, 12, tzinfo=UTC)
-# the shared test sandbox's sizes (tests/conftest.py)
-SMALL = Sizes(
-    profiles=450, events=3500, lists=6, segments=4, campaigns=24, flows=6, templates=12, tags=6
-)
 EMAIL = Condition("equals", "messages.channel", "email")
 BOTH = frozenset({"subscriptions", "predictive_analytics"})
 CANONICAL = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\+00:00")

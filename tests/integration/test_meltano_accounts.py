@@ -10,12 +10,19 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.test_meltano import FAKE_ALIAS, FAKE_KEY, meltano, meltano_env, run, succeeded
+from tests.integration.test_meltano import (
+    FAKE_ALIAS,
+    FAKE_KEY,
+    meltano,
+    meltano_env,
+    run,
+    succeeded,
+)
 
 pytestmark = [pytest.mark.slow]
 __all__ = ["meltano"]  # the fixture, shared with test_meltano
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 KEYS = {"acme": FAKE_KEY, "globex": FAKE_ALIAS}  # right form, never sent anywhere
 
 

@@ -32,7 +32,7 @@ from tests.truth import REPORT_STREAMS, expected_keys
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 MELTANO_VERSION = os.environ.get("TAP_KLAVIYO_TEST_MELTANO_VERSION", "4.4.1")
 CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "tap-klaviyo-tests"
 # Right form (pk_ + 34 letters or digits), never a real key: the config commands send nothing.

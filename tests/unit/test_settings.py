@@ -19,7 +19,7 @@ from tap_klaviyo.settings import (
 )
 
 KEY = "pk_" + "Q7x2Lm9Kd4" * 3 + "Zr8T"  # the right form, never a real key
-PACKAGE = Path(__file__).resolve().parents[1] / "tap_klaviyo"
+PACKAGE = Path(__file__).resolve().parents[2] / "tap_klaviyo"
 
 
 def test_defaults_come_from_the_schema() -> None:

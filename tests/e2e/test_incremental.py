@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections import Counter
 from typing import Any
 
 import pytest
 
-from tests.conftest import tap_config
+from tests.conftest import tap_catalog, tap_config
 from tests.singer import run_tap, select_only
 
 INCREMENTAL = {"events", "profiles", "list_members"}
@@ -30,10 +29,8 @@ def bookmarks(state: dict[str, Any], stream: str) -> list[str]:
 
 
 @pytest.fixture
-def catalog(fresh_sandbox: Any) -> dict[str, Any]:
-    discovered = run_tap(tap_config(fresh_sandbox), "--discover")
-    assert discovered.returncode == 0, discovered.stderr
-    return select_only(json.loads(discovered.stdout), INCREMENTAL | set(FULL_TABLES))
+def catalog() -> dict[str, Any]:
+    return select_only(tap_catalog(), INCREMENTAL | set(FULL_TABLES))
 
 
 def test_second_run_emits_the_changes_and_nothing_older(

@@ -13,7 +13,7 @@ from klaviyo_sandbox.app import DEMO_API_KEY
 from klaviyo_sandbox.data import Sizes
 from klaviyo_sandbox.server import Sandbox, running_sandbox
 from tap_klaviyo.resources import RESOURCES
-from tests.conftest import tap_config
+from tests.conftest import tap_catalog, tap_config
 from tests.local_server import local_server
 from tests.singer import run_tap, select_only
 
@@ -127,10 +127,8 @@ TAGS = json.dumps(
 ).encode()
 
 
-def tags_only(config: dict) -> dict:
-    discovered = run_tap(config, "--discover")
-    assert discovered.returncode == 0, discovered.stderr[-2000:]
-    return select_only(json.loads(discovered.stdout), {"tags"})
+def tags_only() -> dict:
+    return select_only(tap_catalog(), {"tags"})
 
 
 def test_a_redirect_to_another_host_is_refused(sandbox: Sandbox) -> None:
@@ -141,7 +139,7 @@ def test_a_redirect_to_another_host_is_refused(sandbox: Sandbox) -> None:
 
         with local_server(redirect) as (url, seen):
             config = {"api_key": DEMO_API_KEY, "base_url": url}
-            run = run_tap(config, catalog=tags_only(config))
+            run = run_tap(config, catalog=tags_only())
     assert run.returncode == 1, run.stderr[-2000:]
     (line,) = error_lines(run.stderr)
     assert "redirects to another host" in line
@@ -159,7 +157,7 @@ def test_a_redirect_on_our_own_host_is_followed() -> None:
 
     with local_server(respond) as (url, seen):
         config = {"api_key": DEMO_API_KEY, "base_url": url}
-        run = run_tap(config, catalog=tags_only(config))
+        run = run_tap(config, catalog=tags_only())
     assert run.returncode == 0, run.stderr[-2000:]
     assert [r["id"] for r in run.records["tags"]] == ["t1"]
     assert [path.split("?")[0] for _, path, _ in seen] == ["/api/tags", "/api/tags/"]
@@ -174,7 +172,7 @@ def test_a_request_timeout_too_short_says_so() -> None:
 
     with local_server(slow) as (url, _):
         config = {"api_key": DEMO_API_KEY, "base_url": url, "max_retries": 2}
-        catalog = tags_only(config)
+        catalog = tags_only()
         run = run_tap({**config, "request_timeout": 0.2}, catalog=catalog)
         answered.set()
     assert run.returncode == 1, run.stderr[-2000:]

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_meltano import meltano, meltano_env, run, succeeded
+from tests.integration.test_meltano import meltano, meltano_env, run, succeeded
 
 pytestmark = [pytest.mark.slow]
 __all__ = ["meltano"]  # the fixture, shared with test_meltano
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 # The commands `meltano install` and `meltano run` are run by tests/test_meltano.py, on the
 # same meltano.yml; `pipx install meltano` is what the cached virtualenv stands for.
 HERE = ("meltano config", "meltano schedule")

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
 from klaviyo_sandbox.faults import FaultPlan
 from klaviyo_sandbox.server import Sandbox, running_sandbox
-from tests.conftest import SMALL, tap_config
+from tests.conftest import SMALL, tap_catalog, tap_config
 from tests.singer import run_tap, select_only
 from tests.truth import emitted_keys, expected_keys
 
@@ -45,7 +43,7 @@ def test_throttled_requests_are_waited_out() -> None:
         seed=5, sizes=SMALL, rate_limits=False, faults=FaultPlan.parse("429=0.3", seed=3)
     ) as throttled:
         config = tap_config(throttled)
-        catalog = select_only(_discover(config), {"lists", "lists_detailed", "list_members"})
+        catalog = select_only(tap_catalog(), {"lists", "lists_detailed", "list_members"})
         run = run_tap(config, catalog=catalog)
         assert run.returncode == 0, run.stderr[-3000:]
         assert throttled.fault_counts()["429"] > 3
@@ -53,7 +51,3 @@ def test_throttled_requests_are_waited_out() -> None:
         for stream in ("lists_detailed", "list_members"):
             keys = emitted_keys(stream, run.records[stream])
             assert keys == expected_keys(throttled, stream)
-
-
-def _discover(config: dict[str, Any]) -> dict[str, Any]:
-    return json.loads(run_tap(config, "--discover").stdout)
