@@ -30,7 +30,7 @@ from tap_klaviyo.errors import KlaviyoAPIError, PermissionDeniedError
 from tap_klaviyo.resources import S
 from tests.conftest import SMALL, tap_catalog, tap_config
 from tests.local_server import local_server
-from tests.singer import TapRun, parse_messages, run_tap, select_only, start_tap
+from tests.singer import TapRun, parse_messages, run_tap, run_tap_cli, select_only, start_tap
 from tests.truth import assert_none_lost, emitted_keys, expected_keys
 
 # A few pages of each kind of read: windowed (events, profiles), single-page and multi-page
@@ -38,11 +38,18 @@ from tests.truth import assert_none_lost, emitted_keys, expected_keys
 STREAMS = {"events", "profiles", "lists", "tags", "templates"}
 # An injected timeout costs the tap a whole request_timeout: fewer of them.
 PROBABILITY = dict.fromkeys(KINDS, 0.2) | {"timeout": 0.1}
-# Quick retries: an injected ``timeout`` answers after 3 s, the tap gives up on it after 1 s.
 # Two workers: still parallel windows, but ~50 requests rather than ~300 (the windows grow
 # with the workers), so each kind costs seconds, not tens; a fault is handled per request.
-FAST = {"request_timeout": 1, "max_retries": 10, "max_workers": 2}
+FAST = {"max_retries": 10, "max_workers": 2}
+# An injected ``timeout`` answers after 3 s; the tap gives up on it after 1 s. The other kinds
+# keep a request_timeout no healthy response outlasts, however loaded the machine.
 SERVER_TIMEOUT = 3.0
+
+
+def request_timeout(kind: str) -> float:
+    return 1 if kind == "timeout" else 60
+
+
 STATS = re.compile(r"Requests: (\d+), retries: (\d+) \(429: (\d+)\)")
 RETRY = re.compile(r"Retrying (GET|POST) (\S+) in ([\d.]+)s(?: \(attempt \d+ of \d+\))?: (.+)$")
 ERROR_PREFIX = "tap-klaviyo: error:"
@@ -97,7 +104,8 @@ def test_each_fault_kind_is_ridden_through(
     faulty: Sandbox, catalog: dict[str, Any], kind: str
 ) -> None:
     plan = use_faults(faulty, f"{kind}={PROBABILITY[kind]}", seed=KINDS.index(kind) + 1)
-    run = run_tap(tap_config(faulty, **FAST), catalog=select_only(catalog, STREAMS))
+    config = tap_config(faulty, request_timeout=request_timeout(kind), **FAST)
+    run = run_tap(config, catalog=select_only(catalog, STREAMS))
     injected = plan.counts()[kind]
     faulty.state.faults = FaultPlan({})
 
@@ -112,12 +120,21 @@ def test_each_fault_kind_is_ridden_through(
         # truth above proves nothing was lost). No retry is owed to it; one may still come
         # from the shared sandbox's earlier faults, so none is counted here.
         return
-    # Every injected fault cost exactly one retry, and the tap counted it.
-    assert retries == injected, run.stderr[-3000:]
-    assert throttled == (injected if kind == "429" else 0)
+    # Every injected fault cost exactly one retry, and the tap counted it. Counted by cause:
+    # on a loaded machine a healthy response may also outlast request_timeout, a retry owed
+    # to the machine, not to the fault; only an injected timeout has such a twin.
     waits = [match for line in run.stderr.splitlines() if (match := RETRY.search(line))]
-    assert len(waits) == injected
-    for match in waits:
+    assert len(waits) == retries  # the tap counted every retry it logged
+    timeouts = [match for match in waits if match.group(4) == "timeout"]
+    caused = [match for match in waits if match.group(4) != "timeout"]
+    if kind == "timeout":
+        assert not caused, run.stderr[-3000:]
+        caused = timeouts
+        assert len(caused) >= injected, run.stderr[-3000:]  # and more if the machine was slow
+    else:
+        assert len(caused) == injected, run.stderr[-3000:]
+    assert throttled == (injected if kind == "429" else 0)
+    for match in caused:
         wait = float(match.group(3))
         if kind == "429":
             assert wait == 1.0  # the sandbox's Retry-After: 1, honoured
@@ -125,7 +142,7 @@ def test_each_fault_kind_is_ridden_through(
             # Exponential backoff with jitter: from 0.25-0.5 s, doubling, capped at 30 s.
             assert 0.2 <= wait <= 30.0, match.group(0)
     if kind != "429":
-        assert min(float(match.group(3)) for match in waits) <= 0.5  # first retries are quick
+        assert min(float(match.group(3)) for match in caused) <= 0.5  # first retries are quick
 
 
 # --- retries exhausted: one clear line -------------------------------------------------------
@@ -137,7 +154,7 @@ def test_a_fault_that_never_clears_ends_in_one_line(
     faulty: Sandbox, catalog: dict[str, Any], kind: str
 ) -> None:
     use_faults(faulty, f"{kind}=1.0", seed=1)
-    config = tap_config(faulty, request_timeout=1, max_retries=2)
+    config = tap_config(faulty, request_timeout=request_timeout(kind), max_retries=2)
     run = run_tap(config, catalog=select_only(catalog, {"tags"}))
     faulty.state.faults = FaultPlan({})
 
@@ -377,7 +394,7 @@ def test_a_repeating_next_link_stops_the_tap_with_one_line(
     with local_server(respond) as (url, seen):
         respond.base["url"] = url  # type: ignore[attr-defined]
         config = {"api_key": DEMO_API_KEY, "base_url": url}
-        run = run_tap(config, catalog=select_only(catalog, {"tags"}), timeout=60)
+        run = run_tap_cli(config, catalog=select_only(catalog, {"tags"}), timeout=60)
     assert run.returncode == 1, run.stderr[-3000:]
     assert "Traceback" not in run.stderr
     lines = error_lines(run)

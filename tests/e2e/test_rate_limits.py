@@ -27,7 +27,7 @@ def statuses(sandbox: Sandbox) -> dict[int, int]:
 
 
 def test_full_sync_at_real_tiers_is_never_throttled(limited_sandbox: Sandbox) -> None:
-    run = run_tap(tap_config(limited_sandbox, report_timeframe_days=365))
+    run = run_tap(tap_config(limited_sandbox, rate_limit_budget=True, report_timeframe_days=365))
     assert run.returncode == 0, run.stderr[-3000:]
     seen = statuses(limited_sandbox)
     assert seen.get(429, 0) == 0, seen
@@ -42,7 +42,7 @@ def test_throttled_requests_are_waited_out() -> None:
     with running_sandbox(
         seed=5, sizes=SMALL, rate_limits=False, faults=FaultPlan.parse("429=0.3", seed=3)
     ) as throttled:
-        config = tap_config(throttled)
+        config = tap_config(throttled, rate_limit_budget=True)
         catalog = select_only(tap_catalog(), {"lists", "lists_detailed", "list_members"})
         run = run_tap(config, catalog=catalog)
         assert run.returncode == 0, run.stderr[-3000:]

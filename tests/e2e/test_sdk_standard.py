@@ -36,6 +36,7 @@ TestTapKlaviyo = get_tap_test_class(
     config={
         "api_key": DEMO_API_KEY,
         "base_url": f"http://127.0.0.1:{PORT}",
+        "rate_limit_budget": False,  # the sandbox has none: rate limits are tested elsewhere
         "report_timeframe_days": 365,
     },
     suite_config=SuiteConfig(max_records_limit=250),
