@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test test-fast lint bench clean
 
 # The tap (with its dev tools) and the sandbox, its own distribution, both from this tree.
 $(STAMP): pyproject.toml sandbox/pyproject.toml
@@ -23,9 +23,14 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-## make test: lint, type check and the whole test suite (sandbox over HTTP, real Postgres)
+## make test: lint, type check and the whole suite: tests/unit, tests/e2e (the sandbox over
+## HTTP), tests/integration (PostgreSQL, Meltano, packaging, kill and resume), sandbox/tests
 test: lint
 	$(BIN)/python -m pytest
+
+## make test-fast: the unit tests only (no network, no subprocess), in seconds
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest tests/unit -n 0
 
 ## make bench: the benchmark scenarios against the sandbox, one table
 bench: $(STAMP)

@@ -42,22 +42,20 @@ EACH_TEST_ALONE = frozenset(
 # Rough seconds of the slowest units (from --durations), to start them first: a long unit
 # picked up last would leave the other workers idle at the end. Only the order depends on it.
 ROUGH_SECONDS = {
-    "test_properties.py::test_full_sync_through_a_fault_mix": 60,
-    "test_kill_resume.py::test_sigkill_and_resume": 50,
-    "test_meltano.py": 60,
-    "test_many_accounts.py": 50,
-    "test_security.py": 55,
-    "full_sync": 45,
-    "test_rate_limits.py::test_full_sync_at_real_tiers": 30,
-    "test_boundaries.py": 30,
-    "test_sdk_standard.py": 30,
-    "test_first_hour.py": 35,
+    "test_kill_resume.py::test_sigkill_and_resume": 90,
+    "full_sync": 35,
+    "test_deletes.py": 35,
+    "test_many_accounts.py": 27,
+    "test_meltano_accounts.py": 25,
     "test_packaging.py": 25,
-    "test_rate_limits.py::test_throttled": 13,
-    "test_kill_resume.py::test_a_signal": 12,
-    "test_incremental.py": 12,
-    "test_faults.py::test_key_revoked": 10,
-    "test_faults.py::test_each_fault_kind": 6,
+    "test_meltano.py": 17,
+    "test_rate_limits.py::test_throttled": 16,
+    "test_rate_limits.py::test_full_sync_at_real_tiers": 15,
+    "test_meltano_readme.py": 14,
+    "test_kill_resume.py::test_a_signal": 10,
+    "test_properties.py::test_full_sync_through_a_fault_mix": 10,
+    "test_security.py": 10,
+    "test_faults.py::test_each_fault_kind": 5,
 }
 
 

@@ -5,7 +5,7 @@ uses lists its data-layer collection, scopes (``x-klaviyo-scopes``), rate-limit 
 (``x-klaviyo-ratelimit``), page sizes, the filter field/operator pairs
 (``x-klaviyo-filters``), sorts, ``include`` and ``additional-fields`` values, the
 sparse-fieldset types and the tier drops that the operation descriptions document.
-``tests/sandbox/test_endpoints_spec.py`` checks this table against the spec file,
+``sandbox/tests/test_endpoints_spec.py`` checks this table against the spec's facts,
 which the sandbox itself never reads.
 """
 

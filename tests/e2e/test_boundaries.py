@@ -1,4 +1,4 @@
-"""Boundaries and drift, and bad input (beyond tests/test_errors.py).
+"""Boundaries and drift, and bad input (beyond tests/e2e/test_errors.py).
 
 - Ties on the replication key and records equal to a ``greater-than`` bound served again;
   future-dated events; late-arriving events and ``lookback_window``; a start_date the API

@@ -67,7 +67,7 @@ def test_schema_messages_precede_records_and_match_files(full_sync: TapRun) -> N
 def test_events_carry_metric_and_profile(full_sync: TapRun, sandbox: Any) -> None:
     metrics = {m["id"]: m["name"] for m in full_sync.records["metrics"]}
     events = full_sync.records["events"]
-    # Events whose metric Klaviyo cannot resolve come with none (tests/test_fidelity.py).
+    # Events whose metric Klaviyo cannot resolve come with none (tests/e2e/test_fidelity.py).
     resolved = [e for e in events if e["metric_id"] is not None]
     assert resolved
     assert all(e["metric_name"] == metrics[e["metric_id"]] for e in resolved)

@@ -1,6 +1,6 @@
 """End to end: what ``tap-klaviyo --config …`` writes, loaded by ``target-postgres`` into
 PostgreSQL. The tap's output is the shared full sync's (tests/conftest.py), its exact bytes
-fed to the target's stdin: a second full sync would only wait on the same rate limits again.
+fed to the target's stdin: a second full sync would only repeat it.
 The live pipe, the target reading as the tap writes, is test_kill_resume's and test_meltano's.
 """
 

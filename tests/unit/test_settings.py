@@ -129,3 +129,23 @@ def test_metric_aggregates_by_names_klaviyo_dimensions(by: Any) -> None:
         Settings.from_config({"api_key": KEY, "metric_aggregates_by": by})
     by = ["$attributed_flow", "$attributed_message"]
     assert Settings.from_config({"api_key": KEY, "metric_aggregates_by": by}).metric_aggregates_by
+
+
+@pytest.mark.parametrize(
+    "base_url", ["http://127.0.0.1:8080", "http://localhost:1", "http://[::1]:2"]
+)
+def test_the_rate_limit_budget_goes_off_only_for_a_loopback_server(base_url: str) -> None:
+    assert Settings.from_config({"api_key": KEY, "base_url": base_url}).rate_limit_budget
+    settings = Settings.from_config(
+        {"api_key": KEY, "base_url": base_url, "rate_limit_budget": False}
+    )
+    assert settings.rate_limit_budget is False
+
+
+@pytest.mark.parametrize("base_url", [None, "https://a.klaviyo.com", "https://192.168.1.9"])
+def test_klaviyo_always_gets_the_rate_limit_budget(base_url: str | None) -> None:
+    config = {"api_key": KEY, "base_url": base_url, "rate_limit_budget": False}
+    with pytest.raises(ConfigError, match="'rate_limit_budget' may be false only with a loopback"):
+        Settings.from_config(config)
+    with pytest.raises(ConfigError, match="'rate_limit_budget' must be true or false"):
+        Settings.from_config({"api_key": KEY, "rate_limit_budget": "no"})
