@@ -18,7 +18,7 @@ pytestmark = [pytest.mark.slow]
 __all__ = ["meltano"]  # the fixture, shared with test_meltano
 
 REPO = Path(__file__).resolve().parents[2]
-# The commands `meltano install` and `meltano run` are run by tests/integration/test_meltano.py, on the
+# The commands `meltano install` and `meltano run` are run by test_meltano.py, on the
 # same meltano.yml; `pipx install meltano` is what the cached virtualenv stands for.
 HERE = ("meltano config", "meltano schedule")
 
