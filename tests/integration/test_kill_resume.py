@@ -45,9 +45,9 @@ KEY_COLUMNS = {"list_members": ("list_id", "profile_id")}
 # Enough pages that events and profiles are read as many windows in parallel, and slow
 # enough (latency per request) that a run lasts several seconds.
 SIZES = Sizes(
-    profiles=2500, events=25000, lists=6, segments=2, campaigns=24, flows=2, templates=2, tags=2
+    profiles=1200, events=10000, lists=6, segments=2, campaigns=24, flows=2, templates=2, tags=2
 )
-LATENCY_MS = 60
+LATENCY_MS = 20
 MIN_KILLS = 6  # the issue asks for at least 5
 MIN_KILLS_WITH_STREAMS_AT_ONCE = 2
 
@@ -226,12 +226,12 @@ def plan_triggers(rng: random.Random) -> list[Trigger]:
         Trigger(mid_read=2),
         Trigger(mid_read=2),
         Trigger(requests=rng.randint(10, 60)),
-        Trigger("events", rng.randint(1000, 8000)),
-        Trigger("events", rng.randint(1000, 8000)),
-        Trigger("events", rng.randint(500, 5000)),
-        Trigger("list_members", rng.randint(100, 2000)),
-        Trigger("profiles", rng.randint(100, 1200)),
-        Trigger("profiles", rng.randint(100, 1000)),
+        Trigger("events", rng.randint(400, 3200)),
+        Trigger("events", rng.randint(400, 3200)),
+        Trigger("events", rng.randint(200, 2000)),
+        Trigger("list_members", rng.randint(50, 800)),
+        Trigger("profiles", rng.randint(50, 500)),
+        Trigger("profiles", rng.randint(50, 450)),
         Trigger(requests=rng.randint(5, 40)),
     ]
 
