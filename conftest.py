@@ -37,14 +37,20 @@ SHARED_FULL_SYNC = frozenset({"test_sync.py", "test_fidelity.py", "test_postgres
 # Modules whose slow tests stand alone (own sandboxes, or cheap module fixtures): each test
 # is its own unit, so they spread over the workers.
 EACH_TEST_ALONE = frozenset(
-    {"test_faults.py", "test_kill_resume.py", "test_properties.py", "test_rate_limits.py"}
+    {
+        "test_deletes.py",
+        "test_faults.py",
+        "test_kill_resume.py",
+        "test_properties.py",
+        "test_rate_limits.py",
+    }
 )
 # Rough seconds of the slowest units (from --durations), to start them first: a long unit
 # picked up last would leave the other workers idle at the end. Only the order depends on it.
 ROUGH_SECONDS = {
     "test_kill_resume.py::test_sigkill_and_resume": 90,
     "full_sync": 35,
-    "test_deletes.py": 35,
+    "test_deletes.py": 25,
     "test_many_accounts.py": 27,
     "test_meltano_accounts.py": 25,
     "test_packaging.py": 25,
