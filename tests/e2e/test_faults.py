@@ -233,7 +233,7 @@ def make_client(url: str, **options: Any) -> KlaviyoClient:
         base_url=url,
         revision="2026-07-15",
         user_agent="tap-klaviyo-tests",
-        timeout=options.pop("timeout", 5),
+        timeout=options.pop("timeout", 60),  # no healthy answer outlasts it, however loaded
         max_retries=options.pop("max_retries", 3),
         budget=Budget(enabled=False),
         # Waits are recorded, not slept: what the client waits is asserted, not the clock.

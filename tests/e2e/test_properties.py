@@ -357,6 +357,9 @@ FAULT_MIX = (
     "html403=0.02,badjson=0.02,truncate=0.02,emptynext=0.02"
 )
 STATS = re.compile(r"Requests: (\d+), retries: (\d+) \(429: (\d+)\)")
+RETRY_REASON = re.compile(
+    r"Retrying (?:GET|POST) \S+ in [\d.]+s(?: \(attempt \d+ of \d+\))?: (.+)$", re.M
+)
 
 
 def test_full_sync_through_a_fault_mix_matches_ground_truth(
@@ -400,7 +403,14 @@ def test_full_sync_through_a_fault_mix_matches_ground_truth(
             assert not expected - emitted, f"{stream}: {len(expected - emitted)} records lost"
             assert not emitted - expected, f"{stream}: records the sandbox does not have"
         # Every fault but emptynext costs one retry; nothing is retried without a fault.
-        assert retries == sum(injected.values()) - injected.get("emptynext", 0)
+        # Counted by cause: on a loaded machine a healthy response may also outlast
+        # request_timeout, a retry owed to the machine; only a timeout has such a twin.
+        reasons = [match.group(1) for match in RETRY_REASON.finditer(run.stderr)]
+        assert len(reasons) == retries  # the tap counted every retry it logged
+        timeouts = reasons.count("timeout")
+        faults = sum(injected.values()) - injected.get("emptynext", 0)
+        assert len(reasons) - timeouts == faults - injected.get("timeout", 0), reasons
+        assert timeouts >= injected.get("timeout", 0)
         assert throttled == injected.get("429", 0)
         for stream in ("campaign_values_reports", "flow_values_reports"):
             assert run.records[stream], stream
