@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo analyses test lint bench readme schemas clean
+.PHONY: demo analyses test test-fast lint bench readme schemas clean
 
 # The tap (with its dev tools) and the sandbox, its own distribution, both from this tree.
 $(STAMP): pyproject.toml sandbox/pyproject.toml
@@ -48,9 +48,14 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-## make test: lint, type check and the whole test suite (sandbox over HTTP, real Postgres)
+## make test: lint, type check and the whole suite: tests/unit, tests/e2e (the sandbox over
+## HTTP), tests/integration (PostgreSQL, Meltano, packaging, kill and resume), sandbox/tests
 test: lint
 	$(BIN)/python -m pytest
+
+## make test-fast: the unit tests only (no network, no subprocess), in seconds
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest tests/unit -n 0
 
 ## make bench: the benchmark scenarios against the sandbox, one table
 bench: $(STAMP)
@@ -60,10 +65,10 @@ bench: $(STAMP)
 readme: $(STAMP)
 	$(BIN)/python scripts/readme_tables.py
 
-## make schemas: re-derive schemas/ from Klaviyo's OpenAPI spec (SPEC=... to use another)
-SPEC ?= ../shared/klaviyo-openapi/stable-2026-07-15.json
+## make schemas: re-derive schemas/ from the spec's facts in spec/ (SPEC=... for another)
+SPEC ?= spec/klaviyo-2026-07-15.json
 schemas: $(STAMP)
-	$(BIN)/python scripts/derive_schemas.py $(SPEC)
+	$(BIN)/python scripts/derive_schemas.py $(SPEC) --beta spec/klaviyo-2026-07-15.pre.json
 
 clean:
 	rm -rf $(VENV) $(DBT_VENV) output .pytest_cache .mypy_cache .ruff_cache dist

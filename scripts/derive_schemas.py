@@ -3,13 +3,15 @@
 
 Usage::
 
-    derive_schemas.py SPEC_JSON [OUT_DIR] [--beta BETA_SPEC_JSON]
+    derive_schemas.py [SPEC_JSON [OUT_DIR]] [--beta BETA_SPEC_JSON]
 
-``OUT_DIR`` defaults to the repository's ``schemas/``. With ``--beta`` (the beta spec
-``2026-07-15.pre``, whose campaign endpoints Klaviyo released in revision 2026-10-15), the
-streams whose shape differs in 2026-10-15 go to ``OUT_DIR/2026-10-15/``. Re-run it when the
-pinned API revision changes; ``tests/test_schemas.py`` checks that the committed files are
-exactly its output. The spec itself is never copied into the repository.
+``SPEC_JSON`` defaults to the repository's facts file ``spec/klaviyo-2026-07-15.json`` (derived
+from Klaviyo's OpenAPI spec by ``scripts/derive_spec_facts.py``; Klaviyo's full spec reads the
+same), ``OUT_DIR`` to the repository's ``schemas/``. With ``--beta`` (the beta spec
+``2026-07-15.pre``, whose campaign endpoints Klaviyo released in revision 2026-10-15, or its
+facts file ``spec/klaviyo-2026-07-15.pre.json``), the streams whose shape differs in 2026-10-15
+go to ``OUT_DIR/2026-10-15/``. Re-run it when the pinned API revision changes;
+``tests/unit/test_schemas.py`` checks that the committed files are exactly its output.
 
 Record shape the schemas describe (the tap's JSON:API -> row mapping):
 
@@ -32,6 +34,7 @@ from typing import Any
 JSON = dict[str, Any]
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+SPEC_FACTS = REPO_ROOT / "spec" / "klaviyo-2026-07-15.json"
 MEDIA_TYPE = "application/vnd.api+json"
 SCALAR_TYPES = ("boolean", "integer", "number", "string")
 # Formats Singer targets act on; others (uri, email...) would only reject real-world values.
@@ -623,7 +626,13 @@ def _render(value: Any, depth: int) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("spec", type=Path, help="Klaviyo OpenAPI spec (JSON)")
+    parser.add_argument(
+        "spec",
+        type=Path,
+        nargs="?",
+        default=SPEC_FACTS,
+        help="default: spec/klaviyo-2026-07-15.json",
+    )
     parser.add_argument(
         "out_dir", type=Path, nargs="?", default=REPO_ROOT / "schemas", help="where to write"
     )
@@ -631,6 +640,9 @@ def main(argv: list[str] | None = None) -> int:
         "--beta", type=Path, help="the beta spec 2026-07-15.pre, for revision 2026-10-15"
     )
     args = parser.parse_args(argv)
+    if not args.spec.is_file():
+        print(f"error: no spec facts file at {args.spec}", file=sys.stderr)
+        return 2
     spec = json.loads(args.spec.read_text(encoding="utf-8"))
     write(derive_all(spec), args.out_dir)
     if args.beta:

@@ -1,7 +1,7 @@
 """Render the README's streams and settings tables from the code, so they cannot drift.
 
 ``python scripts/readme_tables.py`` rewrites the tables in README.md in place;
-``tests/test_readme.py`` fails when they are out of date.
+``tests/unit/test_readme.py`` fails when they are out of date.
 """
 
 from __future__ import annotations

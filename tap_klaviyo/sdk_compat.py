@@ -4,7 +4,7 @@ singer-sdk has no public hook for what the tap must do on its hot path and at it
 write finished RECORD lines without a message object, keep bookmarks that follow parallel
 windows, end a failed sync with its safe state, test scopes instead of syncing a record. Each
 private method or final method used for that is overridden or called here only, each
-override handing over to a public method of the tap's own. ``tests/test_sdk_compat.py`` pins
+override handing over to a public method of the tap's own. ``tests/unit/test_sdk_compat.py`` pins
 the signature and finality of every name in ``PINNED`` against the installed SDK, so an SDK
 upgrade that moves one fails loudly in CI instead of quietly changing behaviour.
 """

@@ -105,6 +105,14 @@ CONFIG_SCHEMA = th.PropertiesList(
         description="API root. Plain http is accepted only for loopback hosts (the sandbox).",
     ),
     th.Property(
+        "rate_limit_budget",
+        th.BooleanType,
+        default=True,
+        description="Keep each endpoint's requests within Klaviyo's rate-limit tier on the "
+        "tap's side. false is accepted only with a loopback `base_url`: for a local server "
+        "without rate limits, such as the sandbox in tests.",
+    ),
+    th.Property(
         "request_timeout",
         th.NumberType(exclusive_minimum=0),
         default=60,
@@ -323,6 +331,7 @@ class Settings:
     revision: str
     account_name: str | None
     base_url: str
+    rate_limit_budget: bool
     request_timeout: float
     max_retries: int
     user_agent: str | None
@@ -373,6 +382,7 @@ class Settings:
             revision=value("revision"),
             account_name=config.get("account_name") or None,
             base_url=check_base_url(value("base_url")),
+            rate_limit_budget=bool(value("rate_limit_budget")),
             request_timeout=float(value("request_timeout")),
             max_retries=value("max_retries"),
             user_agent=config.get("user_agent") or None,
@@ -463,6 +473,20 @@ def check_base_url(value: object) -> str:
     return str(value).rstrip("/")
 
 
+def check_rate_limit_budget(value: object, base_url: str) -> None:
+    """The budget goes off only for a loopback server: Klaviyo itself would throttle (and,
+    past its daily quotas, lock out) an account whose tap ignored its tiers."""
+    if value is None or value is True:
+        return
+    if value is not False:
+        raise ConfigError("Setting 'rate_limit_budget' must be true or false.")
+    if not is_loopback(urlsplit(base_url).hostname or ""):
+        raise ConfigError(
+            "Setting 'rate_limit_budget' may be false only with a loopback 'base_url' "
+            "(127.0.0.1, ::1 or localhost): Klaviyo's rate limits always apply to it."
+        )
+
+
 def is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
@@ -493,7 +517,8 @@ def validate(config: t.Mapping[str, t.Any]) -> list[str]:
             f"Setting 'revision' must be a revision date YYYY-MM-DD: {' or '.join(REVISIONS)}."
         )
     check_revision(revision)
-    check_base_url(config.get("base_url") or DEFAULTS["base_url"])
+    base_url = check_base_url(config.get("base_url") or DEFAULTS["base_url"])
+    check_rate_limit_budget(config.get("rate_limit_budget"), base_url)
     agent = config.get("user_agent")
     if agent is not None and (not isinstance(agent, str) or not agent.isprintable()):
         raise ConfigError(

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 import click
 
 from tap_klaviyo import profile_columns, report_quota, state
+from tap_klaviyo.budget import Budget
 from tap_klaviyo.client import KlaviyoClient
 from tap_klaviyo.errors import (
     OutputClosedError,
@@ -112,6 +113,7 @@ class TapKlaviyo(TapInternals):
             timeout=chosen.request_timeout,
             max_retries=chosen.max_retries,
             max_in_flight=chosen.max_workers,
+            budget=Budget(enabled=chosen.rate_limit_budget),
         )
 
     @functools.cached_property

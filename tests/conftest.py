@@ -1,10 +1,12 @@
-"""Shared fixtures: a running sandbox, the tap's config for it, the local PostgreSQL."""
+"""Shared fixtures: a running sandbox, the tap's config for it, its catalog, the local
+PostgreSQL. What runs where, and the suite's rules: the ``conftest.py`` at the top."""
 
 from __future__ import annotations
 
+import functools
+import json
 import os
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,7 +16,6 @@ from klaviyo_sandbox.data import Sizes
 from klaviyo_sandbox.server import Sandbox, running_sandbox
 from tests.singer import TapRun, run_tap
 
-SPEC = Path(__file__).resolve().parents[1].parent / "shared/klaviyo-openapi/stable-2026-07-15.json"
 # Small enough for a quick suite, large enough for several pages of every collection.
 SMALL = Sizes(
     profiles=450, events=3500, lists=6, segments=4, campaigns=24, flows=6, templates=12, tags=6
@@ -44,6 +45,20 @@ def quirky_sandbox(sandbox: Sandbox) -> Iterator[Sandbox]:
         yield running
 
 
+@functools.cache
+def discovered_catalog() -> str:
+    """The tap's catalog (``--discover`` reads no account): discovered once per run."""
+    run = run_tap({"api_key": DEMO_API_KEY, "base_url": "http://127.0.0.1:9"}, "--discover")
+    assert run.returncode == 0, run.stderr[-2000:]
+    return run.stdout
+
+
+def tap_catalog() -> dict[str, Any]:
+    """A copy of the tap's catalog, for the caller to select streams in."""
+    copy: dict[str, Any] = json.loads(discovered_catalog())
+    return copy
+
+
 def sync_all(sandbox: Sandbox) -> TapRun:
     run = run_tap(tap_config(sandbox, report_timeframe_days=365))
     assert run.returncode == 0, run.stderr[-3000:]
@@ -53,8 +68,7 @@ def sync_all(sandbox: Sandbox) -> TapRun:
 @pytest.fixture(scope="session")
 def full_sync(sandbox: Sandbox) -> TapRun:
     """One full sync of the shared sandbox (every stream, a year of reports), read by
-    test_sync, test_fidelity and test_postgres: it takes ~30 s, mostly Klaviyo's own rate
-    limits, which the tap keeps to whatever the sandbox does."""
+    test_sync, test_fidelity and test_postgres."""
     return sync_all(sandbox)
 
 
@@ -76,7 +90,15 @@ BOOKMARK_ONLY = {"lookback_window": 0, "late_events_days": 0}
 
 
 def tap_config(sandbox: Sandbox, **settings: Any) -> dict[str, Any]:
-    return {"api_key": DEMO_API_KEY, "base_url": sandbox.url, **settings}
+    """The tap's config for ``sandbox``: without the client-side rate-limit budget (the
+    sandboxes here have no limits), unless ``rate_limit_budget=True`` is given (the tests of
+    Klaviyo's tiers)."""
+    return {
+        "api_key": DEMO_API_KEY,
+        "base_url": sandbox.url,
+        "rate_limit_budget": False,
+        **settings,
+    }
 
 
 def target_config(schema: str) -> dict[str, Any]:
@@ -103,86 +125,3 @@ def postgres() -> Iterator[Any]:
         pytest.skip(f"no PostgreSQL at {POSTGRES_DSN}: {error}")
     with connection:
         yield connection
-
-
-# --- pytest -n (xdist): what runs together, and what starts first ---------------------------
-#
-# Most of the suite's time is the tap waiting on Klaviyo's rate limits (the budget keeps to
-# them whatever the sandbox does), not CPU: several workers overlap those waits, even on two
-# cores. A unit of work runs on one worker, with the module- and session-scoped fixtures it
-# needs; by default a unit is a module (``--dist loadscope``), refined below.
-
-# The readers of the session's ``full_sync``: one unit, so that sync runs once.
-SHARED_FULL_SYNC = frozenset({"test_sync.py", "test_fidelity.py", "test_postgres.py"})
-# Modules whose slow tests stand alone (own sandboxes, or cheap module fixtures): each test
-# is its own unit, so they spread over the workers.
-EACH_TEST_ALONE = frozenset(
-    {"test_faults.py", "test_kill_resume.py", "test_properties.py", "test_rate_limits.py"}
-)
-# Rough seconds of the slowest units (from --durations), to start them first: a long unit
-# picked up last would leave the other workers idle at the end. Only the order depends on it.
-ROUGH_SECONDS = {
-    "test_properties.py::test_full_sync_through_a_fault_mix": 60,
-    "test_kill_resume.py::test_sigkill_and_resume": 50,
-    "test_meltano.py": 120,
-    "test_install_as_printed.py": 60,
-    "test_first_hour_messages.py": 40,
-    "test_daily_runs.py": 120,
-    "test_dbt_analyses.py": 90,
-    "test_many_accounts.py": 50,
-    "test_security.py": 55,
-    "full_sync": 45,
-    "test_rate_limits.py::test_full_sync_at_real_tiers": 30,
-    "test_boundaries.py": 30,
-    "test_sdk_standard.py": 30,
-    "test_first_hour.py": 35,
-    "test_packaging.py": 25,
-    "test_rate_limits.py::test_throttled": 13,
-    "test_kill_resume.py::test_a_signal": 12,
-    "test_incremental.py": 12,
-    "test_faults.py::test_key_revoked": 10,
-    "test_faults.py::test_each_fault_kind": 6,
-}
-
-
-def xdist_unit(nodeid: str) -> str:
-    """The unit of work of a test: its module, the shared sync's readers, or itself."""
-    module = nodeid.split("::", maxsplit=1)[0]
-    name = module.rsplit("/", 1)[-1]
-    if name in SHARED_FULL_SYNC:
-        return "full_sync"
-    return nodeid if name in EACH_TEST_ALONE else module
-
-
-def rough_seconds(nodeid: str) -> float:
-    module, _, test = nodeid.partition("::")
-    where = f"{module.rsplit('/', 1)[-1]}::{test}"
-    unit = xdist_unit(nodeid)
-    for prefix, seconds in ROUGH_SECONDS.items():
-        if prefix == unit or where.startswith(prefix):
-            return seconds
-    return 0
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """On xdist's workers, slowest units first: the order their work is handed out in (with
-    --no-loadscope-reorder). A stable sort keeps each unit's own order; a plain run keeps
-    the files' order."""
-    if hasattr(config, "workerinput"):
-        items.sort(key=lambda item: -rough_seconds(item.nodeid))
-
-
-# Before xdist's own choice; optional: without xdist installed, pytest knows no such hook.
-@pytest.hookimpl(tryfirst=True, optionalhook=True)
-def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
-    """``--dist loadscope`` with the units above (xdist's loadgroup marks do not reach the
-    scheduler under pytest 9: they are written into nodeids, which pytest 9 derives anew)."""
-    if config.getvalue("dist") != "loadscope":
-        return None
-    from xdist.scheduler import LoadScopeScheduling
-
-    class UnitScheduling(LoadScopeScheduling):
-        def _split_scope(self, nodeid: str) -> str:
-            return xdist_unit(nodeid)
-
-    return UnitScheduling(config, log)

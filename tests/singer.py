@@ -1,16 +1,22 @@
-"""Run the tap as its users do (a subprocess) and read its Singer output."""
+"""Run the tap and read its Singer output: in this process (``run_tap``: the same ``main``
+and the same bytes, without ~1 s of interpreter start), or as its users do, a subprocess
+(``run_tap_cli``: where the command line, signals, packaging or secrets are under test)."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+import logging
 import os
 import signal
 import subprocess
 import sys
 import tempfile
 import threading
+import traceback
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -54,16 +60,30 @@ def run_tap(
     state: dict[str, Any] | None = None,
     catalog: dict[str, Any] | None = None,
     env: dict[str, str] | None = None,
+) -> TapRun:
+    """Run ``tap-klaviyo --config … [args]`` in this process and parse what it wrote."""
+    with tempfile.TemporaryDirectory() as tmp:
+        argv = _arguments(tmp, config, state, catalog, args)
+        with _as_a_process(argv, env or {}) as (stdout, stderr):
+            returncode = _call_main()
+        run = TapRun(returncode, stdout.getvalue().decode(), stderr.getvalue())
+    if "--discover" not in args and "--about" not in args:
+        parse_messages(run.stdout, run)
+    return run
+
+
+def run_tap_cli(
+    config: dict[str, Any],
+    *args: str,
+    state: dict[str, Any] | None = None,
+    catalog: dict[str, Any] | None = None,
+    env: dict[str, str] | None = None,
     timeout: float = 300,
 ) -> TapRun:
-    """Run ``python -m tap_klaviyo --config … [args]`` and parse what it wrote."""
+    """Run ``python -m tap_klaviyo --config … [args]`` as a subprocess and parse what it
+    wrote."""
     with tempfile.TemporaryDirectory() as tmp:
-        argv = [sys.executable, "-m", "tap_klaviyo", "--config", _write(tmp, "config", config)]
-        if state is not None:
-            argv += ["--state", _write(tmp, "state", state)]
-        if catalog is not None:
-            argv += ["--catalog", _write(tmp, "catalog", catalog)]
-        argv += list(args)
+        argv = [sys.executable, "-m", "tap_klaviyo", *_arguments(tmp, config, state, catalog, args)]
         completed = subprocess.run(
             argv,
             capture_output=True,
@@ -76,6 +96,68 @@ def run_tap(
     if "--discover" not in args and "--about" not in args:
         parse_messages(completed.stdout, run)
     return run
+
+
+def _arguments(
+    tmp: str,
+    config: dict[str, Any],
+    state: dict[str, Any] | None,
+    catalog: dict[str, Any] | None,
+    args: tuple[str, ...],
+) -> list[str]:
+    argv = ["--config", _write(tmp, "config", config)]
+    if state is not None:
+        argv += ["--state", _write(tmp, "state", state)]
+    if catalog is not None:
+        argv += ["--catalog", _write(tmp, "catalog", catalog)]
+    return [*argv, *args]
+
+
+@contextlib.contextmanager
+def _as_a_process(argv: list[str], env: dict[str, str]) -> Iterator[tuple[io.BytesIO, io.StringIO]]:
+    """What a process of its own would have: its arguments, environment, stdout, stderr,
+    root logger and signal handlers; all put back afterwards (singer-sdk's CLI adds a
+    stderr handler to the root logger on every call)."""
+    root = logging.getLogger()
+    saved_logging = root.handlers[:], root.level
+    saved_signals = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    saved = sys.argv, sys.stdout, sys.stderr, dict(os.environ)
+    stdout, stderr = io.BytesIO(), io.StringIO()
+    sys.argv = ["tap-klaviyo", *argv]
+    text = io.TextIOWrapper(stdout, encoding="utf-8", write_through=True)
+    sys.stdout, sys.stderr = text, stderr
+    os.environ.update(env)
+    try:
+        yield stdout, stderr
+    finally:
+        text.flush()
+        text.detach()  # else collecting the wrapper would close the bytes the test reads
+        sys.argv, sys.stdout, sys.stderr = saved[:3]
+        os.environ.clear()
+        os.environ.update(saved[3])
+        root.handlers[:], _ = saved_logging
+        root.setLevel(saved_logging[1])
+        for signum, handler in saved_signals.items():
+            signal.signal(signum, handler)
+
+
+def _call_main() -> int:
+    """``tap-klaviyo``'s exit code; an unexpected exception prints its traceback on stderr
+    and exits 1, as the interpreter would."""
+    from tap_klaviyo.cli import main
+
+    try:
+        main()
+    except SystemExit as exit_:
+        code = exit_.code
+        if code is None or isinstance(code, int):
+            return code or 0
+        print(code, file=sys.stderr)
+        return 1
+    except Exception:
+        traceback.print_exc(file=sys.stderr)
+        return 1
+    return 0
 
 
 def start_tap(config: Path, catalog: Path) -> tuple[subprocess.Popen[bytes], Callable[[], str]]:
