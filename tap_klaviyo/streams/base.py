@@ -294,7 +294,8 @@ class KlaviyoStream(StreamInternals):
         # No parent to read children of: each scope the parent does not need, on its own.
         own = set(RESOURCE_BY_NAME[self.resource.parent or ""].scopes)
         for scope in self.resource.scopes:
-            if scope not in own:
+            # A scope no stream reads alone (coupon-codes:read) waits for a parent to check.
+            if scope not in own and scope in SCOPE_PROBES:
                 self.services.reader(SCOPE_PROBES[scope]).probe()
 
     # -- deletes: table versions (see ``tap_klaviyo.versions``) -----------------------------

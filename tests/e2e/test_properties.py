@@ -357,9 +357,7 @@ FAULT_MIX = (
     "html403=0.02,badjson=0.02,truncate=0.02,emptynext=0.02"
 )
 STATS = re.compile(r"Requests: (\d+), retries: (\d+) \(429: (\d+)\)")
-RETRY_REASON = re.compile(
-    r"Retrying (?:GET|POST) \S+ in [\d.]+s(?: \(attempt \d+ of \d+\))?: (.+)$", re.M
-)
+RETRY_REASON = re.compile(r"Retrying (?:GET|POST) \S+ after [\d.]+ s \(retry \d+\): (.+)$", re.M)
 
 
 def test_full_sync_through_a_fault_mix_matches_ground_truth(

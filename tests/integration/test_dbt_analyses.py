@@ -401,10 +401,14 @@ def check_readme_queries(warehouse: Warehouse) -> None:
     """The README's example queries, pointed at the test's models, each return rows."""
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     section = readme.split("## What data you get", 1)[1].split("\n## ", 1)[0]
-    blocks = re.findall(r"```sql\n(.*?)```", section, re.DOTALL)
+    # Those of the models; the storefront's, over the raw tables, run in test_postgres.
+    blocks = [
+        block
+        for block in re.findall(r"```sql\n(.*?)```", section, re.DOTALL)
+        if "klaviyo_analytics." in block
+    ]
     assert len(blocks) >= 6
     for block in blocks:
-        assert "klaviyo_analytics." in block, block
         query = block.replace("klaviyo_analytics.", f'"{warehouse.models["incremental"]}".')
         assert warehouse.rows(query), block
 
