@@ -56,7 +56,7 @@ class Stopped:
     )
 
 
-def run_and_stop(
+def run_and_stop(  # noqa: PLR0917
     sandbox: Sandbox,
     catalog: dict[str, Any],
     config: dict[str, Any],
