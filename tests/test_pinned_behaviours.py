@@ -13,6 +13,7 @@ Each was checked by planting the bug it names and seeing it fail (tests/MUTANTS.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import signal
 import subprocess
@@ -316,3 +317,36 @@ def test_a_short_page_with_a_next_link_is_followed_without_loss() -> None:
         for stream in sorted(streams):
             lost = expected_keys(sandbox, stream) - emitted_keys(stream, run.records[stream])
             assert not lost, f"{stream}: {len(lost)} records lost after short pages"
+
+
+# --- no bookmark past the sync's start ------------------------------------------------------
+
+
+def bookmarks(state: dict[str, Any], stream: str) -> list[str]:
+    """Every bookmark value of a stream's state: its own and its partitions'."""
+    entry = state["bookmarks"].get(stream, {})
+    values = [entry.get("replication_key_value")]
+    values += [partition.get("replication_key_value") for partition in entry.get("partitions", [])]
+    return [value for value in values if value is not None]
+
+
+def test_no_member_bookmark_moves_past_the_sync_start(quirky_sandbox: Sandbox) -> None:
+    """Klaviyo keeps a member's ``joined_group_at`` as imported, future dates included (the
+    sandbox's quirk): the member is emitted, but its group's bookmark stays at most at the
+    sync's start, or every member joining until that date would be skipped."""
+    streams = {"list_members", "segment_members"}
+    run = run_tap(tap_config(quirky_sandbox), catalog=discover(quirky_sandbox, streams))
+    ended = quirky_sandbox.account.now()
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.state is not None
+    for stream in sorted(streams):
+        future = [r for r in run.records[stream] if parse(r["joined_group_at"]) > ended]
+        assert future, f"{stream}: no future-dated member: the test proves nothing"
+        lost = expected_keys(quirky_sandbox, stream) - emitted_keys(stream, run.records[stream])
+        assert not lost, f"{stream}: {len(lost)} members lost"
+        ahead = [value for value in bookmarks(run.state, stream) if parse(value) > ended]
+        assert not ahead, f"{stream}: bookmarks past the sync's start: {ahead}"
+
+
+def parse(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
