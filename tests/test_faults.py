@@ -110,9 +110,9 @@ def test_each_fault_kind_is_ridden_through(
 
     _, retries, throttled = stats(run)
     if kind in ("emptynext", "shortnext"):
-        # Not an error: an empty (or short) page whose next link goes on is simply followed (the ground
-        # truth above proves nothing was lost). No retry is owed to it; one may still come
-        # from the shared sandbox's earlier faults, so none is counted here.
+        # Not an error: an empty (or short) page whose next link goes on is simply followed
+        # (the ground truth above proves nothing was lost). No retry is owed to it; one may
+        # still come from the shared sandbox's earlier faults, so none is counted here.
         return
     # Every injected fault cost exactly one retry, and the tap counted it.
     assert retries == injected, run.stderr[-3000:]

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tap_klaviyo import late_events, state, versions
+from tap_klaviyo import late_events, state, timestamps, versions
 from tap_klaviyo.report_quota import ReportQuota
 
 NOW = dt.datetime(2026, 12, 5, 12, 0, tzinfo=dt.timezone.utc)
@@ -204,3 +204,85 @@ def test_the_second_read_point_does_not_move_to_where_it_is() -> None:
     assert not late_events.advance(bookmarks, same_second)
     assert late_events.advance(bookmarks, same_second + dt.timedelta(seconds=1))
     assert bookmarks[late_events.READ_AGAIN_TO] == "2026-12-03T12:00:01+00:00"
+
+
+# --- timestamps ----------------------------------------------------------------------------
+
+
+def test_a_table_version_in_milliseconds_is_its_instant() -> None:
+    assert timestamps.from_millis(1_796_489_762_038) == dt.datetime(
+        2026, 12, 5, 16, 56, 2, 38_000, tzinfo=dt.timezone.utc
+    )
+
+
+# --- versions: what the table was built from, what an activation leaves out ---------------
+
+
+def test_coverage_unknown_until_a_read_records_it() -> None:
+    assert versions.covered_from({}) == (False, None)
+    assert versions.covered_from({versions.COVERED_FROM: None}) == (True, None)
+    assert versions.covered_from({versions.COVERED_FROM: "2024-01-01T00:00:00Z"}) == (
+        True,
+        dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc),
+    )
+    assert versions.covered_from({versions.COVERED_FROM: "garbled"}) == (False, None)
+
+
+def test_coverage_only_ever_reaches_further_back() -> None:
+    jan, feb = (dt.datetime(2024, month, 1, tzinfo=dt.timezone.utc) for month in (1, 2))
+    bookmarks: dict[str, Any] = {}
+    assert versions.cover(bookmarks, feb)
+    assert bookmarks[versions.COVERED_FROM] == "2024-02-01T00:00:00+00:00"
+    assert not versions.cover(bookmarks, feb)  # the same start: nothing changes
+    assert versions.cover(bookmarks, jan)
+    assert bookmarks[versions.COVERED_FROM] == "2024-01-01T00:00:00+00:00"
+    assert versions.cover(bookmarks, None)  # from the beginning
+    assert bookmarks[versions.COVERED_FROM] is None
+    assert not versions.cover(bookmarks, jan)
+    assert bookmarks[versions.COVERED_FROM] is None
+
+
+def test_a_first_activation_is_kept_and_says_nothing() -> None:
+    bookmarks: dict[str, Any] = {}
+    assert versions.activated(bookmarks, 5, 100) == ""
+    assert bookmarks[versions.ACTIVATED] == {"version": 5, "rows": 100}
+
+
+def test_an_activation_says_the_least_it_leaves_out() -> None:
+    bookmarks: dict[str, Any] = {versions.ACTIVATED: {"version": 5, "rows": 1_200}}
+    assert versions.activated(bookmarks, 6, 1_000) == (
+        "table version 6 activated with 1,000 rows; the previous version (5) had 1,200: at "
+        "least 200 rows left out (marked deleted), more by as many as the rows new since"
+    )
+    assert bookmarks[versions.ACTIVATED] == {"version": 6, "rows": 1_000}
+    grown = versions.activated(bookmarks, 7, 1_100)
+    assert "at least 0 rows left out" in grown
+
+
+def test_an_activation_of_uncounted_rows_forgets_the_last_count() -> None:
+    bookmarks: dict[str, Any] = {versions.ACTIVATED: {"version": 5, "rows": 3}}
+    assert versions.activated(bookmarks, 6, None) == (
+        "table version 6 activated (its rows were not counted)"
+    )
+    assert versions.ACTIVATED not in bookmarks
+    assert versions.activated({versions.ACTIVATED: {"version": 5}}, 6, 1) == ""
+
+
+# --- the report quota's plan -------------------------------------------------------------
+
+
+def test_the_plan_is_described_in_one_line() -> None:
+    quota = ReportQuota(10, {"window_start": "2026-12-05T01:00:00+00:00", "used": 4}, lambda: NOW)
+    needs = {"campaign_values_reports": 2, "flow_series_reports": 9}
+    grants = quota.plan(needs)
+    assert grants == {"campaign_values_reports": 2, "flow_series_reports": 4}
+    assert quota.granted("flow_series_reports") == 4
+    assert quota.granted("segment_series_reports") == 0
+    assert quota.describe(needs, grants) == (
+        "Report requests: 4 of 10 used since 2026-12-05T01:00:00+00:00; this run plans 6 "
+        "(campaign_values_reports 2 of 2, flow_series_reports 4 of 9), leaving 0"
+    )
+    fresh = ReportQuota(225, None, lambda: NOW)
+    assert fresh.describe({}, {}) == (
+        "Report requests: 0 of 225 used today; this run plans 0 (none), leaving 225"
+    )
