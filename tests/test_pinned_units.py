@@ -4,11 +4,14 @@ modules `make mutate` tests that the suite let live (tests/MUTANTS.md)."""
 from __future__ import annotations
 
 import datetime as dt
+import json
+import time
 from typing import Any
 
 import pytest
 
 from tap_klaviyo import late_events, state, timestamps, versions
+from tap_klaviyo.errors import InputFileError
 from tap_klaviyo.report_quota import ReportQuota
 
 NOW = dt.datetime(2026, 12, 5, 12, 0, tzinfo=dt.timezone.utc)
@@ -285,4 +288,88 @@ def test_the_plan_is_described_in_one_line() -> None:
     fresh = ReportQuota(225, None, lambda: NOW)
     assert fresh.describe({}, {}) == (
         "Report requests: 0 of 225 used today; this run plans 0 (none), leaving 225"
+    )
+
+
+def test_an_activation_of_uncounted_rows_after_none_counted() -> None:
+    bookmarks: dict[str, Any] = {}
+    assert versions.activated(bookmarks, 6, None).endswith("(its rows were not counted)")
+    assert bookmarks == {}
+
+
+# --- state files: what migrate refuses, warns and leaves as it was --------------------------
+
+
+@pytest.mark.parametrize("bad", [[], "x", {"bookmarks": []}])
+def test_a_state_that_is_no_object_of_bookmarks_is_refused(bad: Any) -> None:
+    with pytest.raises(InputFileError) as refused:
+        state.migrate(bad, KEYS)
+    assert str(refused.value) == (
+        'The state file must hold a JSON object like {"bookmarks": {"events": {...}}}.'
+    )
+
+
+def test_every_stream_of_the_state_is_migrated_past_unknown_and_unreadable_ones() -> None:
+    given = {
+        "bookmarks": {
+            "campaign_sends": {"since": "2024-01-01"},
+            "events": {"since": "never"},
+            "profiles": {"updated": "2024-01-01T00:00:00Z"},
+        },
+        "account_id": "abc",
+    }
+    kept = json.loads(json.dumps(given))
+    migrated, warnings = state.migrate(given, KEYS)
+    assert warnings == [
+        "The state has a bookmark for unknown stream 'campaign_sends': ignored.",
+        "The state's bookmark for 'events' is not readable: ignored.",
+    ]
+    assert migrated == {
+        "bookmarks": {
+            "profiles": {
+                "replication_key": "updated",
+                "replication_key_value": "2024-01-01T00:00:00+00:00",
+            }
+        },
+        "account_id": "abc",
+    }
+    assert given == kept
+
+
+def test_the_given_state_is_left_as_it_was() -> None:
+    partition = {"context": {"list_id": "a"}, "replication_key_value": "2024-01-01T00:00:00Z"}
+    given = {"bookmarks": {"profiles": {"partitions": [partition]}}}
+    migrated, _ = state.migrate(given, KEYS)
+    assert partition["replication_key_value"] == "2024-01-01T00:00:00Z"
+    normalized = migrated["bookmarks"]["profiles"]["partitions"][0]["replication_key_value"]
+    assert normalized == "2024-01-01T00:00:00+00:00"
+
+
+# --- timestamps: UTC whatever the machine's zone -------------------------------------------
+
+
+@pytest.fixture
+def new_york_machine(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The process's local zone is New York's (the tap must not depend on it)."""
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+@pytest.mark.usefixtures("new_york_machine")
+def test_a_naive_time_is_taken_as_utc_on_any_machine() -> None:
+    naive = dt.datetime(2024, 7, 1, 12, 0)
+    assert timestamps.as_utc(naive) == dt.datetime(2024, 7, 1, 12, 0, tzinfo=dt.timezone.utc)
+    assert timestamps.as_utc(naive).utcoffset() == dt.timedelta(0)
+    assert timestamps.to_text(dt.datetime(2024, 7, 1, 8, 0, tzinfo=dt.timezone(
+        -dt.timedelta(hours=4)))) == "2024-07-01T12:00:00+00:00"  # fmt: skip
+    assert timestamps.parse("2024-07-01 12:00:00").utcoffset() == dt.timedelta(0)
+    assert timestamps.filter_text(naive) == "2024-07-01T12:00:00Z"
+
+
+def test_a_comma_fraction_is_normalized_to_the_rows_form() -> None:
+    assert timestamps.normalize("2024-01-01T00:00:00,123456+00:00") == (
+        "2024-01-01T00:00:00.123456+00:00"
     )
