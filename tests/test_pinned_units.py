@@ -363,6 +363,8 @@ def test_a_naive_time_is_taken_as_utc_on_any_machine() -> None:
     naive = dt.datetime(2024, 7, 1, 12, 0)
     assert timestamps.as_utc(naive) == dt.datetime(2024, 7, 1, 12, 0, tzinfo=dt.timezone.utc)
     assert timestamps.as_utc(naive).utcoffset() == dt.timedelta(0)
+    paris = dt.datetime(2024, 7, 1, 14, 0, tzinfo=dt.timezone(dt.timedelta(hours=2)))
+    assert timestamps.as_utc(paris).utcoffset() == dt.timedelta(0)
     assert timestamps.to_text(dt.datetime(2024, 7, 1, 8, 0, tzinfo=dt.timezone(
         -dt.timedelta(hours=4)))) == "2024-07-01T12:00:00+00:00"  # fmt: skip
     assert timestamps.parse("2024-07-01 12:00:00").utcoffset() == dt.timedelta(0)
