@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo analyses test test-fast lint bench readme schemas clean
+.PHONY: demo analyses test test-fast lint bench readme schemas mutate clean
 
 # The tap (with its dev tools) and the sandbox, its own distribution, both from this tree.
 $(STAMP): pyproject.toml sandbox/pyproject.toml
@@ -57,6 +57,13 @@ test: lint
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest tests/unit -n 0
 
+## make mutate: mutation testing of the modules that decide what lands (pyproject [tool.mutmut]);
+## MUTANTS='tap_klaviyo.timestamps*' limits it; survivors explained in tests/MUTANTS.md
+MUTANTS ?=
+mutate: $(STAMP)
+	$(BIN)/mutmut run --max-children 2 $(MUTANTS)
+	$(BIN)/mutmut results
+
 ## make bench: the benchmark scenarios against the sandbox, one table
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
@@ -71,4 +78,4 @@ schemas: $(STAMP)
 	$(BIN)/python scripts/derive_schemas.py $(SPEC) --beta spec/klaviyo-2026-07-15.pre.json
 
 clean:
-	rm -rf $(VENV) $(DBT_VENV) output .pytest_cache .mypy_cache .ruff_cache dist
+	rm -rf $(VENV) $(DBT_VENV) mutants output .pytest_cache .mypy_cache .ruff_cache dist

@@ -54,6 +54,7 @@ ROUGH_SECONDS = {
     "test_install_as_printed.py": 60,
     "test_daily_deletes.py": 45,
     "test_first_hour_messages.py": 30,
+    "test_pinned_behaviours.py": 30,
     "full_sync": 35,
     "test_deletes.py": 25,
     "test_many_accounts.py": 27,

@@ -112,9 +112,13 @@ def covered_from(bookmarks: t.Mapping[str, t.Any]) -> tuple[bool, dt.datetime | 
     if COVERED_FROM not in bookmarks:
         return False, None
     value = bookmarks[COVERED_FROM]
+    if value is None:
+        return True, None
+    if not isinstance(value, str):  # a hand-edited state: what cannot be read is not known
+        return False, None
     try:
-        return True, None if value is None else timestamps.parse(value)
-    except (TypeError, ValueError):
+        return True, timestamps.parse(value)
+    except ValueError:
         return False, None
 
 

@@ -716,6 +716,7 @@ def _collection(
     )
     base = _base_url(request)
     links: dict[str, str | None] = {"self": str(request.url), "next": None, "prev": None}
+    short = request.get(FAULT) == "shortnext" and op.page_size is not None and state.faults
     page = state.account.query(
         Query(
             collection=op.collection,
@@ -724,11 +725,15 @@ def _collection(
             sort=parameters.sort,
             descending=parameters.descending,
             after=position,
-            size=parameters.size,
+            # A short page ends half-way, and the next link carries on from its last record.
+            size=max(1, parameters.size // 2) if short else parameters.size,
             additional_fields=parameters.additional_fields,
             include=parameters.include,
         )
     )
+    if short and page.data and page.after is not None:
+        assert state.faults is not None
+        state.faults.record("shortnext")
     if request.get(FAULT) == "emptynext" and op.page_size is not None and state.faults:
         # Legal but nasty: nothing on this page, yet the next one carries on from here
         # (salted, so its URL differs from this one's even on a cursor page).

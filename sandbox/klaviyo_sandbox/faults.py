@@ -13,9 +13,11 @@ kind a probability; one seeded draw per ``/api/`` request picks at most one kind
 - ``badjson``: a 200 whose body is not JSON.
 - ``truncate``: a 200 whose body stops mid-JSON (Content-Length promises more).
 - ``emptynext``: a legal but nasty page: ``data: []`` while ``links.next`` goes on.
+- ``shortnext``: legal too: a page of fewer records than asked for (half, at least one)
+  while ``links.next`` goes on from its last record: a short page is not the last one.
 
-The last three alter a successful response, so they apply only where one exists
-(``emptynext`` only to a paginated collection page); a drawn kind that does not
+The last four alter a successful response, so they apply only where one exists
+(``emptynext`` and ``shortnext`` only to a paginated collection page); a drawn kind that does not
 apply is not injected and not counted.
 """
 
@@ -28,7 +30,7 @@ from dataclasses import dataclass, field
 
 SERVER_ERRORS = ("500", "502", "503", "504", "524")
 INFRASTRUCTURE = (*SERVER_ERRORS, "429", "reset", "timeout", "html403")
-BODY_FAULTS = ("badjson", "truncate", "emptynext")
+BODY_FAULTS = ("badjson", "truncate", "emptynext", "shortnext")
 KINDS = (*INFRASTRUCTURE, *BODY_FAULTS)
 DEFAULT_TIMEOUT_SECONDS = 60.0
 

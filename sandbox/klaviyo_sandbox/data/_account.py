@@ -256,6 +256,8 @@ class Account:
         if quirks:
             # after the groups: vanished lists and segments have no members
             self.vanished.update(catalog.add_quirks())
+            for groups in (self.list_groups, self.segment_groups):
+                self._future_members(groups)
         if gone is not None:
             self.vanished["metrics"] = frozenset({gone.id})
         self.stamps = Stamps(seed)
@@ -622,6 +624,16 @@ class Account:
             (group_id, profile) for group_id, ids in removed.items() for profile in ids
         )
         return removed
+
+    def _future_members(self, groups: Groups) -> None:
+        """A few members of each group joined in the future (``joined_group_at`` days ahead:
+        an import with a wrong clock, which Klaviyo keeps as sent), one group in two."""
+        rng = random.Random(f"{self.seed}:future-members:{groups.ids[:1]}")
+        for g in range(0, len(groups.ids), 2):
+            for _ in range(10 if self.profiles.total else 0):  # a profile not yet a member
+                p = rng.randrange(self.profiles.total)
+                if groups.join(g, p, self.anchor + rng.randint(2, 20) * DAY + g):
+                    break
 
     def _join(self, rng: random.Random, groups: Groups, now: int) -> int:
         joined = 0
