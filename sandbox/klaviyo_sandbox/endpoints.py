@@ -8,7 +8,7 @@ uses lists its data-layer collection, scopes (``x-klaviyo-scopes``), rate-limit 
 (``x-klaviyo-filters``), sorts, ``include`` and ``additional-fields`` values, the
 sparse-fieldset types and the tier drops that the operation descriptions document.
 ``sandbox/tests/test_endpoints_spec.py`` checks this table against the spec's facts, and
-``tests/e2e/test_sandbox_revision_2026_10.py`` the 2026-10-15 operations against the beta's;
+``sandbox/tests/test_revisions.py`` the 2026-10-15 operations against the beta's;
 the sandbox itself never reads them.
 """
 

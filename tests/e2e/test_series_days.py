@@ -5,7 +5,7 @@ Live accounts label each day of a series report with its calendar date at UTC mi
 metric aggregates give the instant the local day starts; without quirks the sandbox writes
 local midnights with their offsets. Either way, each row's ``date`` is the label's day, the
 last day is there, and the bookmark is the account's yesterday. (Metric aggregates' days,
-instants, are tests/test_series_reports.py's.)
+instants, are tests/e2e/test_series_reports.py's.)
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ churn decile). Then the next day's run: the sandbox's ``advance``, a second load
 incremental ``dbt build``, equal to a ``--full-refresh`` build in other schemas.
 
 dbt gets a virtualenv of its own from ``transform/requirements.txt``, cached across runs like
-Meltano's (tests/test_meltano.py) and keyed by the file's contents and Python's version.
+Meltano's (tests/integration/test_meltano.py) and keyed by the file's contents and Python's version.
 """
 
 from __future__ import annotations

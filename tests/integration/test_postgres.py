@@ -84,7 +84,7 @@ def test_every_stream_lands_in_postgres(
 
 def readme_sql(schema: str) -> list[str]:
     """The README's example queries of the loaded tables, pointed at the test's schema (those
-    of the dbt models: tests/test_dbt_analyses.py)."""
+    of the dbt models: tests/integration/test_dbt_analyses.py)."""
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
     blocks = re.findall(r"```sql\n(.*?)```", readme, re.DOTALL)
     raw = [block for block in blocks if "klaviyo_analytics." not in block]
