@@ -31,6 +31,7 @@ from klaviyo_sandbox.data import Sizes
 from klaviyo_sandbox.faults import FaultPlan
 from klaviyo_sandbox.server import Sandbox, running_sandbox
 from tests.conftest import BOOKMARK_ONLY, SMALL, tap_config
+from tests.integration.test_kill_resume import blocked_writing_stdout, poll_until
 from tests.singer import TapRun, parse_messages, run_tap, select_only
 from tests.truth import REPORT_STREAMS, emitted_keys, expected_keys
 
@@ -185,8 +186,11 @@ def test_no_table_version_is_activated_after_a_read_that_did_not_finish(stop: st
 def test_each_list_and_segment_keeps_its_own_member_bookmark_across_a_signal(
     members: str,
 ) -> None:
-    """SIGTERM half-way through the members, then a resume with no reconciliation due: every
-    member arrives, and the resume reads again only the groups the first run did not finish."""
+    """SIGTERM in the middle of the members, then a resume with no reconciliation due: every
+    member arrives, and the resume reads again only the groups the first run did not finish.
+    The signal comes while the tap is blocked writing to a full pipe (this reader stops
+    reading a quarter of the way in), so it always lands before the last member, however
+    slow the machine."""
     sizes = Sizes(
         profiles=900, events=10, lists=6, segments=6, campaigns=1, flows=1, templates=1, tags=1
     )
@@ -196,12 +200,14 @@ def test_each_list_and_segment_keeps_its_own_member_bookmark_across_a_signal(
         truth = expected_keys(sandbox, members)
         assert len(truth) > 400, "too few members to stop in their middle"
 
-        def half_way(message: dict[str, Any], counts: dict[str, int]) -> bool:
-            return counts[members] == len(truth) // 2
+        def a_quarter_in(message: dict[str, Any], counts: dict[str, int]) -> bool:
+            return counts[members] == len(truth) // 4
 
-        first = run_and_stop(
-            sandbox, catalog, config, half_way, lambda tap: tap.send_signal(signal.SIGTERM)
-        ).run
+        def stop_while_blocked(tap: subprocess.Popen[bytes]) -> None:
+            poll_until(lambda: blocked_writing_stdout(tap.pid), "the tap blocked on a full pipe")
+            tap.send_signal(signal.SIGTERM)
+
+        first = run_and_stop(sandbox, catalog, config, a_quarter_in, stop_while_blocked).run
         assert first.returncode == 128 + signal.SIGTERM, first.stderr[-3000:]
         resumed = run_tap(config, catalog=catalog, state=first.state)
         assert resumed.returncode == 0, resumed.stderr[-3000:]
