@@ -9,10 +9,11 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import json
+import os
 import sys
 from pathlib import Path
 
-from tap_klaviyo.errors import InputFileError, TapKlaviyoError
+from tap_klaviyo.errors import InputFileError, OutputClosedError, TapKlaviyoError
 from tap_klaviyo.resources import STREAM_NAMES
 from tap_klaviyo.tap import TapKlaviyo
 
@@ -97,4 +98,9 @@ def main() -> None:
         TapKlaviyo.cli()
     except TapKlaviyoError as error:
         print(f"tap-klaviyo: {error.label}: {error}", file=sys.stderr)
+        if isinstance(error, OutputClosedError):
+            # Nothing more can reach the target, and threads still reading (a page handed to
+            # a stream that has stopped) would hold the interpreter's exit open: leave now.
+            sys.stderr.flush()
+            os._exit(error.exit_code)
         sys.exit(error.exit_code)
