@@ -37,6 +37,7 @@ class ReportQuota:
         self._keep = keep
         self._lock = threading.Lock()
         self._granted: dict[str, int] = {}
+        self._closed = False
         self.window_start: dt.datetime | None = None
         self.used = 0
         if saved and saved.get("window_start"):
@@ -66,6 +67,8 @@ class ReportQuota:
         synced outside a planned run (singer-sdk's own tests sync streams one by one) takes
         what no plan has granted."""
         with self._lock:
+            if self._closed:
+                return False
             if stream not in self._granted:
                 unplanned = self.remaining - sum(self._granted.values())
                 if unplanned <= 0:
@@ -79,6 +82,13 @@ class ReportQuota:
                 self.window_start = timestamps.floor_second(self._now())
             self._keep(self._saved())
             return True
+
+    def close(self) -> dict[str, t.Any]:
+        """Grant nothing more and return the final count: a run that stops writes this in
+        its last STATE, so no request can be sent that the STATE does not count."""
+        with self._lock:
+            self._closed = True
+            return self._saved()
 
     def saved(self) -> dict[str, t.Any]:
         """The quota as the STATE keeps it."""

@@ -332,8 +332,15 @@ class TapKlaviyo(TapInternals):
     def _stop(self, exit_code: int) -> None:
         self.cancelled.set()
         # Streams still running on other threads write nothing after this final STATE.
-        self.output.close(final_state=dict(self.state))
+        self.output.close(final_state=self.final_state())
         sys.exit(exit_code)
+
+    def final_state(self) -> dict[str, t.Any]:
+        """The STATE a run that stops early ends on; its report quota grants nothing more,
+        so no report request can be sent that this STATE does not count."""
+        if report_quota.STATE_KEY in self.state_dict:
+            self.state_dict[report_quota.STATE_KEY] = self.report_quota.close()
+        return dict(self.state)
 
     def run_streams(self) -> None:
         """Every selected stream at once (see ``tap_klaviyo.parallel``)."""
@@ -453,7 +460,7 @@ class TapKlaviyo(TapInternals):
                 # Bookmarks only ever cover records already emitted: hand them to the
                 # target before stopping, so the next run resumes here (a state of another
                 # account has nothing to hand back).
-                self.output.close(final_state=dict(self.state))
+                self.output.close(final_state=self.final_state())
             raise
         finally:
             self.output.close()

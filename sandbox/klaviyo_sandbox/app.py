@@ -827,6 +827,8 @@ async def api_middleware(request: web.Request, handler: Handler) -> web.StreamRe
     if not request.path.startswith("/api/"):
         return await handler(request)
     state = request.app[STATE]
+    if state.faults is not None:
+        state.faults.arrived(request.method, request.path)
     if state.latency_ms > 0:
         await asyncio.sleep(state.latency_ms / 1000)  # concurrent requests wait in parallel
     fault = state.faults.draw() if state.faults is not None else None

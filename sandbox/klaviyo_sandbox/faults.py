@@ -73,6 +73,10 @@ class FaultPlan:
             raise FaultSpecError("fault probabilities add up to more than 1")
         return cls(probabilities, seed, timeout_seconds)
 
+    def arrived(self, method: str, path: str) -> None:
+        """Called as each ``/api/`` request arrives, before its draw: a seam for a test that
+        acts at one exact request (the request log records answers, so it cannot)."""
+
     def draw(self) -> str | None:
         """The fault for the next request, or None; one uniform draw per request."""
         with self._lock:

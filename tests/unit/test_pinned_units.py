@@ -89,6 +89,20 @@ def test_a_stream_outside_the_plan_takes_only_what_no_plan_granted() -> None:
     assert quota.used == 1
 
 
+def test_a_closed_quota_grants_nothing_more_and_keeps_its_count() -> None:
+    """A stopping run closes the quota before its last STATE: a stream still running can
+    send no request that STATE does not count."""
+    kept: list[dict[str, Any]] = []
+    quota = ReportQuota(225, None, lambda: NOW, keep=kept.append)
+    quota.plan({"campaign_values_reports": 3})
+    assert quota.spend("campaign_values_reports")
+    final = quota.close()
+    assert final["used"] == 1
+    assert not quota.spend("campaign_values_reports")
+    assert quota.saved() == final
+    assert len(kept) == 1
+
+
 def test_a_quota_never_spent_saves_no_window() -> None:
     assert ReportQuota(225, None, lambda: NOW).saved() == {
         "window_start": None,
