@@ -104,8 +104,14 @@ def daily_run(tmp: Path, sandbox: Sandbox, state: dict[str, Any], day: int) -> d
             capture_output=True,
             check=False,
         )
-        assert tap.wait(timeout=120) == 0, (tmp / f"tap-{day}.log").read_text()[-3000:]
-    assert target.returncode == 0, target.stderr.decode()[-3000:]
+        tap_code = tap.wait(timeout=120)
+    tap_log = (tmp / f"tap-{day}.log").read_text()[-3000:]
+    # The target first: when it stops early, the tap only sees its stdout closed (exit 3).
+    assert target.returncode == 0, (
+        f"day {day}: target-postgres exited {target.returncode}:\n"
+        f"{target.stderr.decode()[-3000:]}\n--- the tap's log:\n{tap_log}"
+    )
+    assert tap_code == 0, f"day {day}: the tap exited {tap_code}:\n{tap_log}"
     return dict(json.loads(target.stdout.splitlines()[-1]))
 
 
