@@ -8,6 +8,7 @@ With ``quirks`` (the default) the account also sends the variants real accounts 
 (``Account`` lists them; ``_quirks`` holds the mixed timestamp forms).
 """
 
-from ._account import Account, Sizes
+from ._account import ACCOUNT_TIMEZONE, Account, Sizes
+from ._reports import STATISTICS
 
-__all__ = ["Account", "Sizes"]
+__all__ = ["ACCOUNT_TIMEZONE", "STATISTICS", "Account", "Sizes"]
