@@ -26,15 +26,6 @@ MESSAGES = "campaign-messages@2026-10-15"
 AUDIENCES = "campaign-audiences"
 VARIATIONS = "campaign-variations"
 COLLECTIONS = (CAMPAIGNS, MESSAGES, AUDIENCES, VARIATIONS)
-# Collection -> its timeline field (ground truth) and its parent collection, where it has one.
-TIMELINE = {
-    CAMPAIGNS: "updated_at",
-    MESSAGES: "updated",
-    AUDIENCES: "updated",
-    VARIATIONS: "updated",
-}
-PARENTS = {AUDIENCES: CAMPAIGNS, VARIATIONS: MESSAGES}
-
 STATUSES = {"Sent": "sent", "Variations Sent": "sent", "Draft": "draft", "Scheduled": "scheduled"}
 SEND_STRATEGIES = {
     "static": "static",
@@ -64,12 +55,6 @@ class View:
         self.tables = {name: Table() for name in COLLECTIONS}
         for campaign in catalog.campaigns.items:
             self._campaign(catalog, campaign)
-        self.by_type = {
-            "campaign": self.tables[CAMPAIGNS],
-            "campaign-message": self.tables[MESSAGES],
-            "campaign-audience": self.tables[AUDIENCES],
-            "campaign-variation": self.tables[VARIATIONS],
-        }
 
     def _id(self, kind: str, created_ms: int, number: int) -> str:
         return ulid(created_ms, mix(salt(self.seed, kind) ^ number))
