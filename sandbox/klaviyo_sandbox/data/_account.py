@@ -242,14 +242,10 @@ class Account(Activity):
         return {"count": len(ids), "ids": ids}
 
     def summary(self) -> dict[str, Any]:
-        """How many records each collection holds, as its ground truth counts them; the
-        2026-10-15 names of the campaigns and their messages (``@``) are left out: they
-        count the same records as the classic ones."""
+        """How many records each collection holds, as its ground truth counts them (once:
+        not again under another collection's name)."""
         view = omnichannel.View(self.seed, self.catalog)
-        counts: dict[str, Any] = {}
-        for row in COLLECTIONS:
-            if "@" not in row.name:
-                counts[row.name] = self._count(row, view)
+        counts = {row.name: self._count(row, view) for row in COLLECTIONS if row.same_as is None}
         return {**counts, "clock": self.now().isoformat()}
 
     def _count(self, row: Collection, view: omnichannel.View) -> int:

@@ -49,7 +49,8 @@ class Collection:
     record by id. ``timeline`` is the field ground truth windows on; ``parent`` the
     collection whose path a child is read under (``/api/flows/{id}/flow-actions``).
     ``deletable``: ``advance`` and the admin route delete its records; ``vanishing``
-    (quirks): some listed records answer 404 on detail, their children too.
+    (quirks): some listed records answer 404 on detail, their children too. ``same_as``:
+    the records are another collection's, seen another way (the summary counts them there).
     """
 
     name: str
@@ -65,6 +66,7 @@ class Collection:
     paginated: bool = True
     required: RequiredFilter | None = None
     hides_archived: bool = False  # archived records are listed only when a filter asks
+    same_as: str | None = None
 
 
 def _store(name: str) -> Callable[[Account], Table]:
@@ -151,8 +153,17 @@ COLLECTIONS: tuple[Collection, ...] = (
     ),
     Collection("accounts", "account", None, table=lambda a: a.account_table, paginated=False),
     # Revision 2026-10-15's campaign model: the same campaigns, seen another way.
-    Collection(omnichannel.CAMPAIGNS, "campaign", "updated_at", view=True, hides_archived=True),
-    Collection(omnichannel.MESSAGES, "campaign-message", "updated", view=True),
+    Collection(
+        omnichannel.CAMPAIGNS,
+        "campaign",
+        "updated_at",
+        view=True,
+        hides_archived=True,
+        same_as="campaigns",
+    ),
+    Collection(
+        omnichannel.MESSAGES, "campaign-message", "updated", view=True, same_as="campaign-messages"
+    ),
     Collection(
         omnichannel.AUDIENCES,
         "campaign-audience",
