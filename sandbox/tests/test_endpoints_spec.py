@@ -363,6 +363,7 @@ def ids(sandbox: Sandbox) -> dict[str, str]:
         "get_versions_for_form": form,
         "get_records_for_object_type": object_type,
         "coupon": coupon,
+        "get_coupon_codes_for_coupon": coupon,
         "get_profile": profile,
         "get_list": list_id,
         "get_profiles_for_list": list_id,

@@ -199,6 +199,14 @@ COLLECTIONS: tuple[Collection, ...] = (
         required=RequiredFilter(frozenset({"coupon.id", "profile.id"}), storefront.CODES_REQUIRED),
     ),
     Collection(
+        "coupon-coupon-codes",  # one coupon's codes: how far a promotion went
+        "coupon-code",
+        None,
+        table=_store(storefront.COUPON_CODES),
+        parent=storefront.COUPONS,
+        same_as=storefront.COUPON_CODES,
+    ),
+    Collection(
         storefront.CATALOG_ITEMS, "catalog-item", "created", table=_store(storefront.CATALOG_ITEMS)
     ),
     Collection(

@@ -98,6 +98,18 @@ STOREFRONT_OPERATIONS: tuple[Operation, ...] = (
         fieldsets=ops("coupon-code", "coupon"),
     ),
     Operation(
+        "get_coupon_codes_for_coupon",
+        "GET",
+        "/api/coupons/{id}/coupon-codes",
+        "coupon-coupon-codes",
+        "collection",
+        ("coupon-codes:read",),
+        L,
+        page_size=PageSize(100, 100),
+        filters=COUPON_CODE_FILTERS,
+        fieldsets=ops("coupon-code"),
+    ),
+    Operation(
         "get_catalog_items",
         "GET",
         "/api/catalog-items",
