@@ -70,7 +70,9 @@ def _keep(source: dict[str, Any], target: dict[str, Any], path: list[str]) -> No
         _keep(source[head], child, rest)
 
 
-def present(resources: list[dict[str, Any]], base: str, parameters: Parameters) -> list[dict]:
+def present(
+    resources: list[dict[str, Any]], base: str, parameters: Parameters
+) -> list[dict[str, Any]]:
     return [_sparse(with_links(resource, base), parameters.fieldsets) for resource in resources]
 
 

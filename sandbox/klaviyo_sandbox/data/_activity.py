@@ -126,7 +126,7 @@ class Activity:
             bisect.insort(overlay.keys, (now, e))
         return count
 
-    def _late_events(self, rng: random.Random, now: int, count: int) -> list[dict]:
+    def _late_events(self, rng: random.Random, now: int, count: int) -> list[dict[str, Any]]:
         """``count`` events arriving now, dated up to ``LATE_DAYS`` days ago: half within a
         day, a third within a week, the rest later (Klaviyo has no "received at" field)."""
         overlay, arrived = self.events.overlay, iso(now)
@@ -154,7 +154,7 @@ class Activity:
             bisect.insort(overlay.updated_keys, (now, p))
         return count
 
-    def _touch_profiles(self, rng: random.Random, now: int, count: int) -> dict:
+    def _touch_profiles(self, rng: random.Random, now: int, count: int) -> dict[str, Any]:
         profiles, overlay = self.profiles, self.profiles.overlay
         deleted = profiles.overlay.deleted
         touched = [

@@ -14,6 +14,7 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 from ._catalog import SENT, Catalog
 from ._core import mix, salt
@@ -110,10 +111,10 @@ class Attributions:
         e, k = divmod(number, 4)
         return (e, k) if self.id(e, k) == text and k < len(self.credits(e)) else None
 
-    def refs(self, e: int) -> list[dict]:
+    def refs(self, e: int) -> list[dict[str, Any]]:
         return [{"type": "attribution", "id": self.id(e, k)} for k in range(len(self.credits(e)))]
 
-    def resource(self, e: int, k: int) -> dict:
+    def resource(self, e: int, k: int) -> dict[str, Any]:
         sent = self.credits(e)[k]
         attributed = self.attributed_event(e)
         related = {
@@ -125,7 +126,7 @@ class Attributions:
             "flow-message": ("flow-message", sent.flow_message),
             "flow-message-variation": ("flow-message", sent.flow_message),
         }
-        relationships: dict[str, dict] = {}
+        relationships: dict[str, dict[str, Any]] = {}
         for name, (kind, ident) in related.items():
             if ident is not None:  # the spec's data is never null: a missing one is left out
                 relationships[name] = {"data": {"type": kind, "id": ident}}
@@ -137,7 +138,7 @@ class Attributions:
             "links": {"self": f"https://a.klaviyo.com/api/attributions/{attribution_id}"},
         }
 
-    def truth(self, e: int) -> list[dict]:
+    def truth(self, e: int) -> list[dict[str, Any]]:
         """The ids of each of the event's attributions as the tap lists them (``event_id``: the
         attributed event)."""
         rows = []

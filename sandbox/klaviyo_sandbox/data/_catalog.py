@@ -37,7 +37,7 @@ class Item:
     """
 
     order: int
-    resource: dict
+    resource: dict[str, Any]
     parent: str | None = None
     to_many: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
     virtual: dict[str, Any] = field(default_factory=dict)
@@ -48,12 +48,13 @@ class Item:
         return str(self.resource["id"])
 
     @property
-    def attributes(self) -> dict:
-        return self.resource["attributes"]
+    def attributes(self) -> dict[str, Any]:
+        attributes: dict[str, Any] = self.resource["attributes"]
+        return attributes
 
     def render(
         self, include: frozenset[str], additional_fields: frozenset[str] = frozenset()
-    ) -> dict:
+    ) -> dict[str, Any]:
         relationships = dict(self.resource.get("relationships", {}))
         for name, related in self.to_many.items():
             relationships[name] = (
@@ -263,9 +264,9 @@ class Catalog:
             )
             self._link_tags(item, "segment", self._tag_ids(rng))
 
-    def _segment_definition(self, number: int) -> dict:
+    def _segment_definition(self, number: int) -> dict[str, Any]:
         metric = self.metrics[number % len(self.metrics)] if self.metrics else None
-        condition: dict
+        condition: dict[str, Any]
         if number % 3 == 0 and self.lists.items:
             condition = {
                 "type": "profile-group-membership",
@@ -419,7 +420,7 @@ class Catalog:
         item.to_many["campaign-messages"] = [("campaign-message", m.id) for m in messages]
 
     @staticmethod
-    def _send_strategy(rng: random.Random, ab_test: bool, at: int) -> dict:
+    def _send_strategy(rng: random.Random, ab_test: bool, at: int) -> dict[str, Any]:
         if ab_test:
             return {"method": "ab_test_campaign"}
         method = rng.choices(
@@ -427,7 +428,7 @@ class Catalog:
         )[0]
         if method == "static":
             local = rng.random() < 0.3
-            options: dict = {
+            options: dict[str, Any] = {
                 "is_local": True,
                 "send_past_recipients_immediately": rng.random() < 0.5,
             }
@@ -447,14 +448,14 @@ class Catalog:
         return {"method": "immediate"}
 
     @staticmethod
-    def _tracking_options(rng: random.Random, channel: str) -> dict | None:
+    def _tracking_options(rng: random.Random, channel: str) -> dict[str, Any] | None:
         if channel == "mobile_push":
             return None
         params = [
             {"type": "dynamic", "value": "campaign_name", "name": "utm_campaign"},
             {"type": "static", "value": "klaviyo", "name": "utm_source"},
         ]
-        options: dict = {
+        options: dict[str, Any] = {
             "add_tracking_params": rng.random() < 0.7,
             "custom_tracking_params": params if rng.random() < 0.6 else None,
         }
@@ -474,7 +475,7 @@ class Catalog:
         created = _epoch(campaign.attributes["created_at"])
         updated = _epoch(campaign.attributes["updated_at"])
         h = mix(salt(self.seed, "campaign-message") ^ (campaign.order * 8 + variation))
-        definition: dict
+        definition: dict[str, Any]
         if channel == "email":
             subject = SUBJECTS[(campaign.order + variation) % len(SUBJECTS)]
             definition = {
@@ -521,7 +522,9 @@ class Catalog:
                     "play_sound": True,
                 },
             }
-        relationships: dict = {"campaign": {"data": {"type": "campaign", "id": campaign.id}}}
+        relationships: dict[str, Any] = {
+            "campaign": {"data": {"type": "campaign", "id": campaign.id}}
+        }
         if channel == "email" and self.templates.items:
             template = self.templates.items[
                 (campaign.order + variation) % len(self.templates.items)
@@ -691,7 +694,7 @@ class Catalog:
             "Low Inventory",
             "Unconfigured",
         )[number % 8]
-        trigger: dict | None = None
+        trigger: dict[str, Any] | None = None
         if trigger_type == "Added to List" and self.lists.items:
             target = self.lists.items[number % len(self.lists.items)]
             target.to_many["flow-triggers"].append(("flow", flow_id))
@@ -755,7 +758,7 @@ class Catalog:
             )
         )
         if kind == "time-delay":
-            definition: dict = {
+            definition: dict[str, Any] = {
                 "id": action_id,
                 "type": kind,
                 "data": {"unit": "days", "value": rng.randint(1, 3), "secondary_value": None},
@@ -792,8 +795,10 @@ class Catalog:
             h = mix(h)
             message_id = short_id(h)
         name = f"{channel.title()} #{action.order}{'AB'[variation] if variation else ''}"
-        relationships: dict = {"flow-action": {"data": {"type": "flow-action", "id": action.id}}}
-        definition: dict
+        relationships: dict[str, Any] = {
+            "flow-action": {"data": {"type": "flow-action", "id": action.id}}
+        }
+        definition: dict[str, Any]
         if channel == "email":
             template = (
                 self.templates.items[(action.order + variation) % len(self.templates.items)]
@@ -894,7 +899,7 @@ _PROFILE_POINTS = {
 }
 
 
-def _vanished_message(seed: int) -> dict:
+def _vanished_message(seed: int) -> dict[str, Any]:
     """The definition of the vanished action's email (its flow message is gone too)."""
     return {
         "id": short_id(mix(salt(seed, "vanished-flow-message"))),

@@ -16,6 +16,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from ._core import (
     DAY,
@@ -69,13 +70,13 @@ class Metric:
     index: int
     id: str
     name: str
-    integration: dict
+    integration: dict[str, Any]
     created: int
     updated: int
     share: float
     kind: int
 
-    def resource(self) -> dict:
+    def resource(self) -> dict[str, Any]:
         return {
             "type": "metric",
             "id": self.id,
@@ -124,7 +125,7 @@ def _free_id(seed: int, kind: str, used: set[str]) -> str:
     return short_id(h)
 
 
-def api_integration(seed: int) -> dict:
+def api_integration(seed: int) -> dict[str, Any]:
     return {
         "object": "integration",
         "id": short_id(mix(salt(seed, "integration-api"))),
@@ -406,7 +407,7 @@ class Events:
         h = mix(self._salt ^ e ^ 0x5A5A)
         return _value(self.kind_of(e), h)
 
-    def build(self, e: int, ts: int | None = None) -> dict:
+    def build(self, e: int, ts: int | None = None) -> dict[str, Any]:
         metric = self.metric_of(e)
         kind = metric.kind if metric is not None else self.kind_of(e)
         if ts is None:
@@ -457,10 +458,10 @@ def _value(kind: int, h: int) -> float | None:
     return None
 
 
-def _properties(kind: int, h: int, e: int, ts: int) -> dict:
+def _properties(kind: int, h: int, e: int, ts: int) -> dict[str, Any]:
     value = _value(kind, h)
     if kind == EMAIL_KIND:
-        properties: dict = {
+        properties: dict[str, Any] = {
             "Subject": SUBJECTS[h % len(SUBJECTS)],
             "Campaign Name": f"Campaign {(h >> 8) % 40}",
             "$message": base62(h >> 16, 6),

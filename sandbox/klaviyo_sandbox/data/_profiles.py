@@ -14,6 +14,7 @@ import random
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Any
 
 from ._core import (
     DAY,
@@ -266,7 +267,7 @@ class Profiles:
 
     # --- records ---------------------------------------------------------------------
 
-    def build(self, p: int, fields: frozenset[str] = frozenset()) -> dict:
+    def build(self, p: int, fields: frozenset[str] = frozenset()) -> dict[str, Any]:
         rng = random.Random(mix(self._salt ^ p))
         first, last = self._names(rng)
         created, updated = self.created(p), self.updated(p)
@@ -308,7 +309,7 @@ class Profiles:
         }
 
     @staticmethod
-    def _location(rng: random.Random) -> dict:
+    def _location(rng: random.Random) -> dict[str, Any]:
         city, region, country, zip_code, timezone, lat, lon = rng.choice(CITIES)
         shape = rng.random()
         latitude: float | str | None
@@ -336,10 +337,10 @@ class Profiles:
         }
 
     @staticmethod
-    def _properties(rng: random.Random, p: int) -> dict:
+    def _properties(rng: random.Random, p: int) -> dict[str, Any]:
         if rng.random() < 0.1:
             return {}
-        properties: dict = {"$source": rng.choice(("Shopify", "Signup Form", -9, "API"))}
+        properties: dict[str, Any] = {"$source": rng.choice(("Shopify", "Signup Form", -9, "API"))}
         points = rng.randint(0, 5000)
         # the same key holds an int for some profiles and a float for others
         properties["loyalty_points"] = points if p % 3 else points + 0.5
@@ -362,7 +363,7 @@ class Profiles:
             properties["Accepts Marketing"] = rng.random() < 0.5
         return properties
 
-    def _subscriptions(self, rng: random.Random, p: int, created: int) -> dict:
+    def _subscriptions(self, rng: random.Random, p: int, created: int) -> dict[str, Any]:
         suppressed = self.suppression(p)
         listed = self.list_suppression(p)
         subscribed = rng.random() < 0.6
@@ -451,7 +452,7 @@ class Profiles:
             },
         }
 
-    def _predictive(self, rng: random.Random) -> dict:
+    def _predictive(self, rng: random.Random) -> dict[str, Any]:
         if rng.random() < 0.3:  # not enough history for a prediction
             keys = (
                 "historic_clv", "predicted_clv", "total_clv", "historic_number_of_orders",

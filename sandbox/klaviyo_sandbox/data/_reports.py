@@ -98,7 +98,7 @@ class Reports:
     def __init__(self, account: Any) -> None:
         self.account = account
 
-    def run(self, report_type: str, attributes: dict) -> dict:
+    def run(self, report_type: str, attributes: dict[str, Any]) -> dict[str, Any]:
         if report_type == "campaign-values-report":
             return self._values(
                 report_type, attributes, CAMPAIGN_GROUPS, ("campaign_id", "campaign_message_id")
@@ -126,10 +126,10 @@ class Reports:
     def _values(
         self,
         report_type: str,
-        attributes: dict,
+        attributes: dict[str, Any],
         allowed: tuple[str, ...],
         required: tuple[str, ...],
-    ) -> dict:
+    ) -> dict[str, Any]:
         statistics = _checked_statistics(attributes)
         metric_id = self._checked_metric(attributes)
         start, end = self._timeframe(attributes.get("timeframe"))
@@ -188,7 +188,7 @@ class Reports:
             raise InvalidQuery("The timeframe cannot be longer than 1 year.", "timeframe")
         return int(epoch(start)), int(epoch(end))
 
-    def _campaign_rows(self, start: int, end: int) -> list[tuple[dict, int, int, str]]:
+    def _campaign_rows(self, start: int, end: int) -> list[tuple[dict[str, Any], int, int, str]]:
         catalog = self.account.catalog
         rows = []
         for campaign in catalog.campaigns.items:
@@ -220,7 +220,7 @@ class Reports:
                 rows.append((dimensions, h, recipients, channel))
         return rows
 
-    def _flow_rows(self, start: int, end: int) -> list[tuple[dict, int, int, str]]:
+    def _flow_rows(self, start: int, end: int) -> list[tuple[dict[str, Any], int, int, str]]:
         rows = []
         for message in self.flow_messages():
             days = (end - max(start, message.live_from)) / DAY
@@ -270,7 +270,7 @@ class Reports:
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.account.timezone)
 
-    def _flow_series(self, attributes: dict) -> dict:
+    def _flow_series(self, attributes: dict[str, Any]) -> dict[str, Any]:
         statistics = _checked_statistics(attributes)
         metric_id = self._checked_metric(attributes)
         interval = attributes.get("interval")
@@ -331,7 +331,7 @@ class Reports:
         end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), self.zone)
         return segment_point(groups, groups.position[segment_id], start, end)
 
-    def _segment_series(self, attributes: dict) -> dict:
+    def _segment_series(self, attributes: dict[str, Any]) -> dict[str, Any]:
         statistics = _checked_statistics(attributes, SEGMENT_STATISTICS)
         interval = attributes.get("interval")
         start, end = self._series_timeframe(attributes)
@@ -363,8 +363,8 @@ class Reports:
         return self._series_document("segment-series-report", buckets, results)
 
     def _series_document(
-        self, report_type: str, buckets: list[dt.datetime], results: list[dict]
-    ) -> dict:
+        self, report_type: str, buckets: list[dt.datetime], results: list[dict[str, Any]]
+    ) -> dict[str, Any]:
         return {
             "type": report_type,
             "attributes": {
@@ -389,7 +389,7 @@ class Reports:
         local offset."""
         return moment.astimezone(UTC).isoformat() if self.account.quirks else moment.isoformat()
 
-    def _series_timeframe(self, attributes: dict) -> tuple[dt.datetime, dt.datetime]:
+    def _series_timeframe(self, attributes: dict[str, Any]) -> tuple[dt.datetime, dt.datetime]:
         now = self.account.now().astimezone(self.zone)
         return series_timeframe(
             attributes.get("timeframe"),
@@ -398,7 +398,7 @@ class Reports:
             lambda key: _named_timeframe(key, now),
         )
 
-    def _checked_metric(self, attributes: dict) -> str:
+    def _checked_metric(self, attributes: dict[str, Any]) -> str:
         metric_id = attributes.get("conversion_metric_id")
         if not metric_id:
             raise InvalidQuery(
@@ -413,7 +413,7 @@ class Reports:
 
     # --- form and segment reports (the storefront's forms, the account's segments) --------
 
-    def _form_groups(self, attributes: dict) -> dict[tuple[str | None, ...], list[str]]:
+    def _form_groups(self, attributes: dict[str, Any]) -> dict[tuple[str | None, ...], list[str]]:
         """Grouping values -> the form versions they sum (grouped by form_id by default)."""
         group_by = attributes.get("group_by") or ["form_id"]
         if not isinstance(group_by, list) or not set(group_by) <= set(FORM_GROUPS):
@@ -437,7 +437,7 @@ class Reports:
         total["submit_rate"] = total["submits"] / uniques if uniques else 0.0
         return {name: int(v) if name != "submit_rate" else v for name, v in total.items()}
 
-    def _form_values(self, attributes: dict) -> dict:
+    def _form_values(self, attributes: dict[str, Any]) -> dict[str, Any]:
         statistics = _checked_statistics(attributes, FORM_STATISTICS)
         start, end = self._timeframe(attributes.get("timeframe"))
         first = dt.datetime.fromtimestamp(start, self.zone).date()
@@ -455,7 +455,7 @@ class Reports:
             )
         return {"type": "form-values-report", "attributes": {"results": results}}
 
-    def _form_series(self, attributes: dict) -> dict:
+    def _form_series(self, attributes: dict[str, Any]) -> dict[str, Any]:
         statistics = _checked_statistics(attributes, FORM_STATISTICS)
         interval = attributes.get("interval")
         start, end = self._series_timeframe(attributes)
@@ -479,7 +479,7 @@ class Reports:
             )
         return self._series_document("form-series-report", buckets, results)
 
-    def _segment_values(self, attributes: dict) -> dict:
+    def _segment_values(self, attributes: dict[str, Any]) -> dict[str, Any]:
         statistics = _checked_statistics(attributes, SEGMENT_STATISTICS)
         start, end = (
             dt.datetime.fromtimestamp(moment, self.zone)
@@ -510,7 +510,7 @@ class Reports:
 
     # --- metric aggregates -----------------------------------------------------------
 
-    def _aggregate(self, attributes: dict) -> dict:
+    def _aggregate(self, attributes: dict[str, Any]) -> dict[str, Any]:
         account = self.account
         metric = account.metric(str(attributes.get("metric_id")))
         if metric is None:
@@ -555,7 +555,7 @@ class Reports:
         positions = [run.position((bound, -INF)) for bound in bounds]
         total = positions[-1] - positions[0]
         walk = total <= WALK_LIMIT  # beyond it, sum and unique are estimated from counts
-        split: dict[tuple, list[list[int]]] = {}  # dimension values -> events per bucket
+        split: dict[tuple[Any, ...], list[list[int]]] = {}  # dimension values -> events per bucket
         for k in range(len(buckets)):
             lo, hi = positions[k], positions[k + 1]
             extra = [e for ts, e in fresh if bounds[k] <= ts < bounds[k + 1]]
@@ -621,7 +621,8 @@ class Reports:
         if not walk:  # estimate: the base count x the mean order value
             return round(count * (90.0 if kind != PRODUCT_KIND else 40.0), 2)
         values = [events.value(e) for e in indices]
-        return round(sum(v for v in values if v is not None), 2)
+        total: float = sum(v for v in values if v is not None)
+        return round(total, 2)
 
     def _unique(self, indices: list[int], count: int, fresh: int, walk: bool) -> float:
         events = self.account.events
@@ -640,7 +641,9 @@ class FlowMessage(NamedTuple):
     live_from: int  # the flow's creation, epoch seconds
 
 
-def _checked_statistics(attributes: dict, allowed: Collection[str] = STATISTICS) -> list[str]:
+def _checked_statistics(
+    attributes: dict[str, Any], allowed: Collection[str] = STATISTICS
+) -> list[str]:
     statistics = attributes.get("statistics")
     if not isinstance(statistics, list) or not statistics:
         raise InvalidQuery("'statistics' is a required field.", "statistics")
@@ -650,7 +653,9 @@ def _checked_statistics(attributes: dict, allowed: Collection[str] = STATISTICS)
     return statistics
 
 
-def _group_by(attributes: dict, allowed: tuple[str, ...], required: tuple[str, ...]) -> list[str]:
+def _group_by(
+    attributes: dict[str, Any], allowed: tuple[str, ...], required: tuple[str, ...]
+) -> list[str]:
     group_by = attributes.get("group_by") or [*required, "send_channel"]
     bad = [name for name in group_by if name not in allowed]
     if bad or not set(required) <= set(group_by):
@@ -683,7 +688,7 @@ def _segment_filter(text: Any) -> set[str] | None:
     return {str(v) for v in values}
 
 
-def _report_links(report_type: str, results: list[dict]) -> dict:
+def _report_links(report_type: str, results: list[dict[str, Any]]) -> dict[str, Any]:
     if report_type.startswith("campaign"):
         ids = dict.fromkeys(r["groupings"]["campaign_id"] for r in results)
         return {"campaigns": {"data": [{"type": "campaign", "id": i} for i in ids]}}
@@ -777,7 +782,7 @@ def _filter_terms(text: Any, allowed: tuple[str, ...]) -> list[tuple[str, str, l
     return terms
 
 
-def _term_matches(dimensions: dict, term: tuple[str, str, list[str]]) -> bool:
+def _term_matches(dimensions: dict[str, Any], term: tuple[str, str, list[str]]) -> bool:
     op, name, values = term
     actual = dimensions.get(name)
     if op == "contains-all":

@@ -410,7 +410,7 @@ class Storefront:
         return list(self.tables[FORM_VERSIONS].items)
 
 
-def _product(title: str, external: str, price: float, created: int, updated: int) -> dict:
+def _product(title: str, external: str, price: float, created: int, updated: int) -> dict[str, Any]:
     slug = external.lower()
     return {
         "external_id": external,
