@@ -17,8 +17,9 @@ a metric aggregate's day as the UTC instant of its local midnight.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
-from collections.abc import Collection
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -88,6 +89,8 @@ AGGREGATE_DIMENSIONS = frozenset(
 )  # fmt: skip
 INTERVALS = frozenset({"hour", "day", "week", "month"})
 WALK_LIMIT = 200_000
+# A group's statistics over one interval [start, end) of a series.
+Point = Callable[[dt.datetime, dt.datetime], Mapping[str, float]]
 _TERM = re.compile(r"(equals|contains-any|contains-all)\(\s*([\w$]+)\s*,\s*(.+?)\s*\)$")
 _RANGE = re.compile(
     r"(greater-or-equal|greater-than|less-than|less-or-equal)\(\s*datetime\s*,\s*([^)]+?)\s*\)$"
@@ -273,27 +276,19 @@ class Reports:
     def _flow_series(self, attributes: dict[str, Any]) -> dict[str, Any]:
         statistics = _checked_statistics(attributes)
         metric_id = self._checked_metric(attributes)
-        interval = attributes.get("interval")
         start, end = self._series_timeframe(attributes)
         group_by = _group_by(attributes, FLOW_GROUPS, ("flow_id", "flow_message_id"))
         terms = _filter_terms(attributes.get("filter"), FLOW_GROUPS)
-        buckets = _buckets(start, end, SERIES_INTERVALS[str(interval)])
-        bounds = [*buckets[1:], end]
-        results = []
-        for message in self.flow_messages():
-            if not all(_term_matches(message.dimensions, term) for term in terms):
-                continue
-            points = [
-                self._flow_point(message, lo, hi, metric_id)
-                for lo, hi in zip(buckets, bounds, strict=True)
-            ]
-            results.append(
-                {
-                    "groupings": {name: message.dimensions.get(name) for name in group_by},
-                    "statistics": {name: [p[name] for p in points] for name in statistics},
-                }
+        groups = [
+            (
+                {name: message.dimensions.get(name) for name in group_by},
+                functools.partial(self._flow_point, message, metric_id=metric_id),
             )
-        document = self._series_document("flow-series-report", buckets, results)
+            for message in self.flow_messages()
+            if all(_term_matches(message.dimensions, term) for term in terms)
+        ]
+        document = self._series("flow-series-report", attributes, statistics, (start, end), groups)
+        results = document["attributes"]["results"]
         document["relationships"] = _report_links("flow-series-report", results)
         return document
 
@@ -333,8 +328,17 @@ class Reports:
 
     def _segment_series(self, attributes: dict[str, Any]) -> dict[str, Any]:
         statistics = _checked_statistics(attributes, SEGMENT_STATISTICS)
-        interval = attributes.get("interval")
         start, end = self._series_timeframe(attributes)
+        groups = [
+            (grouping, functools.partial(segment_point, self.account.segment_groups, g))
+            for g, grouping in self._segments(start, attributes)
+        ]
+        return self._series("segment-series-report", attributes, statistics, (start, end), groups)
+
+    def _segments(
+        self, start: dt.datetime, attributes: dict[str, Any]
+    ) -> Iterator[tuple[int, dict[str, Any]]]:
+        """The segments a segment report covers (by position), with their grouping."""
         if start.date() < SEGMENT_DATA_START:
             raise InvalidQuery(
                 "Data is unavailable before June 1st, 2023. Please use a time frame after "
@@ -342,25 +346,33 @@ class Reports:
                 "timeframe",
             )
         chosen = _segment_filter(attributes.get("filter"))
-        groups = self.account.segment_groups
-        buckets = _buckets(start, end, SERIES_INTERVALS[str(interval)])
-        bounds = [*buckets[1:], end]
+        vanished = self.account.vanished["segments"]
+        for g, segment_id in enumerate(self.account.segment_groups.ids):
+            if (chosen is None or segment_id in chosen) and segment_id not in vanished:
+                yield g, {"segment_id": segment_id}
+
+    def _series(
+        self,
+        report_type: str,
+        attributes: dict[str, Any],
+        statistics: list[str],
+        timeframe: tuple[dt.datetime, dt.datetime],
+        groups: Sequence[tuple[dict[str, Any], Point]],
+    ) -> dict[str, Any]:
+        """A series report: for each group, each statistic's value per interval."""
+        start, end = timeframe
+        buckets = _buckets(start, end, SERIES_INTERVALS[str(attributes.get("interval"))])
+        spans = list(zip(buckets, [*buckets[1:], end], strict=True))
         results = []
-        for g, segment_id in enumerate(groups.ids):
-            if chosen is not None and segment_id not in chosen:
-                continue
-            if segment_id in self.account.vanished["segments"]:
-                continue
-            points = [
-                segment_point(groups, g, lo, hi) for lo, hi in zip(buckets, bounds, strict=True)
-            ]
+        for grouping, point in groups:
+            points = [point(lo, hi) for lo, hi in spans]
             results.append(
                 {
-                    "groupings": {"segment_id": segment_id},
+                    "groupings": grouping,
                     "statistics": {name: [p[name] for p in points] for name in statistics},
                 }
             )
-        return self._series_document("segment-series-report", buckets, results)
+        return self._series_document(report_type, buckets, results)
 
     def _series_document(
         self, report_type: str, buckets: list[dt.datetime], results: list[dict[str, Any]]
@@ -413,8 +425,8 @@ class Reports:
 
     # --- form and segment reports (the storefront's forms, the account's segments) --------
 
-    def _form_groups(self, attributes: dict[str, Any]) -> dict[tuple[str | None, ...], list[str]]:
-        """Grouping values -> the form versions they sum (grouped by form_id by default)."""
+    def _form_groups(self, attributes: dict[str, Any]) -> list[tuple[dict[str, Any], list[str]]]:
+        """Each grouping (by form_id by default) with the form versions it sums."""
         group_by = attributes.get("group_by") or ["form_id"]
         if not isinstance(group_by, list) or not set(group_by) <= set(FORM_GROUPS):
             raise InvalidQuery(
@@ -424,7 +436,10 @@ class Reports:
         for version in self.account.storefront.form_versions():
             values = {"form_id": version.parent, "form_version_id": version.id}
             groups.setdefault(tuple(values[name] for name in group_by), []).append(version.id)
-        return groups
+        return [
+            (dict(zip(group_by, values, strict=True)), versions)
+            for values, versions in groups.items()
+        ]
 
     def _form_point(self, versions: list[str], days: list[dt.date]) -> dict[str, float]:
         store = self.account.storefront
@@ -443,41 +458,29 @@ class Reports:
         first = dt.datetime.fromtimestamp(start, self.zone).date()
         last = dt.datetime.fromtimestamp(end, self.zone).date()
         days = [first + dt.timedelta(days=k) for k in range((last - first).days)]
-        group_by = attributes.get("group_by") or ["form_id"]
-        results = []
-        for values, versions in self._form_groups(attributes).items():
-            point = self._form_point(versions, days)
-            results.append(
-                {
-                    "groupings": dict(zip(group_by, values, strict=True)),
-                    "statistics": {name: point[name] for name in statistics},
-                }
-            )
-        return {"type": "form-values-report", "attributes": {"results": results}}
+        points = [
+            (grouping, self._form_point(versions, days))
+            for grouping, versions in self._form_groups(attributes)
+        ]
+        return _values_document("form-values-report", statistics, points)
 
     def _form_series(self, attributes: dict[str, Any]) -> dict[str, Any]:
         statistics = _checked_statistics(attributes, FORM_STATISTICS)
-        interval = attributes.get("interval")
         start, end = self._series_timeframe(attributes)
-        buckets = _buckets(start, end, SERIES_INTERVALS[str(interval)])
-        bounds = [*buckets[1:], end]
-        # A bucket's days: those starting in it (an hourly bucket holds its day's midnight).
-        spans = [
-            [lo.date() + dt.timedelta(days=k) for k in range(max((hi.date() - lo.date()).days, 0))]
-            or ([lo.date()] if lo.hour == 0 and interval == "hourly" else [])
-            for lo, hi in zip(buckets, bounds, strict=True)
+        hourly = attributes.get("interval") == "hourly"
+
+        def point(versions: list[str], lo: dt.datetime, hi: dt.datetime) -> Mapping[str, float]:
+            # A bucket's days: those starting in it (an hourly bucket holds its day's midnight).
+            count = max((hi.date() - lo.date()).days, 0)
+            days = [lo.date() + dt.timedelta(days=k) for k in range(count)]
+            midnight = [lo.date()] if lo.hour == 0 and hourly else []
+            return self._form_point(versions, days or midnight)
+
+        groups = [
+            (grouping, functools.partial(point, versions))
+            for grouping, versions in self._form_groups(attributes)
         ]
-        group_by = attributes.get("group_by") or ["form_id"]
-        results = []
-        for values, versions in self._form_groups(attributes).items():
-            points = [self._form_point(versions, days) for days in spans]
-            results.append(
-                {
-                    "groupings": dict(zip(group_by, values, strict=True)),
-                    "statistics": {name: [p[name] for p in points] for name in statistics},
-                }
-            )
-        return self._series_document("form-series-report", buckets, results)
+        return self._series("form-series-report", attributes, statistics, (start, end), groups)
 
     def _segment_values(self, attributes: dict[str, Any]) -> dict[str, Any]:
         statistics = _checked_statistics(attributes, SEGMENT_STATISTICS)
@@ -485,28 +488,12 @@ class Reports:
             dt.datetime.fromtimestamp(moment, self.zone)
             for moment in self._timeframe(attributes.get("timeframe"))
         )
-        if start.date() < SEGMENT_DATA_START:
-            raise InvalidQuery(
-                "Data is unavailable before June 1st, 2023. Please use a time frame after "
-                "this date.",
-                "timeframe",
-            )
-        chosen = _segment_filter(attributes.get("filter"))
         groups = self.account.segment_groups
-        results = []
-        for g, segment_id in enumerate(groups.ids):
-            if (chosen is not None and segment_id not in chosen) or (
-                segment_id in self.account.vanished["segments"]
-            ):
-                continue
-            point = segment_point(groups, g, start, end)
-            results.append(
-                {
-                    "groupings": {"segment_id": segment_id},
-                    "statistics": {name: point[name] for name in statistics},
-                }
-            )
-        return {"type": "segment-values-report", "attributes": {"results": results}}
+        points = [
+            (grouping, segment_point(groups, g, start, end))
+            for g, grouping in self._segments(start, attributes)
+        ]
+        return _values_document("segment-values-report", statistics, points)
 
     # --- metric aggregates -----------------------------------------------------------
 
@@ -686,6 +673,19 @@ def _segment_filter(text: Any) -> set[str] | None:
     if (match.group(1) == "any") != isinstance(value, list) or len(values) > 100:
         raise InvalidQuery("equals takes one segment id, any a list of at most 100.", "filter")
     return {str(v) for v in values}
+
+
+def _values_document(
+    report_type: str,
+    statistics: list[str],
+    points: Sequence[tuple[dict[str, Any], Mapping[str, float]]],
+) -> dict[str, Any]:
+    """A values report: for each group, each statistic's value over the timeframe."""
+    results = [
+        {"groupings": grouping, "statistics": {name: point[name] for name in statistics}}
+        for grouping, point in points
+    ]
+    return {"type": report_type, "attributes": {"results": results}}
 
 
 def _report_links(report_type: str, results: list[dict[str, Any]]) -> dict[str, Any]:
