@@ -1,12 +1,9 @@
-"""Reporting endpoints: campaign/flow values reports, flow/segment series reports (their
-days in the account's timezone, see ``_series``) and metric aggregates (``by`` the
-attribution dimensions too).
+"""Reporting endpoints: campaign/flow/form/segment values reports, flow/segment/form series
+reports (their days in the account's timezone, see ``_series``); metric aggregates are
+``_aggregates``'.
 
 Values reports derive every number from the message's hash, so results are stable and
-consistent (uniques <= totals, rates are the ratios). Metric aggregates count the real
-sandbox events: counts by binary search over each metric's monotone stream (exact at any
-size); ``sum_value`` and ``unique`` walk the events when the window holds at most
-``WALK_LIMIT`` of them and are estimated from the count beyond that.
+consistent (uniques <= totals, rates are the ratios).
 
 With quirks, values reports carry an ``id`` and send count statistics as floats on most
 rows (``4779.0``, as Klaviyo does); a metric that vanished after being listed is 404; and
@@ -21,13 +18,13 @@ import functools
 import re
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from typing import Any, NamedTuple
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import orjson
 
-from ..model import InvalidQuery, NotFound
-from ._core import DAY, INF, UTC, Run, epoch, mix, salt, unit, uuid_text
-from ._events import PRODUCT_KIND
+from ..model import InvalidQuery
+from ._aggregates import Aggregates
+from ._core import DAY, UTC, epoch, mix, salt, unit, uuid_text
 from ._series import (
     INTERVALS as SERIES_INTERVALS,
 )
@@ -39,6 +36,7 @@ from ._series import (
     series_timeframe,
 )
 from ._storefront import FORM_STATISTICS
+from ._timeframes import add_years, interval_starts, named_timeframe
 
 STATISTICS = frozenset(
     {
@@ -74,32 +72,15 @@ COUNTS = frozenset(
         "unsubscribe_uniques", "unsubscribes",
     }
 )  # fmt: skip
-MEASUREMENTS = frozenset({"count", "sum_value", "unique"})
-# The ``by`` dimensions the spec lists; the attribution ones split by the events' credits.
-AGGREGATE_DIMENSIONS = frozenset(
-    {
-        "$attributed_channel", "$attributed_flow", "$attributed_message", "$attributed_variation",
-        "$campaign_channel", "$flow", "$flow_channel", "$message", "$message_send_cohort",
-        "$usage_amount", "$value_currency", "$variation", "$variation_send_cohort", "Bot Click",
-        "Bounce Type", "Campaign Name", "Client Canonical", "Client Name", "Client Type",
-        "Email Domain", "Failure Source", "Failure Type", "From Number", "From Phone Region",
-        "Inbox Provider", "List", "Message Format", "Message Name", "Message Type", "Method",
-        "Segment Count", "Subject", "To Number", "To Phone Region", "URL", "form_id",
-    }
-)  # fmt: skip
-INTERVALS = frozenset({"hour", "day", "week", "month"})
-WALK_LIMIT = 200_000
 # A group's statistics over one interval [start, end) of a series.
 Point = Callable[[dt.datetime, dt.datetime], Mapping[str, float]]
 _TERM = re.compile(r"(equals|contains-any|contains-all)\(\s*([\w$]+)\s*,\s*(.+?)\s*\)$")
-_RANGE = re.compile(
-    r"(greater-or-equal|greater-than|less-than|less-or-equal)\(\s*datetime\s*,\s*([^)]+?)\s*\)$"
-)
 
 
 class Reports:
     def __init__(self, account: Any) -> None:
         self.account = account
+        self.aggregates = Aggregates(account, self.aggregate_label)
 
     def run(self, report_type: str, attributes: dict[str, Any]) -> dict[str, Any]:
         if report_type == "campaign-values-report":
@@ -115,7 +96,7 @@ class Reports:
         if report_type == "segment-series-report":
             return self._segment_series(attributes)
         if report_type == "metric-aggregate":
-            return self._aggregate(attributes)
+            return self.aggregates.run(attributes)
         if report_type == "form-values-report":
             return self._form_values(attributes)
         if report_type == "form-series-report":
@@ -172,7 +153,7 @@ class Reports:
         if not isinstance(timeframe, dict):
             raise InvalidQuery("'timeframe' is a required field.", "timeframe")
         if "key" in timeframe:
-            start, end = _named_timeframe(
+            start, end = named_timeframe(
                 str(timeframe["key"]), self.account.now().astimezone(self.zone)
             )
         else:
@@ -187,7 +168,7 @@ class Reports:
                 raise InvalidQuery("Invalid timeframe.", "timeframe") from error
         if end <= start:
             raise InvalidQuery("The timeframe end must be after its start.", "timeframe")
-        if end > _add_years(start, 1):
+        if end > add_years(start, 1):
             raise InvalidQuery("The timeframe cannot be longer than 1 year.", "timeframe")
         return int(epoch(start)), int(epoch(end))
 
@@ -361,7 +342,7 @@ class Reports:
     ) -> dict[str, Any]:
         """A series report: for each group, each statistic's value per interval."""
         start, end = timeframe
-        buckets = _buckets(start, end, SERIES_INTERVALS[str(attributes.get("interval"))])
+        buckets = interval_starts(start, end, SERIES_INTERVALS[str(attributes.get("interval"))])
         spans = list(zip(buckets, [*buckets[1:], end], strict=True))
         results = []
         for grouping, point in groups:
@@ -407,7 +388,7 @@ class Reports:
             attributes.get("timeframe"),
             attributes.get("interval"),
             self.zone,
-            lambda key: _named_timeframe(key, now),
+            lambda key: named_timeframe(key, now),
         )
 
     def _checked_metric(self, attributes: dict[str, Any]) -> str:
@@ -494,128 +475,6 @@ class Reports:
             for g, grouping in self._segments(start, attributes)
         ]
         return _values_document("segment-values-report", statistics, points)
-
-    # --- metric aggregates -----------------------------------------------------------
-
-    def _aggregate(self, attributes: dict[str, Any]) -> dict[str, Any]:
-        account = self.account
-        metric = account.metric(str(attributes.get("metric_id")))
-        if metric is None:
-            raise InvalidQuery("'metric_id' must be an existing metric.", "metric_id")
-        if metric.id in account.vanished["metrics"]:  # listed, then deleted
-            raise NotFound(f"A metric with id {metric.id} does not exist.")
-        measurements = attributes.get("measurements")
-        if (
-            not isinstance(measurements, list)
-            or not measurements
-            or not set(measurements) <= MEASUREMENTS
-        ):
-            raise InvalidQuery(
-                "'measurements' must be a non-empty subset of count, sum_value, unique.",
-                "measurements",
-            )
-        interval = attributes.get("interval") or "day"
-        if interval not in INTERVALS:
-            raise InvalidQuery(f"'{interval}' is not a valid interval.", "interval")
-        try:
-            zone = ZoneInfo(attributes.get("timezone") or "UTC")
-        except (ZoneInfoNotFoundError, ValueError) as error:
-            raise InvalidQuery("Invalid timezone.", "timezone") from error
-        start, end = _aggregate_range(attributes.get("filter"), zone)
-        by = attributes.get("by") or []
-        if not isinstance(by, list) or not set(by) <= AGGREGATE_DIMENSIONS:
-            raise InvalidQuery(
-                f"'by' must be a list of: {', '.join(sorted(AGGREGATE_DIMENSIONS))}.", "by"
-            )
-        buckets = _buckets(start, end, interval)
-        events = account.events
-        stream = events.span(metric)
-        run = Run(stream.lo, stream.hi, stream.at) if stream else Run(0, 0, lambda e: 0)
-        fresh = [
-            (ts, e)
-            for ts, e in account.events.overlay.keys
-            if account.events.overlay.events[e].metric == metric.index
-        ]
-        bounds = [int(epoch(moment)) for moment in buckets] + [int(epoch(end))]
-        bounds[0] = int(epoch(start))
-        series: dict[str, list[float]] = {name: [] for name in measurements}
-        positions = [run.position((bound, -INF)) for bound in bounds]
-        total = positions[-1] - positions[0]
-        walk = total <= WALK_LIMIT  # beyond it, sum and unique are estimated from counts
-        split: dict[tuple[Any, ...], list[list[int]]] = {}  # dimension values -> events per bucket
-        for k in range(len(buckets)):
-            lo, hi = positions[k], positions[k + 1]
-            extra = [e for ts, e in fresh if bounds[k] <= ts < bounds[k + 1]]
-            count = events.count(metric, lo, hi)
-            indices = [*events.members(metric, lo, hi), *extra] if walk else []
-            if by:
-                for e in indices:
-                    split.setdefault(self._dimensions(e, by), [[] for _ in buckets])[k].append(e)
-                continue
-            if "count" in series:
-                series["count"].append(float(count + len(extra)))
-            if "sum_value" in series:
-                series["sum_value"].append(self._sum(metric.kind, indices, count, walk))
-            if "unique" in series:
-                series["unique"].append(self._unique(indices, count, len(extra), walk))
-        data = (
-            [
-                {
-                    "dimensions": list(values),
-                    "measurements": self._walked(metric, per, measurements),
-                }
-                for values, per in sorted(split.items(), key=lambda item: str(item[0]))
-            ]
-            if by
-            else [{"dimensions": [], "measurements": series}]
-        )
-        h = mix(salt(account.seed, f"aggregate-{metric.id}-{bounds[0]}-{bounds[-1]}"))
-        return {
-            "type": "metric-aggregate",
-            "id": uuid_text(h, mix(h)),
-            "attributes": {"dates": [self.aggregate_label(m) for m in buckets], "data": data},
-        }
-
-    def _dimensions(self, e: int, by: list[str]) -> tuple[str | None, ...]:
-        """The event's value of each ``by`` dimension: its first attribution's flow, message
-        or variation; None where it has none (or for a dimension the sandbox does not model)."""
-        credits = self.account.attributions.credits(e)
-        sent = credits[0] if credits else None
-        values = {
-            "$attributed_flow": sent.flow if sent else None,
-            "$attributed_message": (sent.campaign_message or sent.flow_message) if sent else None,
-            "$attributed_variation": sent.flow_message if sent else None,
-        }
-        return tuple(values.get(name) for name in by)
-
-    def _walked(
-        self, metric: Any, per_bucket: list[list[int]], measurements: list[str]
-    ) -> dict[str, list[float]]:
-        """The measurements of one dimension group, from its events in each bucket."""
-        events = self.account.events
-        series: dict[str, list[float]] = {name: [] for name in measurements}
-        for indices in per_bucket:
-            if "count" in series:
-                series["count"].append(float(len(indices)))
-            if "sum_value" in series:
-                series["sum_value"].append(self._sum(metric.kind, indices, len(indices), True))
-            if "unique" in series:
-                series["unique"].append(float(len({events.profile_of(e) for e in indices})))
-        return series
-
-    def _sum(self, kind: int, indices: list[int], count: int, walk: bool) -> float:
-        events = self.account.events
-        if not walk:  # estimate: the base count x the mean order value
-            return round(count * (90.0 if kind != PRODUCT_KIND else 40.0), 2)
-        values = [events.value(e) for e in indices]
-        total: float = sum(v for v in values if v is not None)
-        return round(total, 2)
-
-    def _unique(self, indices: list[int], count: int, fresh: int, walk: bool) -> float:
-        events = self.account.events
-        if not walk:  # estimate: most profiles appear once per bucket
-            return float(int(count * 0.9) + fresh)
-        return float(len({events.profile_of(e) for e in indices}))
 
 
 class FlowMessage(NamedTuple):
@@ -788,96 +647,3 @@ def _term_matches(dimensions: dict[str, Any], term: tuple[str, str, list[str]]) 
     if op == "contains-all":
         return all(value == actual for value in values)
     return actual in values
-
-
-def _add_years(moment: dt.datetime, years: int) -> dt.datetime:
-    try:
-        return moment.replace(year=moment.year + years)
-    except ValueError:  # 29 February
-        return moment.replace(year=moment.year + years, day=28)
-
-
-def _add_months(moment: dt.datetime, months: int) -> dt.datetime:
-    month = moment.month - 1 + months
-    year, month = moment.year + month // 12, month % 12 + 1
-    return moment.replace(year=year, month=month, day=min(moment.day, 28))
-
-
-def _named_timeframe(key: str, now: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
-    """Klaviyo's timeframe keys in the account timezone; whole days end at midnight."""
-    today = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    week = today - dt.timedelta(days=today.weekday())
-    month = today.replace(day=1)
-    year = month.replace(month=1)
-    days = {"last_7_days": 7, "last_30_days": 30, "last_90_days": 90, "last_365_days": 365}
-    frames = {
-        "today": (today, now),
-        "yesterday": (today - dt.timedelta(days=1), today),
-        "this_week": (week, now),
-        "last_week": (week - dt.timedelta(days=7), week),
-        "this_month": (month, now),
-        "last_month": (_add_months(month, -1), month),
-        "this_year": (year, now),
-        "last_year": (_add_years(year, -1), year),
-        "last_3_months": (_add_months(today, -3), today),
-        "last_12_months": (_add_months(today, -12), today),
-    }
-    if key in days:
-        return today - dt.timedelta(days=days[key]), today
-    if key not in frames:
-        raise InvalidQuery(f"'{key}' is not a valid timeframe key.", "timeframe")
-    start, end = frames[key]
-    return start, max(end, start + dt.timedelta(seconds=1))
-
-
-def _aggregate_range(filters: Any, zone: ZoneInfo) -> tuple[dt.datetime, dt.datetime]:
-    if not isinstance(filters, list) or not filters:
-        raise InvalidQuery("'filter' must be a list including a datetime range.", "filter")
-    start = end = None
-    for text in filters:
-        match = _RANGE.match(str(text).strip())
-        if match is None:
-            continue  # other metric-aggregate filters do not narrow the sandbox's events
-        try:
-            moment = dt.datetime.fromisoformat(match.group(2).replace("Z", "+00:00"))
-        except ValueError as error:
-            raise InvalidQuery(f"Invalid datetime in filter: {text}", "filter") from error
-        moment = moment.replace(tzinfo=zone) if moment.tzinfo is None else moment.astimezone(zone)
-        if match.group(1).startswith("greater"):
-            start = moment
-        else:
-            end = moment
-    if start is None or end is None:
-        raise InvalidQuery(
-            "The filter must include greater-or-equal(datetime,...) and less-than(datetime,...).",
-            "filter",
-        )
-    if end <= start:
-        raise InvalidQuery("The datetime range is empty.", "filter")
-    if end > _add_years(start, 1):
-        raise InvalidQuery("The datetime range cannot be longer than 1 year.", "filter")
-    return start, end
-
-
-def _buckets(start: dt.datetime, end: dt.datetime, interval: str) -> list[dt.datetime]:
-    """Bucket starts in the query's timezone, aligned to the interval."""
-    first = start.replace(minute=0, second=0, microsecond=0)
-    if interval != "hour":
-        first = first.replace(hour=0)
-    if interval == "week":
-        first -= dt.timedelta(days=first.weekday())
-    if interval == "month":
-        first = first.replace(day=1)
-    buckets = []
-    moment = first
-    while moment < end:
-        buckets.append(moment)
-        if interval == "hour":
-            moment = (moment.astimezone(UTC) + dt.timedelta(hours=1)).astimezone(moment.tzinfo)
-        elif interval == "day":
-            moment = (moment + dt.timedelta(days=1)).replace(hour=0)
-        elif interval == "week":
-            moment = (moment + dt.timedelta(days=7)).replace(hour=0)
-        else:
-            moment = _add_months(moment, 1)
-    return buckets
