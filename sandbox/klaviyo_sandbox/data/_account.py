@@ -17,7 +17,7 @@ from . import _omnichannel as omnichannel
 from . import _storefront as storefront
 from ._activity import Activity, LateEvent
 from ._attributions import Attributions
-from ._catalog import Catalog, Item, Table, _unique_short_ids
+from ._catalog import Catalog
 from ._collections import BY_NAME, COLLECTIONS, Collection
 from ._core import UTC, epoch
 from ._events import (
@@ -33,6 +33,7 @@ from ._pages import Included, item_values, lazy_page, small_page
 from ._profiles import Groups, Profiles
 from ._quirks import Stamps
 from ._reports import Reports
+from ._tables import Item, Table, unique_short_ids
 
 ALL = 10**12  # page size for ground truth: everything in one page
 ACCOUNT_TIMEZONE = "America/New_York"
@@ -76,7 +77,7 @@ class Account(Activity):
         self.clock_offset = 0.0  # seconds ``advance(..., move_clock=...)`` moved the clock
         moment = now if now is not None else dt.datetime.now(UTC).replace(second=0, microsecond=0)
         self.anchor = int(epoch(moment))
-        list_ids = _unique_short_ids(seed, "list", sizes.lists)
+        list_ids = unique_short_ids(seed, "list", sizes.lists)
         base, duplicate = self._open_metrics()
         self.profiles = Profiles(seed, sizes.profiles, self.anchor, list_ids, live_fields=quirks)
         self.events = Events(
@@ -358,7 +359,7 @@ class Account(Activity):
         return None if item is None else item.render(frozenset())
 
     def _account(self) -> Resource:
-        public_key = _unique_short_ids(self.seed, "account", 1)[0]
+        public_key = unique_short_ids(self.seed, "account", 1)[0]
         return {
             "type": "account",
             "id": public_key,

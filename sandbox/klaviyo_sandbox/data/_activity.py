@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..model import InvalidQuery, NotFound
-from ._catalog import Item, Table
 from ._collections import BY_NAME, COLLECTIONS
 from ._core import DAY, UTC, epoch, iso, salt
 from ._events import DUPLICATED, Events, Metric, NewEvent
 from ._profiles import SUPPRESSION_REASONS, Groups, Profiles
+from ._tables import Item, Table
 
 # With quirks, ``advance`` adds one late event per ``LATE_SHARE`` new ones, dated up to
 # ``LATE_DAYS`` days before they arrive.

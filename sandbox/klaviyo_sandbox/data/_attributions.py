@@ -12,13 +12,14 @@ to-many). The attributed event is the last event of an email metric before the c
 from __future__ import annotations
 
 import bisect
-import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from ._catalog import SENT, Catalog
+from ._campaigns import SENT
+from ._catalog import Catalog
 from ._core import mix, salt
 from ._events import DUPLICATED, EMAIL_KIND, Events
+from ._tables import epoch_of
 
 SECOND_PERIOD = 10
 _MASK = (1 << 64) - 1
@@ -35,23 +36,21 @@ class Sent:
     flow_message: str | None
 
 
-def _epoch(text: str) -> int:
-    return int(dt.datetime.fromisoformat(text).timestamp())
-
-
 def sent_messages(catalog: Catalog) -> list[Sent]:
     sent = []
     for campaign in catalog.campaigns.items:
         at = campaign.attributes.get("send_time")
         if campaign.attributes["status"] in SENT and at:
             for _, message in campaign.to_many.get("campaign-messages", []):
-                sent.append(Sent(_epoch(at), campaign.id, message, None, None))
+                sent.append(Sent(epoch_of(at), campaign.id, message, None, None))
     for flow in catalog.flows.items:
         if flow.attributes["status"] != "live":
             continue
         for _, action in flow.to_many.get("flow-actions", []):
             for _, message in catalog.flow_actions.by_id[action].to_many.get("flow-messages", []):
-                sent.append(Sent(_epoch(flow.attributes["created"]), None, None, flow.id, message))
+                sent.append(
+                    Sent(epoch_of(flow.attributes["created"]), None, None, flow.id, message)
+                )
     return sorted(sent, key=lambda s: (s.at, s.campaign_message or "", s.flow_message or ""))
 
 

@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING
 from ..model import Condition, Query, Resource
 from . import _omnichannel as omnichannel
 from . import _storefront as storefront
-from ._catalog import Table
 from ._lazy import Lazy
 from ._pages import Plan
+from ._tables import Table
 
 if TYPE_CHECKING:
     from ._account import Account

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._catalog import Catalog, Item, Table, _epoch
+from ._catalog import Catalog
 from ._core import mix, salt, ulid
+from ._tables import Item, Table, epoch_of
 from ._words import SMS_BODIES
 
 CAMPAIGNS = "campaigns@2026-10-15"
@@ -253,4 +254,4 @@ def _details(old: dict[str, Any], channel: str, number: int) -> dict[str, Any]:
 
 
 def _millis(text: str) -> int:
-    return _epoch(text) * 1000
+    return epoch_of(text) * 1000

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..model import Condition, Page, Query, Resource
-from ._catalog import Item
 from ._core import (
     INF,
     Key,
@@ -26,6 +25,7 @@ from ._core import (
     satisfies,
     walk,
 )
+from ._tables import Item
 
 QUIRK_REPEATS = 3
 Included = Callable[[list[Resource]], list[Resource]]

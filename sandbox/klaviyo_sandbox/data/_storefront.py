@@ -13,9 +13,9 @@ import datetime as dt
 import random
 from typing import Any
 
-from ._catalog import Item, Table, _unique_short_ids
 from ._core import DAY, mix, salt, ulid, unit, uuid_text
 from ._core import iso as _iso
+from ._tables import Item, Table, unique_short_ids
 
 FORMS = "forms"
 FORM_VERSIONS = "form-versions"
@@ -78,7 +78,7 @@ class Storefront:
         return self.anchor - rng.randint(2, most_days) * DAY - rng.randint(0, DAY - 1)
 
     def _forms(self, rng: random.Random, count: int) -> None:
-        for number, form_id in enumerate(_unique_short_ids(self.seed, "form", count)):
+        for number, form_id in enumerate(unique_short_ids(self.seed, "form", count)):
             created = self._created(rng, 400)
             ab_test = number % 3 == 2
             versions = 2 if ab_test else 1 + number % 2
