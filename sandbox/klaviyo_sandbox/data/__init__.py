@@ -10,6 +10,6 @@ accounts do (``Account`` lists them; ``_quirks`` holds the mixed timestamp forms
 """
 
 from ._account import ACCOUNT_TIMEZONE, Account, Sizes
-from ._reports import STATISTICS
+from ._statistics import STATISTICS
 
 __all__ = ["ACCOUNT_TIMEZONE", "STATISTICS", "Account", "Sizes"]
