@@ -20,17 +20,12 @@ from ._attributions import Attributions
 from ._catalog import Catalog
 from ._collections import BY_NAME, COLLECTIONS, Collection
 from ._core import UTC, epoch
-from ._events import (
-    Events,
-    Metric,
-    duplicate_metric,
-    make_metrics,
-    object_categories,
-    vanished_metric,
-)
+from ._events import Events
+from ._groups import Groups
 from ._lazy import Lazy
+from ._metrics import Metric, duplicate_metric, make_metrics, object_categories, vanished_metric
 from ._pages import Included, item_values, lazy_page, small_page
-from ._profiles import Groups, Profiles
+from ._profiles import Profiles
 from ._quirks import Stamps
 from ._reports import Reports
 from ._tables import Item, Table, unique_short_ids

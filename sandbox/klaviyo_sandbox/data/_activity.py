@@ -16,8 +16,10 @@ from typing import Any
 from ..model import InvalidQuery, NotFound
 from ._collections import BY_NAME, COLLECTIONS
 from ._core import DAY, UTC, epoch, iso, salt
-from ._events import DUPLICATED, Events, Metric, NewEvent
-from ._profiles import SUPPRESSION_REASONS, Groups, Profiles
+from ._events import Events, NewEvent
+from ._groups import Groups
+from ._metrics import DUPLICATED, Metric
+from ._profiles import SUPPRESSION_REASONS, Profiles
 from ._tables import Item, Table
 
 # With quirks, ``advance`` adds one late event per ``LATE_SHARE`` new ones, dated up to

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ..model import InvalidQuery, NotFound
 from ._core import INF, Run, epoch, mix, salt, uuid_text
-from ._events import PRODUCT_KIND
+from ._metrics import PRODUCT_KIND
 from ._timeframes import add_years, interval_starts
 
 MEASUREMENTS = frozenset({"count", "sum_value", "unique"})

@@ -18,7 +18,8 @@ from typing import Any
 from ._campaigns import SENT
 from ._catalog import Catalog
 from ._core import mix, salt
-from ._events import DUPLICATED, EMAIL_KIND, Events
+from ._events import Events
+from ._metrics import DUPLICATED, EMAIL_KIND
 from ._tables import epoch_of
 
 SECOND_PERIOD = 10

@@ -9,8 +9,8 @@ from typing import Any
 
 from ._campaigns import Campaigns
 from ._core import DAY, iso, mix, salt, short_id, uuid_text
-from ._events import Metric
 from ._flows import Flows
+from ._metrics import Metric
 from ._tables import Item, Table, unique_short_ids
 from ._words import LIST_NAMES, SEGMENT_NAMES, TAG_NAMES, TEMPLATE_NAMES
 

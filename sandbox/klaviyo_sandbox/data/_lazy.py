@@ -12,9 +12,11 @@ from typing import Any
 from ..model import Condition, NotFound, Query, Resource
 from ._attributions import Attributions
 from ._core import Keys, Stream, iso
-from ._events import Events, Metric
+from ._events import Events
+from ._groups import Groups
+from ._metrics import Metric
 from ._pages import Plan, resolve, sortable, window
-from ._profiles import LIST_SUPPRESSION, SUPPRESSION, Groups, Profiles
+from ._profiles import LIST_SUPPRESSION, SUPPRESSION, Profiles
 
 IDENTIFIERS = frozenset({"id", "email", "phone_number", "external_id", "profile_id"})
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ._core import mix, salt, short_id
-from ._events import Metric
+from ._metrics import Metric
 
 
 @dataclass
