@@ -245,15 +245,11 @@ class Account(Activity):
         return {**counts, "clock": self.now().isoformat()}
 
     def _count(self, row: Collection, view: omnichannel.View) -> int:
-        if row.name == "profiles":
-            return self.profiles.total - len(self.profiles.overlay.deleted)
-        if row.name == "events":
-            return self.events.total
-        if row.parent in self.groups:
-            return self._members(row.parent)
+        if row.count is not None:
+            return row.count(self)
         return len(self._tables(view if row.view else None)[row.name].items)
 
-    def _members(self, collection: str) -> int:
+    def member_count(self, collection: str) -> int:
         """Memberships of the lists or segments the account still has, as its truth counts
         them: a deleted (or vanished) group's members are gone with it."""
         groups = self.groups[collection]

@@ -46,7 +46,7 @@ class Collection:
     Its records come from exactly one source: ``table`` (materialised from the seed),
     ``view`` (the 2026-10-15 campaign model, derived from the catalog at each request), or
     ``plan`` (generated per index: profiles, events, members), whose ``one`` builds a
-    record by id. ``timeline`` is the field ground truth windows on; ``parent`` the
+    record by id and ``count`` counts them. ``timeline`` is the field ground truth windows on; ``parent`` the
     collection whose path a child is read under (``/api/flows/{id}/flow-actions``).
     ``deletable``: ``advance`` and the admin route delete its records; ``vanishing``
     (quirks): some listed records answer 404 on detail, their children too. ``same_as``:
@@ -60,6 +60,7 @@ class Collection:
     view: bool = False
     plan: Callable[[Lazy, Query], Plan] | None = None
     one: Callable[[Lazy, str, frozenset[str], frozenset[str]], Resource] | None = None
+    count: Callable[[Account], int] | None = None  # generated: how many (the summary)
     parent: str | None = None
     deletable: bool = False
     vanishing: bool = False
@@ -79,8 +80,22 @@ def _store(name: str) -> Callable[[Account], Table]:
 
 
 COLLECTIONS: tuple[Collection, ...] = (
-    Collection("profiles", "profile", "updated", plan=Lazy.profile_plan, one=Lazy.one_profile),
-    Collection("events", "event", "datetime", plan=Lazy.event_plan, one=Lazy.one_event),
+    Collection(
+        "profiles",
+        "profile",
+        "updated",
+        plan=Lazy.profile_plan,
+        one=Lazy.one_profile,
+        count=lambda a: a.profiles.total - len(a.profiles.overlay.deleted),
+    ),
+    Collection(
+        "events",
+        "event",
+        "datetime",
+        plan=Lazy.event_plan,
+        one=Lazy.one_event,
+        count=lambda a: a.events.total,
+    ),
     Collection(
         "lists", "list", "updated", table=lambda a: a.catalog.lists, deletable=True, vanishing=True
     ),
@@ -142,6 +157,7 @@ COLLECTIONS: tuple[Collection, ...] = (
         "profile",
         "joined_group_at",
         plan=lambda lazy, q: lazy.member_plan(q, lazy.lists),
+        count=lambda a: a.member_count("lists"),
         parent="lists",
     ),
     Collection(
@@ -149,6 +165,7 @@ COLLECTIONS: tuple[Collection, ...] = (
         "profile",
         "joined_group_at",
         plan=lambda lazy, q: lazy.member_plan(q, lazy.segments),
+        count=lambda a: a.member_count("segments"),
         parent="segments",
     ),
     Collection("accounts", "account", None, table=lambda a: a.account_table, paginated=False),
