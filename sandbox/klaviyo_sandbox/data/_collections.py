@@ -46,8 +46,9 @@ class Collection:
     Its records come from exactly one source: ``table`` (materialised from the seed),
     ``view`` (the 2026-10-15 campaign model, derived from the catalog at each request), or
     ``plan`` (generated per index: profiles, events, members), whose ``one`` builds a
-    record by id and ``count`` counts them. ``timeline`` is the field ground truth windows on; ``parent`` the
-    collection whose path a child is read under (``/api/flows/{id}/flow-actions``).
+    record by id and ``count`` counts them. ``timeline`` is the field ground truth windows
+    on; ``parent`` the collection whose path a child is read under
+    (``/api/flows/{id}/flow-actions``).
     ``deletable``: ``advance`` and the admin route delete its records; ``vanishing``
     (quirks): some listed records answer 404 on detail, their children too. ``same_as``:
     the records are another collection's, seen another way (the summary counts them there).
