@@ -15,7 +15,7 @@ from typing import Any
 from ..model import Condition, InvalidQuery, NotFound, Page, Query, Resource
 from . import _omnichannel as omnichannel
 from . import _storefront as storefront
-from ._activity import Activity, LateEvent
+from ._activity import Activity
 from ._attributions import Attributions
 from ._catalog import Catalog
 from ._collections import BY_NAME, COLLECTIONS, Collection
@@ -121,18 +121,7 @@ class Account(Activity):
             metric=self.metric,
         )
         self.reports = Reports(self)
-        self._advances = 0
-        self.deleted: dict[str, set[str]] = {
-            name: set() for name in ("profiles", *(r.name for r in COLLECTIONS if r.deletable))
-        }
-        """Collection -> ids ``advance`` deleted: gone from listings, NotFound by id."""
-        self.removed: dict[str, set[tuple[str, str]]] = {
-            "list-profiles": set(),
-            "segment-profiles": set(),
-        }
-        """Members ``advance`` removed: (list or segment id, profile id)."""
-        self.late_events: dict[str, LateEvent] = {}
-        """Event id -> when a late event (``datetime`` before its arrival) arrived."""
+        self._open_activity()
 
     def _open_metrics(self) -> tuple[list[Metric], Metric | None]:
         """``metrics``: with quirks, after the base ones (whose indices the events use), a

@@ -66,6 +66,16 @@ class Activity:
     late_events: dict[str, LateEvent]
     _advances: int
 
+    def _open_activity(self) -> None:
+        """Nothing happened yet."""
+        self._advances = 0
+        self.deleted = {name: set() for name in ("profiles", *DELETABLE)}
+        """Collection -> ids ``advance`` deleted: gone from listings, NotFound by id."""
+        self.removed = {"list-profiles": set(), "segment-profiles": set()}
+        """Members ``advance`` removed: (list or segment id, profile id)."""
+        self.late_events = {}
+        """Event id -> when a late event (``datetime`` before its arrival) arrived."""
+
     def now(self) -> dt.datetime:
         """The sandbox clock: real wall time, so a tap and the sandbox agree on "now"; ahead
         of it by what ``advance(..., move_clock=...)`` moved it (a tap is then run with the
