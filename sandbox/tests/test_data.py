@@ -272,7 +272,8 @@ def test_every_operation_reads_a_collection_row(account: Account) -> None:
         sources = [row.table is not None, row.view, row.plan is not None]
         assert sources.count(True) == 1, row.name
         if row.plan is None:  # only generated collections build one record or count theirs
-            assert row.one is None and row.count is None, row.name
+            assert row.one is None, row.name
+            assert row.count is None, row.name
     assert len(BY_NAME) == len(ROWS)
     assert set(account.summary()) - {"clock"} == {r.name for r in ROWS if not r.same_as}
 
