@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import Any
 
-FilterValue = str | int | float | bool | dt.datetime | list | None
+FilterValue = str | int | float | bool | dt.datetime | list[Any] | None
+Resource = dict[str, Any]
+"""A JSON:API resource object (or any JSON object the layers hand each other)."""
 
 
 @dataclass(frozen=True)
@@ -43,8 +46,8 @@ class Query:
 class Page:
     """One page: resource objects (without ``links``), included objects, next position."""
 
-    data: list[dict]
-    included: list[dict] = field(default_factory=list)
+    data: list[Resource]
+    included: list[Resource] = field(default_factory=list)
     after: str | None = None
 
 

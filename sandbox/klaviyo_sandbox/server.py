@@ -49,10 +49,6 @@ class Sandbox:
         faults = self.state.faults
         return faults.counts() if faults else {}
 
-    def reset_limits(self) -> None:
-        if self.state.limiter is not None:
-            self.state.limiter.reset()
-
 
 def build_account(
     *,
@@ -65,8 +61,7 @@ def build_account(
     """A seeded data-layer account (``Sizes()`` defaults when ``sizes`` is None; quirks as
     ``KLAVIYO_SANDBOX_QUIRKS`` says when ``quirks`` is None; the account's timezone is
     America/New_York unless ``timezone`` names another)."""
-    from klaviyo_sandbox.data import Account, Sizes
-    from klaviyo_sandbox.data._account import ACCOUNT_TIMEZONE
+    from klaviyo_sandbox.data import ACCOUNT_TIMEZONE, Account, Sizes
 
     quirks = default_quirks() if quirks is None else quirks
     return Account(

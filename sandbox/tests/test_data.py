@@ -13,6 +13,9 @@ import orjson
 import pytest
 
 from klaviyo_sandbox.data import Account, Sizes, _core, _events, _profiles
+from klaviyo_sandbox.data._collections import BY_NAME
+from klaviyo_sandbox.data._collections import COLLECTIONS as ROWS
+from klaviyo_sandbox.endpoints import ALL_OPERATIONS
 from klaviyo_sandbox.model import Condition, InvalidQuery, NotFound, Query
 
 UTC = dt.timezone.utc
@@ -254,6 +257,25 @@ def test_invalid_cursor(account: Account) -> None:
         with pytest.raises(InvalidQuery) as caught:
             account.query(Query("profiles", after=token))
         assert caught.value.parameter == "page[cursor]"
+
+
+def test_every_operation_reads_a_collection_row(account: Account) -> None:
+    """An endpoint is its operation and its collection's row: each operation's collection
+    has one, read under a parent exactly when its path names one; each row one source."""
+    for op in ALL_OPERATIONS:
+        if op.kind == "report":
+            continue
+        row = BY_NAME[op.collection]
+        if op.kind == "collection":
+            assert (row.parent is not None) == ("{id}" in op.path), op.operation_id
+    for row in ROWS:
+        sources = [row.table is not None, row.view, row.plan is not None]
+        assert sources.count(True) == 1, row.name
+        if row.plan is None:  # only generated collections build one record or count theirs
+            assert row.one is None, row.name
+            assert row.count is None, row.name
+    assert len(BY_NAME) == len(ROWS)
+    assert set(account.summary()) - {"clock"} == {r.name for r in ROWS if not r.same_as}
 
 
 def test_unknown_ids_and_parents(account: Account) -> None:

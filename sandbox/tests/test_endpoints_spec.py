@@ -1,13 +1,16 @@
-"""The sandbox against Klaviyo's OpenAPI spec: the operation table, then every response.
+"""The sandbox against Klaviyo's OpenAPI specs: the operation table, then every response.
 
-They read the spec's facts (``spec/klaviyo-2026-07-15.json`` at the repository's top,
-derived from Klaviyo's spec by ``scripts/derive_spec_facts.py``): the spec's own shape,
-without its prose.
+They read the specs' facts at the repository's top (derived from Klaviyo's specs by
+``scripts/derive_spec_facts.py``: the specs' own shape, without their prose): the stable
+``spec/klaviyo-2026-07-15.json`` for the 2026-07-15 operations, the beta
+``spec/klaviyo-2026-07-15.pre.json`` for revision 2026-10-15's campaign operations (the
+beta's campaign endpoints, which Klaviyo released in 2026-10-15).
 """
 
 from __future__ import annotations
 
 import copy
+import functools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,23 +25,58 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from klaviyo_sandbox.app import DEMO_API_KEY, allowed_parameters
-from klaviyo_sandbox.data import Sizes
-from klaviyo_sandbox.data._reports import STATISTICS
-from klaviyo_sandbox.endpoints import BY_ID, OPERATIONS, Operation, Tier
+from klaviyo_sandbox.data import STATISTICS, Sizes
+from klaviyo_sandbox.endpoints import BY_ID, OMNICHANNEL_OPERATIONS, OPERATIONS, Operation, Tier
 from klaviyo_sandbox.faults import FaultPlan
 from klaviyo_sandbox.server import Sandbox, running_sandbox
 
-SPEC_PATH = Path(__file__).resolve().parents[2] / "spec/klaviyo-2026-07-15.json"
-SPEC_URI = "urn:klaviyo:openapi:2026-07-15"
+SPECS = Path(__file__).resolve().parents[2] / "spec"
+
+
+@dataclass(frozen=True)
+class Spec:
+    """One spec's facts, and the revision the sandbox serves its operations under."""
+
+    name: str
+    revision: str
+
+    @property
+    def uri(self) -> str:
+        return f"urn:klaviyo:openapi:{self.name}"
+
+
+STABLE = Spec("2026-07-15", "2026-07-15")
+BETA = Spec("2026-07-15.pre", "2026-10-15")
+
+
+@functools.cache
+def facts(spec: Spec) -> dict[str, Any]:
+    return orjson.loads((SPECS / f"klaviyo-{spec.name}.json").read_bytes())
+
+
+@dataclass(frozen=True)
+class Case:
+    """An operation of the sandbox and the spec it answers to."""
+
+    spec: Spec
+    op: Operation
+
+
+CASES = [Case(STABLE, op) for op in OPERATIONS] + [Case(BETA, op) for op in OMNICHANNEL_OPERATIONS]
 
 
 @pytest.fixture(scope="module")
 def spec() -> dict[str, Any]:
-    return orjson.loads(SPEC_PATH.read_bytes())
+    """The stable spec's facts."""
+    return facts(STABLE)
 
 
 def _spec_op(spec: dict[str, Any], op: Operation) -> dict[str, Any]:
     return spec["paths"][op.path][op.method.lower()]
+
+
+def _case_op(case: Case) -> dict[str, Any]:
+    return _spec_op(facts(case.spec), case.op)
 
 
 def _parameters(spec_op: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -57,26 +95,26 @@ def _rate(tier: Tier) -> dict[str, str]:
     return rate
 
 
-OPS = pytest.mark.parametrize("op", OPERATIONS, ids=[op.operation_id for op in OPERATIONS])
+OPS = pytest.mark.parametrize("case", CASES, ids=[case.op.operation_id for case in CASES])
 
 
 @OPS
-def test_identity_scopes_and_tier(spec: dict[str, Any], op: Operation) -> None:
-    spec_op = _spec_op(spec, op)
+def test_identity_scopes_and_tier(case: Case) -> None:
+    spec_op, op = _case_op(case), case.op
     assert spec_op["operationId"] == op.operation_id
     assert set(spec_op["x-klaviyo-scopes"]) == set(op.scopes)
     assert spec_op["x-klaviyo-ratelimit"] == _rate(op.tier)
 
 
 @OPS
-def test_query_parameters(spec: dict[str, Any], op: Operation) -> None:
+def test_query_parameters(case: Case) -> None:
     """The sandbox takes exactly the spec's query parameters (others are 400s)."""
-    assert set(_parameters(_spec_op(spec, op))) == allowed_parameters(op)
+    assert set(_parameters(_case_op(case))) == allowed_parameters(case.op)
 
 
 @OPS
-def test_page_sizes(spec: dict[str, Any], op: Operation) -> None:
-    spec_op = _spec_op(spec, op)
+def test_page_sizes(case: Case) -> None:
+    spec_op, op = _case_op(case), case.op
     parameters = _parameters(spec_op)
     assert ("page[cursor]" in parameters) == (op.page_size is not None)
     if "page[size]" in parameters:
@@ -96,8 +134,9 @@ def test_page_sizes(spec: dict[str, Any], op: Operation) -> None:
 
 
 @OPS
-def test_sorts_includes_additional_fields_fieldsets(spec: dict[str, Any], op: Operation) -> None:
-    parameters = _parameters(_spec_op(spec, op))
+def test_sorts_includes_additional_fields_fieldsets(case: Case) -> None:
+    op = case.op
+    parameters = _parameters(_case_op(case))
     sorts = _enum(parameters["sort"]) if "sort" in parameters else set()
     assert sorts == {s for name in op.sorts for s in (name, f"-{name}")}
     includes = _enum(parameters["include"]) if "include" in parameters else set()
@@ -122,8 +161,9 @@ KINDS = {
 
 
 @OPS
-def test_filters(spec: dict[str, Any], op: Operation) -> None:
-    spec_filters = _spec_op(spec, op).get("x-klaviyo-filters", {})
+def test_filters(case: Case) -> None:
+    op = case.op
+    spec_filters = _case_op(case).get("x-klaviyo-filters") or {}
     assert set(spec_filters) == set(op.filters)
     for name, rule in spec_filters.items():
         mine = op.filters[name]
@@ -140,10 +180,11 @@ def test_filters(spec: dict[str, Any], op: Operation) -> None:
 
 
 @OPS
-def test_tier_drops(spec: dict[str, Any], op: Operation) -> None:
+def test_tier_drops(case: Case) -> None:
     """The lower tiers that the operation's description documents."""
+    op = case.op
     documented = set()
-    for drop in _spec_op(spec, op).get("x-klaviyo-ratelimit-drops", []):
+    for drop in _case_op(case).get("x-klaviyo-ratelimit-drops") or []:
         parameter, value, burst, steady = (
             drop["parameter"],
             drop["value"],
@@ -193,18 +234,20 @@ def _with_metricless_events(components: dict[str, Any]) -> dict[str, Any]:
     return components
 
 
-@pytest.fixture(scope="module")
-def registry(spec: dict[str, Any]) -> Registry:
-    components = _with_metricless_events(copy.deepcopy(spec["components"]))
+@functools.cache
+def registry(spec: Spec) -> Registry:
+    components = copy.deepcopy(facts(spec)["components"])
+    if spec == STABLE:
+        components = _with_metricless_events(components)
     contents = {"components": _openapi_to_json_schema(components)}
     resource = Resource.from_contents(contents, default_specification=DRAFT202012)
-    return Registry().with_resource(SPEC_URI, resource)
+    return Registry().with_resource(spec.uri, resource)
 
 
-def _validator(spec: dict[str, Any], registry: Registry, op: Operation) -> Draft202012Validator:
-    response = _spec_op(spec, op)["responses"]["200"]
+def _validator(case: Case) -> Draft202012Validator:
+    response = _case_op(case)["responses"]["200"]
     ref = response["content"]["application/vnd.api+json"]["schema"]["$ref"]
-    return Draft202012Validator({"$ref": f"{SPEC_URI}{ref}"}, registry=registry)
+    return Draft202012Validator({"$ref": f"{case.spec.uri}{ref}"}, registry=registry(case.spec))
 
 
 def _without_null_links(body: dict[str, Any]) -> dict[str, Any]:
@@ -337,11 +380,15 @@ REPORT_BODIES = {
 }
 
 
-HEADERS = {"Authorization": f"Klaviyo-API-Key {DEMO_API_KEY}", "revision": "2026-07-15"}
+HEADERS = {"Authorization": f"Klaviyo-API-Key {DEMO_API_KEY}", "revision": STABLE.revision}
 
 
-def _first(sandbox: Sandbox, path: str) -> list[dict[str, Any]]:
-    response = requests.get(sandbox.url + path, headers=HEADERS)
+def _headers(spec: Spec) -> dict[str, str]:
+    return {**HEADERS, "revision": spec.revision}
+
+
+def _first(sandbox: Sandbox, path: str, spec: Spec = STABLE) -> list[dict[str, Any]]:
+    response = requests.get(sandbox.url + path, headers=_headers(spec))
     assert response.status_code == 200, response.text
     return response.json()["data"]
 
@@ -359,10 +406,17 @@ def ids(sandbox: Sandbox) -> dict[str, str]:
     form = _first(sandbox, "/api/forms")[0]["id"]
     coupon = _first(sandbox, "/api/coupons")[0]["id"]
     object_type = _first(sandbox, "/api/object-types")[0]["id"]
+    campaign_beta = _first(sandbox, "/api/campaigns", BETA)[0]["id"]
+    message_beta = _first(sandbox, "/api/campaign-messages", BETA)[0]["id"]
     return {
+        "get_campaign_beta": campaign_beta,
+        "get_campaign_audiences_for_campaign_beta": campaign_beta,
+        "get_campaign_message_beta": message_beta,
+        "get_variations_for_campaign_message_beta": message_beta,
         "get_versions_for_form": form,
         "get_records_for_object_type": object_type,
         "coupon": coupon,
+        "get_coupon_codes_for_coupon": coupon,
         "get_profile": profile,
         "get_list": list_id,
         "get_profiles_for_list": list_id,
@@ -386,13 +440,12 @@ def _explain(error: ValidationError) -> str:
 
 
 @OPS
-def test_responses_conform_to_the_spec(
-    spec: dict[str, Any], registry: Registry, sandbox: Sandbox, ids: dict[str, str], op: Operation
-) -> None:
+def test_responses_conform_to_the_spec(sandbox: Sandbox, ids: dict[str, str], case: Case) -> None:
     """Every response body of the operation validates against its 200 schema in the spec."""
-    validator = _validator(spec, registry, op)
-    for method, path, body in _requests_for(op, ids):
-        response = requests.request(method, sandbox.url + path, headers=HEADERS, json=body)
+    validator = _validator(case)
+    headers = _headers(case.spec)
+    for method, path, body in _requests_for(case.op, ids):
+        response = requests.request(method, sandbox.url + path, headers=headers, json=body)
         assert response.status_code == 200, f"{method} {path}: {response.text[:500]}"
         document = response.json()
         assert document["data"], f"{method} {path}: nothing to check"
@@ -408,11 +461,11 @@ def test_responses_conform_to_the_spec(
 # --- conformance: error bodies against the spec's ``4XX`` response ------------------------
 
 
-def _error_validator(spec: dict[str, Any], registry: Registry, op: Operation) -> Any:
+def _error_validator(op: Operation) -> Any:
     """The validator of the operation's ``4XX`` body (``#/components/responses/ClientError``)."""
-    ref = _spec_op(spec, op)["responses"]["4XX"]["$ref"]
+    ref = _spec_op(facts(STABLE), op)["responses"]["4XX"]["$ref"]
     schema = f"{ref}/content/application~1vnd.api+json/schema"
-    return Draft202012Validator({"$ref": f"{SPEC_URI}{schema}"}, registry=registry)
+    return Draft202012Validator({"$ref": f"{STABLE.uri}{schema}"}, registry=registry(STABLE))
 
 
 def _bad_statistics(ids: dict[str, str]) -> dict[str, Any]:
@@ -449,9 +502,9 @@ ERROR_CASES = [
 
 @pytest.mark.parametrize("case", ERROR_CASES, ids=[f"{c.status}-{c.path}" for c in ERROR_CASES])
 def test_error_bodies_conform_to_the_spec(
-    spec: dict[str, Any], registry: Registry, sandbox: Sandbox, ids: dict[str, str], case: ErrorCase
+    sandbox: Sandbox, ids: dict[str, str], case: ErrorCase
 ) -> None:
-    validator = _error_validator(spec, registry, BY_ID[case.operation_id])
+    validator = _error_validator(BY_ID[case.operation_id])
     body = case.body(ids) if case.body else None
     response = requests.request(case.method, sandbox.url + case.path, headers=HEADERS, json=body)
     assert response.status_code == case.status, response.text
@@ -461,8 +514,8 @@ def test_error_bodies_conform_to_the_spec(
     assert not problems, f"{case.method} {case.path}:\n" + "\n".join(problems)
 
 
-def test_throttled_body_conforms_to_the_spec(spec: dict[str, Any], registry: Registry) -> None:
-    validator = _error_validator(spec, registry, BY_ID["get_lists"])
+def test_throttled_body_conforms_to_the_spec() -> None:
+    validator = _error_validator(BY_ID["get_lists"])
     tiny = Sizes(profiles=20, events=50, lists=2, segments=1, campaigns=2, flows=1)
     faults = FaultPlan({"429": 1.0})
     with running_sandbox(sizes=tiny, rate_limits=False, faults=faults) as throttling:

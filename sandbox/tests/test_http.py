@@ -487,6 +487,23 @@ def test_following_next_of_a_related_collection(sandbox: Sandbox) -> None:
     assert sorted(member["id"] for member in members) == sorted(expected["ids"])
 
 
+def test_a_coupons_codes_are_those_the_coupon_filter_lists(sandbox: Sandbox) -> None:
+    """``/api/coupons/{id}/coupon-codes``, page by page, lists what filtering the codes by
+    that coupon lists, and what the account holds for it."""
+    coupons, _ = follow(sandbox, "/api/coupons")
+    assert len(coupons) > 1
+    for coupon in coupons:
+        codes, _ = follow(sandbox, f"/api/coupons/{coupon['id']}/coupon-codes?page[size]=2")
+        filtered, _ = follow(sandbox, f"/api/coupon-codes?filter=any(coupon.id,['{coupon['id']}'])")
+        expected = truth(sandbox, "coupon-coupon-codes", parent_id=coupon["id"])["ids"]
+        assert expected
+        assert [code["id"] for code in codes] == [code["id"] for code in filtered] == expected
+        assert {code["relationships"]["coupon"]["data"]["id"] for code in codes} == {coupon["id"]}
+    assert_not_found(
+        get(sandbox, "/api/coupons/NOPE/coupon-codes"), "/api/coupons/NOPE/coupon-codes"
+    )
+
+
 def test_following_next_with_a_filter_and_sort(sandbox: Sandbox) -> None:
     since = "2020-01-01T00:00:00Z"
     path = f"/api/events?filter=greater-or-equal(datetime,{since})&sort=datetime&page[size]=300"

@@ -12,12 +12,15 @@ to-many). The attributed event is the last event of an email metric before the c
 from __future__ import annotations
 
 import bisect
-import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
-from ._catalog import SENT, Catalog
+from ._campaigns import SENT
+from ._catalog import Catalog
 from ._core import mix, salt
-from ._events import DUPLICATED, EMAIL_KIND, Events
+from ._events import Events
+from ._metrics import DUPLICATED, EMAIL_KIND
+from ._tables import epoch_of
 
 SECOND_PERIOD = 10
 _MASK = (1 << 64) - 1
@@ -34,23 +37,21 @@ class Sent:
     flow_message: str | None
 
 
-def _epoch(text: str) -> int:
-    return int(dt.datetime.fromisoformat(text).timestamp())
-
-
 def sent_messages(catalog: Catalog) -> list[Sent]:
     sent = []
     for campaign in catalog.campaigns.items:
         at = campaign.attributes.get("send_time")
         if campaign.attributes["status"] in SENT and at:
             for _, message in campaign.to_many.get("campaign-messages", []):
-                sent.append(Sent(_epoch(at), campaign.id, message, None, None))
+                sent.append(Sent(epoch_of(at), campaign.id, message, None, None))
     for flow in catalog.flows.items:
         if flow.attributes["status"] != "live":
             continue
         for _, action in flow.to_many.get("flow-actions", []):
             for _, message in catalog.flow_actions.by_id[action].to_many.get("flow-messages", []):
-                sent.append(Sent(_epoch(flow.attributes["created"]), None, None, flow.id, message))
+                sent.append(
+                    Sent(epoch_of(flow.attributes["created"]), None, None, flow.id, message)
+                )
     return sorted(sent, key=lambda s: (s.at, s.campaign_message or "", s.flow_message or ""))
 
 
@@ -110,10 +111,10 @@ class Attributions:
         e, k = divmod(number, 4)
         return (e, k) if self.id(e, k) == text and k < len(self.credits(e)) else None
 
-    def refs(self, e: int) -> list[dict]:
+    def refs(self, e: int) -> list[dict[str, Any]]:
         return [{"type": "attribution", "id": self.id(e, k)} for k in range(len(self.credits(e)))]
 
-    def resource(self, e: int, k: int) -> dict:
+    def resource(self, e: int, k: int) -> dict[str, Any]:
         sent = self.credits(e)[k]
         attributed = self.attributed_event(e)
         related = {
@@ -125,7 +126,7 @@ class Attributions:
             "flow-message": ("flow-message", sent.flow_message),
             "flow-message-variation": ("flow-message", sent.flow_message),
         }
-        relationships: dict[str, dict] = {}
+        relationships: dict[str, dict[str, Any]] = {}
         for name, (kind, ident) in related.items():
             if ident is not None:  # the spec's data is never null: a missing one is left out
                 relationships[name] = {"data": {"type": kind, "id": ident}}
@@ -137,7 +138,7 @@ class Attributions:
             "links": {"self": f"https://a.klaviyo.com/api/attributions/{attribution_id}"},
         }
 
-    def truth(self, e: int) -> list[dict]:
+    def truth(self, e: int) -> list[dict[str, Any]]:
         """The ids of each of the event's attributions as the tap lists them (``event_id``: the
         attributed event)."""
         rows = []

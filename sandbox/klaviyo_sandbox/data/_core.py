@@ -11,7 +11,7 @@ import bisect
 import datetime as dt
 import heapq
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
@@ -149,6 +149,11 @@ class Timeline:
     n: int
     groups: tuple[int, ...]
     salt: int
+    # Derived in __post_init__: the group of each position of a block, the block's length,
+    # and the seconds between group starts.
+    _group_of: tuple[int, ...] = field(init=False, repr=False, compare=False)
+    _block: int = field(init=False, repr=False, compare=False)
+    _step: float = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         offsets: list[int] = []
@@ -160,12 +165,12 @@ class Timeline:
         object.__setattr__(self, "_step", (self.end - self.start) / count)
 
     def _group(self, j: int) -> int:
-        block, offset = divmod(j, self._block)  # type: ignore[attr-defined]
-        return block * len(self.groups) + self._group_of[offset]  # type: ignore[attr-defined]
+        block, offset = divmod(j, self._block)
+        return block * len(self.groups) + self._group_of[offset]
 
     def at(self, j: int) -> int:
         g = self._group(j)
-        return self.start + int((g + 0.9 * unit(mix(self.salt ^ g))) * self._step)  # type: ignore[attr-defined]
+        return self.start + int((g + 0.9 * unit(mix(self.salt ^ g))) * self._step)
 
 
 # --- filters -------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Metrics and events: events generated lazily by index, one monotone stream per metric.
+"""Events, generated lazily by index: one monotone stream per metric (``_metrics``).
 
 Event ``e`` belongs to the metric whose index range contains it; inside that range the
 ``datetime`` is non-decreasing (groups of 3-10 events share a second, and the last ~0.1%
@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
+from typing import Any
 
 from ._core import (
     DAY,
@@ -27,159 +28,25 @@ from ._core import (
     iso,
     mix,
     salt,
-    short_id,
     unbase62,
     uuid_text,
 )
+from ._metrics import (
+    EMAIL_KIND,
+    LIST_KIND,
+    ORDER_KIND,
+    PRODUCT_KIND,
+    SITE_KIND,
+    SMS_KIND,
+    Metric,
+)
 from ._profiles import Profiles
-from ._words import METRICS, PRODUCTS, SMS_BODIES, SUBJECTS
+from ._words import PRODUCTS, SMS_BODIES, SUBJECTS
 
-EMAIL_KIND, ORDER_KIND, PRODUCT_KIND, SITE_KIND, SMS_KIND, LIST_KIND, CUSTOM_KIND = range(7)
-_ORDER_METRICS = {
-    "Placed Order",
-    "Started Checkout",
-    "Fulfilled Order",
-    "Cancelled Order",
-    "Refunded Order",
-}
 _ID_SPACE = 2**62
 ORPHAN_PERIOD = 200  # about 0.5% of the base events have no resolvable metric
 DUPLICATE_PERIOD = 4  # the duplicate "Placed Order" takes every 4th after its creation
 _DUPLICATE_REST = 1  # orphans sit at rests = 3 (mod 4): the two sets never overlap
-DUPLICATED = "Placed Order"
-CATEGORY_IDS = {"Internal": 1, "eCommerce": 3, "API": 15}
-
-
-def metric_kind(name: str) -> int:
-    if name in _ORDER_METRICS:
-        return ORDER_KIND
-    if name in ("Ordered Product", "Viewed Product"):
-        return PRODUCT_KIND
-    if name == "Active on Site":
-        return SITE_KIND
-    if "Text Message" in name:
-        return SMS_KIND
-    if name.endswith("List"):
-        return LIST_KIND
-    return EMAIL_KIND if "Email" in name else CUSTOM_KIND
-
-
-@dataclass(frozen=True)
-class Metric:
-    index: int
-    id: str
-    name: str
-    integration: dict
-    created: int
-    updated: int
-    share: float
-    kind: int
-
-    def resource(self) -> dict:
-        return {
-            "type": "metric",
-            "id": self.id,
-            "attributes": {
-                "name": self.name,
-                "created": iso(self.created),
-                "updated": iso(self.updated),
-                "integration": self.integration,
-            },
-            "relationships": {"flow-triggers": {}},
-        }
-
-
-def make_metrics(seed: int, count: int, anchor: int) -> list[Metric]:
-    metrics, used = [], set()
-    for index in range(count):
-        if index < len(METRICS):
-            name, (key, label, category), share = METRICS[index]
-        else:
-            name, key, label, category, share = f"Custom Metric {index}", "api", "API", "API", 0.5
-        h = mix(salt(seed, "metric") ^ index)
-        metric_id = short_id(h)
-        while metric_id in used:
-            h = mix(h)
-            metric_id = short_id(h)
-        used.add(metric_id)
-        integration = {
-            "object": "integration",
-            "id": short_id(mix(salt(seed, f"integration-{key}"))),
-            "key": key,
-            "name": label,
-            "category": category,
-        }
-        created = anchor - (760 - index) * DAY
-        metric = Metric(
-            index, metric_id, name, integration, created, created + 3600, share, metric_kind(name)
-        )
-        metrics.append(metric)
-    return metrics
-
-
-def _free_id(seed: int, kind: str, used: set[str]) -> str:
-    h = mix(salt(seed, kind))
-    while short_id(h) in used:
-        h = mix(h)
-    return short_id(h)
-
-
-def api_integration(seed: int) -> dict:
-    return {
-        "object": "integration",
-        "id": short_id(mix(salt(seed, "integration-api"))),
-        "key": "api",
-        "name": "API",
-        "category": "API",
-    }
-
-
-def object_categories(metrics: list[Metric]) -> list[Metric]:
-    """Every third metric (never "Placed Order") reports its category as an object."""
-    varied = []
-    for metric in metrics:
-        integration = metric.integration
-        if metric.index % 3 == 2 and metric.name != DUPLICATED:
-            name = integration["category"]
-            category = {"id": CATEGORY_IDS.get(name, 99), "category": name}
-            integration = {**integration, "category": category}
-        varied.append(replace(metric, integration=integration))
-    return varied
-
-
-def duplicate_metric(seed: int, metrics: list[Metric], anchor: int) -> Metric | None:
-    """A second "Placed Order", from the API integration, created long after the first."""
-    original = next((m for m in metrics if m.name == DUPLICATED), None)
-    if original is None:
-        return None
-    created = anchor - 200 * DAY
-    metric_id = _free_id(seed, "metric-duplicate", {m.id for m in metrics})
-    return Metric(
-        index=len(metrics),
-        id=metric_id,
-        name=DUPLICATED,
-        integration=api_integration(seed),
-        created=created,
-        updated=created + 3600,
-        share=original.share,
-        kind=original.kind,
-    )
-
-
-def vanished_metric(seed: int, metrics: list[Metric], anchor: int) -> Metric:
-    """Listed by GET /api/metrics, yet gone for metric-aggregates: deleted meanwhile."""
-    created = anchor - 90 * DAY
-    metric_id = _free_id(seed, "metric-vanished", {m.id for m in metrics})
-    return Metric(
-        index=len(metrics),
-        id=metric_id,
-        name="Submitted Quiz",
-        integration=api_integration(seed),
-        created=created,
-        updated=created + 3600,
-        share=0.0,  # never chosen for new events
-        kind=CUSTOM_KIND,
-    )
 
 
 @dataclass(frozen=True)
@@ -406,7 +273,7 @@ class Events:
         h = mix(self._salt ^ e ^ 0x5A5A)
         return _value(self.kind_of(e), h)
 
-    def build(self, e: int, ts: int | None = None) -> dict:
+    def build(self, e: int, ts: int | None = None) -> dict[str, Any]:
         metric = self.metric_of(e)
         kind = metric.kind if metric is not None else self.kind_of(e)
         if ts is None:
@@ -457,10 +324,10 @@ def _value(kind: int, h: int) -> float | None:
     return None
 
 
-def _properties(kind: int, h: int, e: int, ts: int) -> dict:
+def _properties(kind: int, h: int, e: int, ts: int) -> dict[str, Any]:
     value = _value(kind, h)
     if kind == EMAIL_KIND:
-        properties: dict = {
+        properties: dict[str, Any] = {
             "Subject": SUBJECTS[h % len(SUBJECTS)],
             "Campaign Name": f"Campaign {(h >> 8) % 40}",
             "$message": base62(h >> 16, 6),

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._catalog import Catalog, Item, Table, _epoch
+from ._catalog import Catalog
 from ._core import mix, salt, ulid
+from ._tables import Item, Table, epoch_of
 from ._words import SMS_BODIES
 
 CAMPAIGNS = "campaigns@2026-10-15"
@@ -26,15 +27,6 @@ MESSAGES = "campaign-messages@2026-10-15"
 AUDIENCES = "campaign-audiences"
 VARIATIONS = "campaign-variations"
 COLLECTIONS = (CAMPAIGNS, MESSAGES, AUDIENCES, VARIATIONS)
-# Collection -> its timeline field (ground truth) and its parent collection, where it has one.
-TIMELINE = {
-    CAMPAIGNS: "updated_at",
-    MESSAGES: "updated",
-    AUDIENCES: "updated",
-    VARIATIONS: "updated",
-}
-PARENTS = {AUDIENCES: CAMPAIGNS, VARIATIONS: MESSAGES}
-
 STATUSES = {"Sent": "sent", "Variations Sent": "sent", "Draft": "draft", "Scheduled": "scheduled"}
 SEND_STRATEGIES = {
     "static": "static",
@@ -64,12 +56,6 @@ class View:
         self.tables = {name: Table() for name in COLLECTIONS}
         for campaign in catalog.campaigns.items:
             self._campaign(catalog, campaign)
-        self.by_type = {
-            "campaign": self.tables[CAMPAIGNS],
-            "campaign-message": self.tables[MESSAGES],
-            "campaign-audience": self.tables[AUDIENCES],
-            "campaign-variation": self.tables[VARIATIONS],
-        }
 
     def _id(self, kind: str, created_ms: int, number: int) -> str:
         return ulid(created_ms, mix(salt(self.seed, kind) ^ number))
@@ -268,4 +254,4 @@ def _details(old: dict[str, Any], channel: str, number: int) -> dict[str, Any]:
 
 
 def _millis(text: str) -> int:
-    return _epoch(text) * 1000
+    return epoch_of(text) * 1000

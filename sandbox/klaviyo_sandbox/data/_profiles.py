@@ -1,4 +1,4 @@
-"""Profiles and group (list/segment) membership, generated lazily by index.
+"""Profiles, generated lazily by index (list and segment membership: ``_groups``).
 
 Profile ``p`` lives in one of a few *cohorts* (contiguous index ranges). Inside a cohort
 both ``created`` and ``updated`` are non-decreasing in ``p``, so every timeline sort is a
@@ -14,6 +14,7 @@ import random
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Any
 
 from ._core import (
     DAY,
@@ -266,7 +267,7 @@ class Profiles:
 
     # --- records ---------------------------------------------------------------------
 
-    def build(self, p: int, fields: frozenset[str] = frozenset()) -> dict:
+    def build(self, p: int, fields: frozenset[str] = frozenset()) -> dict[str, Any]:
         rng = random.Random(mix(self._salt ^ p))
         first, last = self._names(rng)
         created, updated = self.created(p), self.updated(p)
@@ -308,7 +309,7 @@ class Profiles:
         }
 
     @staticmethod
-    def _location(rng: random.Random) -> dict:
+    def _location(rng: random.Random) -> dict[str, Any]:
         city, region, country, zip_code, timezone, lat, lon = rng.choice(CITIES)
         shape = rng.random()
         latitude: float | str | None
@@ -336,10 +337,10 @@ class Profiles:
         }
 
     @staticmethod
-    def _properties(rng: random.Random, p: int) -> dict:
+    def _properties(rng: random.Random, p: int) -> dict[str, Any]:
         if rng.random() < 0.1:
             return {}
-        properties: dict = {"$source": rng.choice(("Shopify", "Signup Form", -9, "API"))}
+        properties: dict[str, Any] = {"$source": rng.choice(("Shopify", "Signup Form", -9, "API"))}
         points = rng.randint(0, 5000)
         # the same key holds an int for some profiles and a float for others
         properties["loyalty_points"] = points if p % 3 else points + 0.5
@@ -362,7 +363,7 @@ class Profiles:
             properties["Accepts Marketing"] = rng.random() < 0.5
         return properties
 
-    def _subscriptions(self, rng: random.Random, p: int, created: int) -> dict:
+    def _subscriptions(self, rng: random.Random, p: int, created: int) -> dict[str, Any]:
         suppressed = self.suppression(p)
         listed = self.list_suppression(p)
         subscribed = rng.random() < 0.6
@@ -451,7 +452,7 @@ class Profiles:
             },
         }
 
-    def _predictive(self, rng: random.Random) -> dict:
+    def _predictive(self, rng: random.Random) -> dict[str, Any]:
         if rng.random() < 0.3:  # not enough history for a prediction
             keys = (
                 "historic_clv", "predicted_clv", "total_clv", "historic_number_of_orders",
@@ -478,106 +479,3 @@ class Profiles:
             ),
             "ranked_channel_affinity": channels[: rng.randint(1, 4)],
         }
-
-
-class Groups:
-    """Membership of lists and segments: arithmetic in the profile index, so counts are exact.
-
-    Base members of group ``g`` are the profiles with ``(a*p + b) mod 1009 < d``: the count
-    over ``[0, n)`` is closed-form, and ``joined_group_at`` is a monotone timeline in ``p``
-    so ``sort=joined_group_at`` is a skip-scan. ``advance`` adds joins as an overlay.
-    """
-
-    MODULUS = 1009
-
-    def __init__(
-        self, seed: int, ids: list[str], created: list[int], anchor: int, base: int
-    ) -> None:
-        self.ids = ids
-        self.base = base
-        self.position = {group_id: g for g, group_id in enumerate(ids)}
-        self._params: list[tuple[int, int, int]] = []
-        self.joined: list[Timeline] = []
-        densities = (0.6, 0.25, 0.08, 0.4, 0.03, 0.9, 0.15, 0.5, 0.01, 0.3, 0.7, 0.05)
-        for g, group_id in enumerate(ids):
-            h = mix(salt(seed, f"group-{group_id}"))
-            a = 1 + h % (self.MODULUS - 1)
-            b = (h >> 20) % self.MODULUS
-            d = max(1, int(densities[g % len(densities)] * self.MODULUS))
-            self._params.append((a, b, d))
-            self.joined.append(
-                Timeline(
-                    created[g], anchor - 900, base, (1, 1, 2, 1, 3), salt(seed, f"join-{group_id}")
-                )
-            )
-        self.overlay_keys: list[list[tuple[int, int]]] = [[] for _ in ids]
-        self.overlay_members: list[set[int]] = [set() for _ in ids]
-        # Base members that left (removed, or their profile deleted); a rejoin is an overlay.
-        self.left: list[set[int]] = [set() for _ in ids]
-        self._base_counts: dict[int, int] = {}
-
-    def base_member(self, g: int, p: int) -> bool:
-        a, b, d = self._params[g]
-        return p < self.base and (a * p + b) % self.MODULUS < d
-
-    def member(self, g: int, p: int) -> bool:
-        return p in self.overlay_members[g] or (self.base_member(g, p) and p not in self.left[g])
-
-    def joined_at(self, g: int, p: int) -> int | None:
-        for ts, member in self.overlay_keys[g]:
-            if member == p:
-                return ts
-        if self.base_member(g, p) and p not in self.left[g]:
-            return self.joined[g].at(p)
-        return None
-
-    def count(self, g: int) -> int:
-        if g not in self._base_counts:
-            a, b, d = self._params[g]
-            periods, rest = divmod(self.base, self.MODULUS)
-            tail = sum(1 for p in range(rest) if (a * p + b) % self.MODULUS < d)
-            self._base_counts[g] = periods * d + tail
-        return self._base_counts[g] - len(self.left[g]) + len(self.overlay_members[g])
-
-    def joined_before(self, g: int, ts: int) -> int:
-        """Members of group ``g`` who joined before ``ts`` (epoch seconds): its size then.
-
-        Base joins are monotone in the profile index, so the first index joining at or
-        after ``ts`` is a binary search, and the members below it a closed-form count."""
-        a, b, d = self._params[g]
-        bound = bisect.bisect_left(range(self.base), ts, key=self.joined[g].at)
-        periods, rest = divmod(bound, self.MODULUS)
-        base = periods * d + sum(1 for p in range(rest) if (a * p + b) % self.MODULUS < d)
-        return base + sum(1 for joined, _ in self.overlay_keys[g] if joined < ts)
-
-    def streams(self, g: int) -> list[Stream]:
-        a, b, d = self._params[g]
-        modulus = self.MODULUS
-
-        left = self.left[g]
-
-        def not_member(p: int) -> bool:
-            return (a * p + b) % modulus >= d or p in left
-
-        return [Run(0, self.base, self.joined[g].at, not_member), Keys(self.overlay_keys[g])]
-
-    def join(self, g: int, p: int, ts: int) -> bool:
-        if self.member(g, p):
-            return False
-        self.overlay_members[g].add(p)
-        bisect.insort(self.overlay_keys[g], (ts, p))
-        return True
-
-    def leave(self, g: int, p: int) -> bool:
-        """``p`` leaves group ``g`` (removed, or deleted); False when it was not a member."""
-        if not self.member(g, p):
-            return False
-        if p in self.overlay_members[g]:
-            self.overlay_members[g].discard(p)
-            self.overlay_keys[g] = [key for key in self.overlay_keys[g] if key[1] != p]
-        else:
-            self.left[g].add(p)
-        return True
-
-    def memberships(self, p: int) -> list[str]:
-        return [group_id for g, group_id in enumerate(self.ids) if self.member(g, p)]

@@ -135,7 +135,7 @@ class Stamps:
         # built-fresh objects are rewritten in place, parent dict by parent dict
         self._groups = {kind: tuple(_groups(self._deep[kind])) for kind in BUILT_FRESH}
 
-    def vary(self, obj: dict) -> None:
+    def vary(self, obj: dict[str, Any]) -> None:
         """Rewrite ``obj``'s timestamps in place (its ``attributes`` dict is its own)."""
         kind = obj.get("type", "")
         top = self._top.get(kind)
@@ -177,7 +177,7 @@ def _groups(trie: Trie, path: tuple[str, ...] = ()) -> list[Group]:
     return found
 
 
-def _in_place(attributes: dict, groups: tuple[Group, ...], key: int) -> None:
+def _in_place(attributes: dict[str, Any], groups: tuple[Group, ...], key: int) -> None:
     """The nested timestamps of a built-fresh object, restamped where they are."""
     fraction = (key >> 40) % 1_000_000
     for path, each, leaves in groups:
@@ -186,7 +186,7 @@ def _in_place(attributes: dict, groups: tuple[Group, ...], key: int) -> None:
             node = node.get(part) if isinstance(node, dict) else None
             if node is None:
                 break
-        parents: list[dict]
+        parents: list[dict[str, Any]]
         if each:
             parents = [i for i in node if isinstance(i, dict)] if isinstance(node, list) else []
         else:

@@ -13,9 +13,9 @@ import datetime as dt
 import random
 from typing import Any
 
-from ._catalog import Item, Table, _unique_short_ids
 from ._core import DAY, mix, salt, ulid, unit, uuid_text
 from ._core import iso as _iso
+from ._tables import Item, Table, unique_short_ids
 
 FORMS = "forms"
 FORM_VERSIONS = "form-versions"
@@ -32,21 +32,6 @@ COLLECTIONS = (
     FORMS, FORM_VERSIONS, COUPONS, COUPON_CODES, CATALOG_ITEMS, CATALOG_VARIANTS,
     CATALOG_CATEGORIES, REVIEWS, PUSH_TOKENS, OBJECT_TYPES, OBJECT_RECORDS,
 )  # fmt: skip
-# Collection -> its timeline field (ground truth), and the children's parent collection.
-TIMELINE: dict[str, str | None] = {
-    FORMS: "updated_at",
-    FORM_VERSIONS: "updated_at",
-    COUPONS: None,
-    COUPON_CODES: None,
-    CATALOG_ITEMS: "created",
-    CATALOG_VARIANTS: "created",
-    CATALOG_CATEGORIES: None,
-    REVIEWS: "created",
-    PUSH_TOKENS: None,
-    OBJECT_TYPES: None,
-    OBJECT_RECORDS: None,
-}
-PARENTS = {FORM_VERSIONS: FORMS, OBJECT_RECORDS: OBJECT_TYPES}
 # Klaviyo lists coupon codes only for given coupons or profiles (a required filter).
 CODES_REQUIRED = (
     "A coupon/coupons or a profile/profiles must be provided as required filter params."
@@ -76,7 +61,7 @@ MAX_PUSH_TOKENS = 40
 
 
 class Storefront:
-    """The eleven collections, their objects by type, and the forms' report numbers."""
+    """The eleven collections (``tables``), and the forms' report numbers."""
 
     def __init__(self, seed: int, sizes: Any, anchor: int, profile_id: Any, profiles: int) -> None:
         self.seed, self.anchor = seed, anchor
@@ -88,25 +73,12 @@ class Storefront:
         self._reviews(rng, sizes.reviews)
         self._push_tokens(rng, profile_id, profiles)
         self._objects(rng)
-        self.by_type = {
-            "form": self.tables[FORMS],
-            "form-version": self.tables[FORM_VERSIONS],
-            "coupon": self.tables[COUPONS],
-            "coupon-code": self.tables[COUPON_CODES],
-            "catalog-item": self.tables[CATALOG_ITEMS],
-            "catalog-variant": self.tables[CATALOG_VARIANTS],
-            "catalog-category": self.tables[CATALOG_CATEGORIES],
-            "review": self.tables[REVIEWS],
-            "push-token": self.tables[PUSH_TOKENS],
-            "object-type": self.tables[OBJECT_TYPES],
-            "object-record": self.tables[OBJECT_RECORDS],
-        }
 
     def _created(self, rng: random.Random, most_days: int) -> int:
         return self.anchor - rng.randint(2, most_days) * DAY - rng.randint(0, DAY - 1)
 
     def _forms(self, rng: random.Random, count: int) -> None:
-        for number, form_id in enumerate(_unique_short_ids(self.seed, "form", count)):
+        for number, form_id in enumerate(unique_short_ids(self.seed, "form", count)):
             created = self._created(rng, 400)
             ab_test = number % 3 == 2
             versions = 2 if ab_test else 1 + number % 2
@@ -438,7 +410,7 @@ class Storefront:
         return list(self.tables[FORM_VERSIONS].items)
 
 
-def _product(title: str, external: str, price: float, created: int, updated: int) -> dict:
+def _product(title: str, external: str, price: float, created: int, updated: int) -> dict[str, Any]:
     slug = external.lower()
     return {
         "external_id": external,
