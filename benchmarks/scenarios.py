@@ -41,8 +41,8 @@ from benchmarks.harness import (
 )
 from benchmarks.report import Row
 from tap_klaviyo import versions
+from tap_klaviyo.config_schema import DEFAULTS
 from tap_klaviyo.resources import EVENTS, L, M, Tier
-from tap_klaviyo.settings import DEFAULTS
 
 # A mid-size account (the example); scenario 4/5 scale it by ``Plan.mid_scale``.
 MID_SIZE = {

@@ -13,8 +13,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from tap_klaviyo.config_schema import CONFIG_SCHEMA  # noqa: E402
 from tap_klaviyo.resources import REVISIONS, TABLE, Deletes, Resource  # noqa: E402
-from tap_klaviyo.settings import CONFIG_SCHEMA  # noqa: E402
 
 README = ROOT / "README.md"
 

@@ -786,7 +786,7 @@ def resources_for(revision: str) -> tuple[Resource, ...]:
     return tuple(resource for resource in TABLE if revision in resource.revisions)
 
 
-# The default revision's streams (see ``tap_klaviyo.settings``).
+# The default revision's streams (see ``tap_klaviyo.config_schema``).
 RESOURCES = resources_for(REVISION_2026_07)
 STREAM_NAMES = frozenset(resource.name for resource in TABLE)
 # The streams that spend the reports' daily quota, in the order a short quota serves them.

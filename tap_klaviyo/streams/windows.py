@@ -17,7 +17,9 @@ import typing as t
 from tap_klaviyo import late_events, timestamps
 from tap_klaviyo.prefetch import Prefetch
 from tap_klaviyo.records import Page
-from tap_klaviyo.streams.base import Context, KlaviyoStream
+from tap_klaviyo.request_plan import ONE_SECOND, Context
+from tap_klaviyo.streams.base import KlaviyoStream
+from tap_klaviyo.streams.first_row import first_row
 
 Window = tuple[dt.datetime, dt.datetime | None]
 
@@ -31,7 +33,6 @@ class WindowPage(t.NamedTuple):
 
 
 MIN_WINDOW = dt.timedelta(minutes=1)
-ONE_SECOND = dt.timedelta(seconds=1)
 WINDOWS_PER_CURSOR = 8  # at least this many windows per parallel cursor over the range
 
 
@@ -148,7 +149,7 @@ class WindowedStream(KlaviyoStream):
         progress: the caller reads ``frontier.bookmark`` after each page."""
         pages: Prefetch[WindowPage] = Prefetch(
             tasks,
-            max_workers=self.workers,
+            max_workers=self.plan.workers,
             max_buffered=self.settings.max_buffered_pages,
             ordered=False,
         )
@@ -255,7 +256,7 @@ class WindowedStream(KlaviyoStream):
             records_per_window = int(self.resource.pages_per_window * self.page_size)
             # However dense the data turns out to be, the range is cut into enough windows to
             # keep every cursor busy: the first page may come from a sparse start.
-            widest = (now - after) / (WINDOWS_PER_CURSOR * self.workers)
+            widest = (now - after) / (WINDOWS_PER_CURSOR * self.plan.workers)
             while after < now:
                 span = max(min(density.span_for(records_per_window), widest), ONE_SECOND)
                 end = min(timestamps.floor_second(after + span), now)
@@ -276,7 +277,9 @@ class WindowedStream(KlaviyoStream):
         return (start, boundary), boundary
 
     def row_time(self, row: dict[str, t.Any], page: Page) -> dt.datetime:
-        return timestamps.parse(self.shape_of(page)(row, page)[self.resource.replication_key or ""])
+        return timestamps.parse(
+            self.shaper.shape_of(page)(row, page)[self.resource.replication_key or ""]
+        )
 
     def fixed_task(
         self, frontier: Frontier, first: Page, window: Window
@@ -316,20 +319,16 @@ class WindowedStream(KlaviyoStream):
 
     def earliest_record(self, context: Context | None) -> dt.datetime | None:
         """Where the data begins, when neither a bookmark nor start_date says (one request)."""
-        params = self.request_params(context, None, None)
-        params["page[size]"] = "1"
-        for document in self.client.paginate(
+        params = self.plan.params(context, None, None)
+        found = first_row(
+            self.client,
             self.resource.path,
             params,
-            tier=self.tier,
-            endpoint=self.resource.path,
+            tier=self.plan.tier,
             stream=self.name,
-        ):
-            page = Page(document)
-            rows = page.objects(self.resource.emits)
-            if rows:  # empty pages may come first and still link onward
-                return self.row_time(rows[0], page)
-        return None
+            emits=self.resource.emits,
+        )
+        return self.row_time(*found) if found else None
 
     @property
     def page_size(self) -> int:

@@ -15,7 +15,7 @@ import pytest
 from klaviyo_sandbox.app import DEMO_API_KEY, REVISION
 from klaviyo_sandbox.data import Sizes
 from klaviyo_sandbox.server import Sandbox, running_sandbox
-from tap_klaviyo.tap import STATE_ACCOUNT
+from tap_klaviyo.account import STATE_ACCOUNT
 from tests.conftest import tap_config
 from tests.singer import TapRun, run_tap, select_only
 

@@ -426,7 +426,7 @@ def test_unknown_fields_land_in_extra_attributes_named_in_one_line(
     caplog.set_level(logging.WARNING)
     stream = tap.streams["events"]
     for number in range(1000):
-        stream._write_record_message(
+        stream.write_record(
             {
                 "id": f"E{number}",
                 "datetime": "2024-01-01T00:00:00+00:00",
@@ -435,7 +435,7 @@ def test_unknown_fields_land_in_extra_attributes_named_in_one_line(
                 **({"also_new": {"nested": True}} if number % 4 == 0 else {}),
             }
         )
-    stream.log_extra_attributes()  # what the stream's end does
+    stream.writer.log_extra_attributes()  # what the stream's end does
     messages = written(tap, capsysbinary)
     assert len(messages) == 1000
     assert all(m["type"] == "RECORD" and m["stream"] == "events" for m in messages)
@@ -468,7 +468,7 @@ def test_unknown_fields_with_flattening_never_crash_nor_warn_per_record(
     )
     stream = tap.streams["profiles"]
     for number in range(300):
-        stream._write_record_message(
+        stream.write_record(
             {"id": f"P{number}", "updated": "2024-01-01T00:00:00+00:00", "brand_new": number}
         )
     messages = [m for m in written(tap, capsysbinary) if m["type"] == "RECORD"]
@@ -483,7 +483,7 @@ def test_a_field_whose_type_varies_is_passed_through(
     stream = tap.streams["profiles"]
     variants: list[Any] = ["40.7128", 40.7128, -74, None, "", "n/a"]
     for number, latitude in enumerate(variants):
-        stream._write_record_message(
+        stream.write_record(
             {
                 "id": f"P{number}",
                 "updated": "2024-01-01T00:00:00+00:00",
@@ -510,10 +510,10 @@ def test_a_one_megabyte_event_passes_through_intact(
     }
     assert len(json.dumps(properties).encode()) > 1_000_000
     expected = json.loads(json.dumps(properties))
-    stream._write_record_message(
+    stream.write_record(
         {"id": "BIG", "datetime": "2024-01-01T00:00:00+00:00", "event_properties": properties}
     )
-    stream._write_record_message({"id": "AFTER", "datetime": "2024-01-01T00:00:01+00:00"})
+    stream.write_record({"id": "AFTER", "datetime": "2024-01-01T00:00:01+00:00"})
     messages = written(tap, capsysbinary)
     assert [m["record"]["id"] for m in messages] == ["BIG", "AFTER"]
     assert messages[0]["record"]["event_properties"] == expected

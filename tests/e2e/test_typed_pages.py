@@ -39,9 +39,11 @@ def events_stream(sandbox: Sandbox, **settings: t.Any) -> KlaviyoStream:
 def raw_pages(stream: KlaviyoStream) -> list[bytes]:
     """Every events page the sandbox serves for the stream's own request, as bytes."""
     bodies: list[bytes] = []
-    params = stream.request_params(None)
+    params = stream.plan.params(None)
     # A decoder that keeps the body and declines it: the pages are parsed the generic way.
-    for _ in stream.client.paginate("/api/events", params, tier=stream.tier, decode=bodies.append):
+    for _ in stream.client.paginate(
+        "/api/events", params, tier=stream.plan.tier, decode=bodies.append
+    ):
         pass
     return bodies
 
