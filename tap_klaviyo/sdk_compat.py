@@ -17,7 +17,12 @@ import typing as t
 from types import FrameType
 
 from singer_sdk import Stream, Tap
+from singer_sdk.helpers._state import StateWriter
 from singer_sdk.streams._state import StreamStateManager
+
+# singer-sdk's STATE writer, which the tap's own (``output.StateLines``) extends: exported
+# from here, the one module that imports the SDK's private modules.
+__all__ = ["PINNED", "Context", "StateWriter", "StreamInternals", "TapInternals"]
 
 Context = t.Mapping[str, t.Any]
 
@@ -27,6 +32,7 @@ PINNED: dict[tuple[type, str], str] = {
     "safe STATE first",
     (Tap, "_reset_state_progress_markers"): "what the SDK's sync_all does before its streams",
     (Tap, "state_writer"): "STATE lines serialized under the writer's lock (streams run at once)",
+    (StateWriter, "write_state"): "the STATE writer the tap's own extends (output.StateLines)",
     (Tap, "run_connection_test"): "final: --test checks each stream's scope, syncs nothing",
     (Tap, "_validate_config"): "the tap's own one-line checks run before the SDK's, and a "
     "setting's alias fills it in the SDK's config (``_config``, set just before)",

@@ -105,7 +105,7 @@ class ReportStream(KlaviyoStream):
 class ValuesReportStream(ReportStream):
     """campaign_values_reports / flow_values_reports: one row per message and channel."""
 
-    def read(self, context: Context | None) -> t.Iterator[dict]:
+    def read(self, context: Context | None) -> t.Iterator[dict[str, t.Any]]:
         measures: dict[str, t.Any] = {}
         if self.resource.conversion_metric:
             metric_id = self.conversion_metric_id()
@@ -173,7 +173,7 @@ class SeriesReportStream(ReportStream):
             f"{len(self.windows(context))} request(s)"
         )
 
-    def read(self, context: Context | None) -> t.Iterator[dict]:
+    def read(self, context: Context | None) -> t.Iterator[dict[str, t.Any]]:
         attributes: dict[str, t.Any] = {
             "statistics": self.statistics,
             "interval": "daily",
@@ -203,7 +203,9 @@ class SeriesReportStream(ReportStream):
                 return
             yield from self.series_rows(document["data"]["attributes"], common)
 
-    def series_rows(self, attributes: dict, common: dict[str, t.Any]) -> t.Iterator[dict]:
+    def series_rows(
+        self, attributes: dict[str, t.Any], common: dict[str, t.Any]
+    ) -> t.Iterator[dict[str, t.Any]]:
         days = [self.label_day(label) for label in attributes.get("date_times") or ()]
         for result in attributes.get("results") or ():
             statistics = result["statistics"]
@@ -225,7 +227,7 @@ class SeriesReportStream(ReportStream):
             return label[:10]
         return timestamps.parse(label).astimezone(self.zone).date().isoformat()
 
-    def on_record_for_state(self, record: dict, context: Context | None) -> None:
+    def on_record_for_state(self, record: dict[str, t.Any], context: Context | None) -> None:
         # Today is not complete: the bookmark is the last whole day read.
         if record["date"] < self.today.isoformat():
             self.sdk_increment_state(record, context)
@@ -249,7 +251,9 @@ class MetricAggregatesStream(ReportStream):
     def zone(self) -> ZoneInfo:
         return self.run.report_timezone  # metric aggregates take a ``timezone``
 
-    def read_from(self, context: Context | None, start: dt.datetime | None) -> t.Iterator[dict]:
+    def read_from(
+        self, context: Context | None, start: dt.datetime | None
+    ) -> t.Iterator[dict[str, t.Any]]:
         context = context or {}
         assert start is not None
         while start < self.sync_started:
@@ -268,7 +272,9 @@ class MetricAggregatesStream(ReportStream):
             first = bookmark_day - self.settings.report_lookback_days * DAY
         return self.midnight(first)
 
-    def aggregate(self, context: Context, start: dt.datetime, end: dt.datetime) -> t.Iterator[dict]:
+    def aggregate(
+        self, context: Context, start: dt.datetime, end: dt.datetime
+    ) -> t.Iterator[dict[str, t.Any]]:
         body = {
             "data": {
                 "type": self.resource.report_type,

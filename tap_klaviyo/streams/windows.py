@@ -28,7 +28,7 @@ class WindowPage(t.NamedTuple):
     """One page of a window, ready to write; ``records`` None says the window is done."""
 
     window: int
-    records: list[dict] | list[memoryview] | None = None
+    records: list[dict[str, t.Any]] | list[memoryview] | None = None
     keys: t.Sequence[dt.datetime] = ()  # the records' replication-key values, in page order
 
 
@@ -126,7 +126,7 @@ class WindowedStream(KlaviyoStream):
     _range: tuple[dt.datetime | None, Frontier]  # the read's start and progress, for its log
     _floor: dt.datetime | None = None  # the bookmark the read started from
 
-    def read(self, context: Context | None) -> t.Iterator[dict]:
+    def read(self, context: Context | None) -> t.Iterator[dict[str, t.Any]]:
         frontier = Frontier(self.sync_started)
         start = self.lower_bound(context)
         self._range = (start, frontier)
@@ -144,7 +144,7 @@ class WindowedStream(KlaviyoStream):
 
     def read_windows(
         self, tasks: t.Iterable[t.Callable[[], t.Iterator[WindowPage]]], frontier: Frontier
-    ) -> t.Iterator[list[dict] | list[memoryview]]:
+    ) -> t.Iterator[list[dict[str, t.Any]] | list[memoryview]]:
         """The windows' pages as they come, each followed (once written) by its frontier's
         progress: the caller reads ``frontier.bookmark`` after each page."""
         pages: Prefetch[WindowPage] = Prefetch(
@@ -170,7 +170,7 @@ class WindowedStream(KlaviyoStream):
 
     def read_again(
         self, context: Context | None, span: tuple[dt.datetime, dt.datetime] | None
-    ) -> t.Iterator[dict]:
+    ) -> t.Iterator[dict[str, t.Any]]:
         """The second read of ``span``, the range now ``late_events_days`` old (see
         ``tap_klaviyo.late_events``), from where the last one stopped; its point moves in
         the state as its windows are written, the bookmark never does."""
@@ -211,7 +211,7 @@ class WindowedStream(KlaviyoStream):
             text += f" ({done:.0%} of the time range since {timestamps.to_text(start)})"
         return text
 
-    def on_record_for_state(self, record: dict, context: Context | None) -> None:
+    def on_record_for_state(self, record: dict[str, t.Any], context: Context | None) -> None:
         """Windows finish out of order: the bookmark follows the frontier, not each record."""
 
     def advance_bookmark(self, value: dt.datetime | None, context: Context | None) -> None:

@@ -83,7 +83,7 @@ def test_a_state_without_an_account_is_adopted_silently(
     accounts: tuple[Sandbox, Sandbox], catalog: dict[str, Any]
 ) -> None:
     first, _ = accounts
-    older = {"bookmarks": {"lists": {}}}
+    older: dict[str, Any] = {"bookmarks": {"lists": {}}}
     run = sync(first, catalog, older)
     assert run.returncode == 0, run.stderr[-2000:]
     assert "WARNING" not in run.stderr, run.stderr[-2000:]

@@ -109,12 +109,12 @@ def test_aggregate_body_filters_parse_back_to_their_bounds(start: dt.datetime, d
         return {"data": {"attributes": {"dates": [], "data": []}}}
 
     end = start + dt.timedelta(days=days)
-    original = tap.client.post
-    tap.client.post = post  # type: ignore[method-assign]
+    original = tap.run.client.post
+    tap.run.client.post = post  # type: ignore[method-assign]
     try:
         list(stream.aggregate({"metric_id": "M1"}, start, end))  # type: ignore[attr-defined]
     finally:
-        tap.client.post = original  # type: ignore[method-assign]
+        tap.run.client.post = original  # type: ignore[method-assign]
     (body,) = bodies
     conditions = [c for text in body["data"]["attributes"]["filter"] for c in parse(text)]
     assert {c.op: c.value for c in conditions if c.field == "datetime"} == {

@@ -19,7 +19,7 @@ import orjson
 import pytest
 
 from klaviyo_sandbox.server import Sandbox
-from tap_klaviyo import typed_pages
+from tap_klaviyo import records, typed_pages
 from tap_klaviyo.records import Page, event_row
 from tap_klaviyo.schemas import load_schema
 from tap_klaviyo.streams.base import KlaviyoStream
@@ -49,9 +49,12 @@ def raw_pages(stream: KlaviyoStream) -> list[bytes]:
 
 
 def lines_of(stream: KlaviyoStream, page: Page) -> list[dict[str, t.Any]]:
-    messages = [orjson.loads(line) for line in stream.record_lines(stream.rows(page, None, None))]
-    for message in messages:
+    messages = []
+    for line in stream.record_lines(stream.rows(page, None, None)):
+        assert isinstance(line, memoryview)  # the tap's own path: finished RECORD lines
+        message = orjson.loads(line)
         message.pop("time_extracted")
+        messages.append(message)
     return messages
 
 
@@ -163,7 +166,7 @@ def test_unexpected_pages_take_the_generic_path(body: bytes) -> None:
 def test_typed_events_cover_the_schema() -> None:
     # ``extra_attributes`` holds what the types do not know: such a page is read generically.
     derived = {"metric_name", "attributions", "extra_attributes"} | {
-        f"attributed_{column}" for column in typed_pages.records.ATTRIBUTION_COLUMNS
+        f"attributed_{column}" for column in records.ATTRIBUTION_COLUMNS
     }
     typed = {"id", *typed_pages.ATTRIBUTES, "attribution_ids"} | {
         column for _, column in typed_pages.TO_ONE

@@ -128,6 +128,18 @@ def test_every_request_the_tap_builds_is_one_klaviyo_accepts(
             kind = name[len("additional-fields[") : -1]
             assert set(value.split(",")) <= operation.additional_fields[kind]
 
+    assert_filters_as_meant(stream, operation, query, context, (start, end))
+
+
+def assert_filters_as_meant(
+    stream: RequestPlan,
+    operation: Operation,
+    query: dict[str, str],
+    context: dict[str, Any] | None,
+    bounds: tuple[Any, Any],
+) -> None:
+    """The sandbox's parser reads back the bounds the tap meant, and the partition's filters."""
+    start, end = bounds
     conditions = parse_filter(query["filter"], operation.filters) if "filter" in query else ()
     field, lower, upper = increment_of(stream)
     on_time = {c.op: c.value for c in conditions if field and c.field == field}

@@ -11,7 +11,7 @@ import pytest
 from singer_sdk import Stream, Tap
 from singer_sdk.streams._state import StreamStateManager
 
-from tap_klaviyo.sdk_compat import PINNED, StreamInternals, TapInternals
+from tap_klaviyo.sdk_compat import PINNED, StateWriter, StreamInternals, TapInternals
 from tap_klaviyo.streams.base import KlaviyoStream
 from tap_klaviyo.tap import TapKlaviyo
 
@@ -47,6 +47,7 @@ EXPECTED: dict[tuple[type, str], tuple[str, bool, str]] = {
     ),
     (Tap, "_reset_state_progress_markers"): ("function", False, "(self) -> 'None'"),
     (Tap, "state_writer"): ("property", False, "(self) -> 'StateWriter'"),
+    (StateWriter, "write_state"): ("function", False, "(self, state: 'types.TapState') -> 'None'"),
     (Stream, "_write_state_message"): ("function", False, "(self) -> 'None'"),
     (Stream, "_finalize_state"): (
         "function",
@@ -71,9 +72,18 @@ ATTRIBUTES: dict[tuple[type, str], t.Callable[..., t.Any]] = {
 }
 
 
+def by_name(key: tuple[type, str]) -> tuple[str, str]:
+    return key[0].__name__, key[1]
+
+
+METHODS = sorted(EXPECTED, key=by_name)
+ATTRIBUTE_NAMES = sorted(ATTRIBUTES, key=by_name)
+
+
 def _described(cls: type, name: str) -> tuple[str, bool, str]:
     attribute = inspect.getattr_static(cls, name)
     function = attribute.fget if isinstance(attribute, property) else attribute
+    assert callable(function)
     kind = "property" if isinstance(attribute, property) else type(attribute).__name__
     return kind, bool(getattr(function, "__final__", False)), str(inspect.signature(function))
 
@@ -83,12 +93,12 @@ def test_every_pinned_internal_is_listed_with_a_reason() -> None:
     assert all(reason for reason in PINNED.values())
 
 
-@pytest.mark.parametrize(("cls", "name"), sorted(EXPECTED, key=lambda k: (k[0].__name__, k[1])))
+@pytest.mark.parametrize(("cls", "name"), METHODS)
 def test_the_sdk_still_has_it_as_the_tap_uses_it(cls: type, name: str) -> None:
     assert _described(cls, name) == EXPECTED[(cls, name)]
 
 
-@pytest.mark.parametrize(("cls", "name"), sorted(ATTRIBUTES, key=lambda k: (k[0].__name__, k[1])))
+@pytest.mark.parametrize(("cls", "name"), ATTRIBUTE_NAMES)
 def test_the_sdk_still_uses_the_attribute_as_the_tap_does(cls: type, name: str) -> None:
     assert f"self.{name}" in inspect.getsource(ATTRIBUTES[(cls, name)])
 
