@@ -181,7 +181,7 @@ class Resource:
     group_by: tuple[str, ...] = ()
     # The report measures conversions by a metric (``conversion_metric_id``).
     conversion_metric: bool = False
-    # Rows from the tap's one listing of the stream a run (``TapKlaviyo.listing``), not a read
+    # Rows from the run's one listing of the stream (``RunContext.listings``), not a read
     # of its own: the account's is made anyway, for the state's account check.
     listed: bool = False
     # ``--test`` checks this stream's scope by probing another with the same scope: a report

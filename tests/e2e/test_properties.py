@@ -1,11 +1,9 @@
 """Property-based tests (hypothesis) of what the tap builds and what it parses, and a full
 sync through a mix of every fault kind that must still match the sandbox's ground truth.
 
-- Filter/URL builder: ``timestamps.filter_text`` gives the unquoted ``YYYY-MM-DDTHH:MM:SSZ`` form
-  for any aware datetime; ``request_params`` (with ``partition_filters`` and
-  ``time_filters``) builds, for every stream, partition and pair of bounds, parameters that
-  survive URL encoding and that the sandbox's own parser accepts for that endpoint, with the
-  bounds the tap meant; the aggregates' body filters parse back to their bounds.
+- Filter builder: ``timestamps.filter_text`` gives the unquoted ``YYYY-MM-DDTHH:MM:SSZ`` form
+  for any aware datetime; the aggregates' body filters parse back to their bounds (the query
+  of every GET: ``tests/unit/test_request_plan.py``).
 - Response parser: ``to_record`` keeps the id, hoists every attribute, turns relationships
   into ``<name>_id`` / ``<singular>_ids`` columns and leaves no JSON:API envelope behind;
   events get their metric's name from the page's ``included`` metrics.
