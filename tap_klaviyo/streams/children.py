@@ -52,10 +52,10 @@ class OwnPartitions:
         return context
 
     @property
-    def reads_from_lower_bound(self) -> bool:
-        """Whether the table's rows begin at the stream's lower bound (a child covers each
-        parent's start instead)."""
-        return True
+    def by_parent(self) -> bool:
+        """Whether the stream is read parent by parent: each parent from its own start (the
+        table's rows begin at each one's), a reconciliation pass counted per parent."""
+        return False
 
     def probe(self) -> None:
         stream = self.stream
@@ -130,8 +130,8 @@ class Children(OwnPartitions):
         return self.fanout.parent_of(record) if self.fanout is not None else context
 
     @property
-    def reads_from_lower_bound(self) -> bool:
-        return False
+    def by_parent(self) -> bool:
+        return True
 
     def probe(self) -> None:
         """Through the parents' listing and one parent's children; without a parent, each

@@ -113,7 +113,7 @@ class TableVersions:
         changed = False
         if not known and self.has_bookmark():
             changed = versions.cover(bookmarks, stream.start_date())
-        if stream.mode.reads_from_lower_bound:
+        if not stream.mode.by_parent:  # a child covers each parent's start (``parent_start``)
             changed |= versions.cover(bookmarks, stream.lower_bound(None))
         if changed:
             stream.mark_state_unflushed()
@@ -185,7 +185,7 @@ class TableVersions:
             rows = read + self._new_rows  # the rows created since are not among the keys
         else:
             keys = ""
-            of_parents = self.reconciliation is not None and self.resource.parent
+            of_parents = self.reconciliation is not None and stream.mode.by_parent
             # A pass of parents counts across runs (a resumed one read some parents before).
             rows = versions.pass_rows(bookmarks) if of_parents else stream.log_book.records
         stream.write_activate_version(version)
