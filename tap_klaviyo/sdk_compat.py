@@ -5,9 +5,11 @@ write finished RECORD lines without a message object, keep bookmarks that follow
 windows, end a failed sync with its safe state, test scopes instead of syncing a record. Each
 private method or final method used for that is overridden or called here only, each
 override handing over to a public method of the tap's own (declared abstract here, so the
-tap's classes must define it). ``tests/unit/test_sdk_compat.py`` pins
-the signature and finality of every name in ``PINNED`` against the installed SDK, so an SDK
-upgrade that moves one fails loudly in CI instead of quietly changing behaviour.
+tap's classes must define it); the SDK's private modules are imported here only (ruff's
+TID251 enforces it). ``tests/unit/test_sdk_compat.py`` pins the signature and finality of
+every method in ``PINNED``, and that the SDK still uses each attribute there, against the
+installed SDK: an upgrade that moves one fails loudly in CI instead of quietly changing
+behaviour.
 """
 
 from __future__ import annotations
