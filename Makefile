@@ -4,14 +4,21 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo analyses test test-fast lint bench readme schemas mutate clean
+.PHONY: demo analyses test test-fast lint bench readme schemas mutate constraints clean
 
-# The tap (with its dev tools) and the sandbox, its own distribution, both from this tree.
-$(STAMP): pyproject.toml sandbox/pyproject.toml
+# The tap (with its dev tools) and the sandbox, its own distribution, both from this tree, at
+# the versions locked in constraints-dev.txt.
+$(STAMP): pyproject.toml sandbox/pyproject.toml constraints-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ./sandbox -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -c constraints-dev.txt -e ./sandbox -e '.[dev]'
 	touch $(STAMP)
+
+## make constraints: lock the dev environment again (after a dependency changed) from .venv
+constraints: $(STAMP)
+	{ sed -n '/^#/p' constraints-dev.txt; $(BIN)/python -m pip freeze --exclude-editable; } \
+		> constraints-dev.txt.new
+	mv constraints-dev.txt.new constraints-dev.txt
 
 ## make demo: start the sandbox, sync every stream into ./output, print row counts
 demo: $(STAMP)

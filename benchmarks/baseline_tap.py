@@ -75,7 +75,9 @@ class BaselineStream(RESTStream):
     def get_new_paginator(self) -> LinksNextPaginator:
         return LinksNextPaginator()
 
-    def get_url_params(self, context: dict | None, next_page_token: t.Any) -> dict[str, t.Any]:
+    def get_url_params(
+        self, context: t.Mapping[str, t.Any] | None, next_page_token: t.Any
+    ) -> dict[str, t.Any]:
         if next_page_token:
             return dict(parse_qsl(next_page_token.query))  # links.next has every parameter
         params: dict[str, t.Any] = dict(self.extra)
@@ -96,7 +98,9 @@ class BaselineStream(RESTStream):
             params["filter"] = ",".join(filters)
         return params
 
-    def post_process(self, row: dict, context: dict | None = None) -> dict | None:
+    def post_process(
+        self, row: dict[str, t.Any], context: t.Mapping[str, t.Any] | None = None
+    ) -> dict[str, t.Any] | None:
         return to_record(row)
 
 
@@ -203,7 +207,7 @@ STREAMS: tuple[type[BaselineStream], ...] = (
     TemplatesStream,
     TagsStream,
 )
-STREAM_NAMES = tuple(stream.name for stream in STREAMS)
+STREAM_NAMES = tuple(str(vars(stream)["name"]) for stream in STREAMS)  # each class names itself
 
 
 class BaselineTap(Tap):

@@ -27,7 +27,7 @@ import threading
 import time
 import typing as t
 import urllib.request
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -427,7 +427,7 @@ def stream_counts(stderr_path: Path) -> tuple[dict[str, int], dict[str, float]]:
     """Records and seconds per stream: from the tap's end-of-stream lines, or from the SDK's
     ``record_count`` and ``sync_duration`` METRIC lines (the baseline's; they add up)."""
     counts: Counter[str] = Counter()
-    seconds: Counter[str] = Counter()
+    seconds: defaultdict[str, float] = defaultdict(float)
     with stderr_path.open("rb") as lines:
         for line in lines:
             if done := STREAM_DONE.search(line):

@@ -100,8 +100,8 @@ def verdicts(rows: t.Sequence[Row]) -> list[Verdict]:
         by_scenario.setdefault(row.scenario.split()[0], []).append(row)
     out: list[Verdict] = []
 
-    s1 = (by_scenario.get("1") or [None])[0]
-    s2 = (by_scenario.get("2") or [None])[0]
+    s1 = next(iter(by_scenario.get("1", ())), None)
+    s2 = next(iter(by_scenario.get("2", ())), None)
     if s1 is not None and s1.cpu_us is not None:
         out.append(
             Verdict(
@@ -124,12 +124,12 @@ def verdicts(rows: t.Sequence[Row]) -> list[Verdict]:
     else:
         out.append(Verdict(f"scenario 2: at most {LATENCY_RATIO_TARGET}x scenario 1", None, "-"))
     if s2 is not None and s2.requests:
-        share = (s2.throttled or 0) / s2.requests
+        throttled = (s2.throttled or 0) / s2.requests
         out.append(
             Verdict(
                 "scenario 2: fewer than 1% of requests answered 429",
-                share < THROTTLED_TARGET,
-                f"{s2.throttled} of {s2.requests} ({share:.2%})",
+                throttled < THROTTLED_TARGET,
+                f"{s2.throttled} of {s2.requests} ({throttled:.2%})",
             )
         )
     else:
@@ -148,7 +148,9 @@ def verdicts(rows: t.Sequence[Row]) -> list[Verdict]:
     tap_rows = [row for row in rows if row.is_tap and row.rss_mb is not None]
     if tap_rows:
         worst = max(tap_rows, key=lambda row: row.rss_mb or 0)
-        over = [f"{row.scenario} {row.stream}" for row in tap_rows if row.rss_mb >= RSS_TARGET_MB]
+        over = [
+            f"{row.scenario} {row.stream}" for row in tap_rows if (row.rss_mb or 0) >= RSS_TARGET_MB
+        ]
         out.append(
             Verdict(
                 f"peak RSS of the tap under {RSS_TARGET_MB} MB in every scenario",

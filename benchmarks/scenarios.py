@@ -41,8 +41,8 @@ from benchmarks.harness import (
 )
 from benchmarks.report import Row
 from tap_klaviyo import versions
+from tap_klaviyo.config_schema import DEFAULTS
 from tap_klaviyo.resources import EVENTS, L, M, Tier
-from tap_klaviyo.settings import DEFAULTS
 
 # A mid-size account (the example); scenario 4/5 scale it by ``Plan.mid_scale``.
 MID_SIZE = {
@@ -436,7 +436,7 @@ DAY_SECONDS = 86_400
 EVENTS_A_DAY = 1_000_000  # the account the figures are extrapolated to
 # Days the sandbox's base events span (each metric's from 730 days back, less its index).
 EVENT_HISTORY_DAYS = 725
-LATE_DESIGNS = (
+LATE_DESIGNS: tuple[tuple[str, dict[str, int]], ...] = (
     ("7-day trailing re-read", {"lookback_window": 7 * DAY_SECONDS, "late_events_days": 0}),
     ("second read alone (fails: a day late waits 7)", {"lookback_window": 0}),
     ("1-day re-read + second read (default)", {}),

@@ -6,15 +6,17 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import sys
+import typing as t
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from tap_klaviyo.config_schema import CONFIG_SCHEMA  # noqa: E402
 from tap_klaviyo.resources import REVISIONS, TABLE, Deletes, Resource  # noqa: E402
-from tap_klaviyo.settings import CONFIG_SCHEMA  # noqa: E402
 
 README = ROOT / "README.md"
 
@@ -76,10 +78,14 @@ def settings_table() -> str:
 TABLES = {"streams": streams_table, "settings": settings_table}
 
 
+def _filled(table: t.Callable[[], str], match: re.Match[str]) -> str:
+    return match.group(1) + table() + "\n" + match.group(2)
+
+
 def render(text: str) -> str:
     for name, table in TABLES.items():
         pattern = re.compile(rf"(<!-- {name}:start -->\n).*?(<!-- {name}:end -->)", re.DOTALL)
-        text = pattern.sub(lambda m, t=table: m.group(1) + t() + "\n" + m.group(2), text)
+        text = pattern.sub(functools.partial(_filled, table), text)
     return text
 
 

@@ -11,6 +11,7 @@ import ctypes
 import json
 import os
 import sys
+import typing as t
 from pathlib import Path
 
 from tap_klaviyo.errors import InputFileError, OutputClosedError, TapKlaviyoError
@@ -58,7 +59,7 @@ def check_input_files(argv: list[str]) -> None:
             check_catalog(path, parsed)
 
 
-def check_catalog(path: str, catalog: dict) -> None:
+def check_catalog(path: str, catalog: dict[str, t.Any]) -> None:
     """A catalog must list streams; streams this tap does not have are named and ignored."""
     entries = catalog.get("streams")
     if not isinstance(entries, list) or not all(map(_is_catalog_entry, entries)):

@@ -10,8 +10,10 @@ its handlers and format; the chatter is filtered there too.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import typing as t
+from collections import Counter
 
 PROGRESS_EVERY = 10.0  # seconds between progress lines of one stream
 
@@ -77,6 +79,8 @@ class StreamLog:
         self.skipped = ""  # why the stream was skipped (a missing scope...), or ""
         self.outcome = ""  # "failed: ...", "stopped: ..." when the sync did not end well
         self.deletes_marked = False  # an ACTIVATE_VERSION was sent
+        self._left_out: Counter[tuple[str, str]] = Counter()  # (noun, why) -> count
+        self._lock = threading.Lock()
 
     def start(self, how: str) -> None:
         self.records = 0
@@ -103,9 +107,26 @@ class StreamLog:
     def skip(self, reason: str) -> None:
         self.skipped = self.skipped or reason
 
-    def end(self, left_out: str, versions: str = "") -> None:
+    def leave_out(self, counts: Counter[tuple[str, str]]) -> None:
+        """Count records Klaviyo sent that are not emitted, by (noun, why)."""
+        if counts:
+            with self._lock:  # windows are read on several threads
+                self._left_out.update(counts)
+
+    def left_out(self) -> str:
+        """What Klaviyo sent that was not emitted, and why, for the end line."""
+        with self._lock:
+            text = "; ".join(
+                f"{plural(count, noun)} {why}"
+                for (noun, why), count in sorted(self._left_out.items())
+            )
+            self._left_out.clear()
+        return f"not emitted: {text}" if text else ""
+
+    def end(self, versions: str = "") -> None:
         """The end line: counts, what was not emitted and why, the table version activated;
         or why the stream was skipped."""
+        left_out = self.left_out()
         now = self.ended = self.clock()
         if self.skipped:
             self.logger.info("%s: skipped: %s", self.name, self.skipped)

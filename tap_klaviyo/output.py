@@ -23,12 +23,12 @@ import typing as t
 
 import msgspec
 import orjson
-from singer_sdk.helpers._state import StateWriter
 from singer_sdk.helpers.types import TapState
 from singer_sdk.singerlib.encoding.base import GenericSingerWriter
 from singer_sdk.singerlib.messages import Message, SingerMessageType
 
 from tap_klaviyo.errors import OutputClosedError
+from tap_klaviyo.sdk_compat import StateWriter
 
 BLOCK = 1 << 16  # bytes gathered before one write to stdout
 

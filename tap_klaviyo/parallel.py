@@ -24,23 +24,25 @@ import threading
 import typing as t
 
 from tap_klaviyo.errors import OutputClosedError
-from tap_klaviyo.streams.base import Cancelled
+from tap_klaviyo.run import Cancelled
 
 if t.TYPE_CHECKING:
     from singer_sdk import Stream
 
+S = t.TypeVar("S", bound="Stream")
+
 
 def run_at_once(
-    streams: t.Sequence[Stream],
+    streams: t.Sequence[S],
     *,
     cancelled: threading.Event,
-    on_end: t.Callable[[Stream, BaseException | None], None],
+    on_end: t.Callable[[S, BaseException | None], None],
 ) -> None:
     """Sync every one of ``streams`` at once, each on its own thread; ``on_end`` hears how
     each ended (None: completed)."""
-    ended: queue.Queue[tuple[Stream, BaseException | None]] = queue.Queue()
+    ended: queue.Queue[tuple[S, BaseException | None]] = queue.Queue()
 
-    def sync(stream: Stream) -> None:
+    def sync(stream: S) -> None:
         error: BaseException | None = None
         try:
             stream.sync()

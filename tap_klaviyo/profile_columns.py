@@ -23,9 +23,16 @@ in ``properties``: nothing is lost.
 from __future__ import annotations
 
 import json
+import logging
 import re
 import typing as t
 from dataclasses import dataclass
+
+from tap_klaviyo.client import KlaviyoClient
+from tap_klaviyo.errors import PermissionDeniedError
+from tap_klaviyo.logs import plural
+from tap_klaviyo.records import Page
+from tap_klaviyo.resources import PROFILES
 
 PREFIX = "property_"
 MAX_NAME = 55  # Postgres keeps 63 characters of a name: room for a ``_<n>`` suffix
@@ -143,3 +150,39 @@ def sample_params(size: int) -> dict[str, str]:
         "page[size]": str(min(size, PAGE_SIZE)),
         "sort": "-updated",
     }
+
+
+def discover(
+    client: KlaviyoClient,
+    size: int,
+    catalog_schema: t.Mapping[str, t.Any] | None,
+    logger: logging.Logger,
+) -> PropertyColumns | None:
+    """The columns of the catalog's ``profiles`` schema in a sync, else found in a sample
+    of ``size`` profiles (--discover); None without the scope profiles:read."""
+    if catalog_schema is not None:
+        return PropertyColumns.from_schema(catalog_schema)
+    found: list[t.Any] = []
+    requests = 0
+    try:
+        for document in client.paginate(
+            PROFILES.path, sample_params(size), tier=PROFILES.tier, endpoint=PROFILES.path
+        ):
+            requests += 1
+            found.extend(
+                (row.get("attributes") or {}).get("properties")
+                for row in Page(document).objects(None)
+            )
+            if len(found) >= size:
+                break
+    except PermissionDeniedError:
+        logger.warning("Profile properties as columns: the key lacks profiles:read; no columns.")
+        return None
+    columns = PropertyColumns.from_sample(found[:size])
+    logger.info(
+        "Profile properties as columns: %s from %s sampled in %s: %s",
+        plural(len(columns.columns), "column"), plural(min(len(found), size), "profile"),
+        plural(requests, "request"),
+        ", ".join(f"{c.key!r} -> {c.name} ({c.kind})" for c in columns.columns) or "none",
+    )  # fmt: skip
+    return columns

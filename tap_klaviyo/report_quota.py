@@ -58,10 +58,6 @@ class ReportQuota:
                 left -= self._granted[name]
             return dict(self._granted)
 
-    def granted(self, stream: str) -> int:
-        with self._lock:
-            return self._granted.get(stream, 0)
-
     def spend(self, stream: str) -> bool:
         """Take one of the stream's granted requests; False when none is left. A stream
         synced outside a planned run (singer-sdk's own tests sync streams one by one) takes

@@ -181,7 +181,7 @@ class Resource:
     group_by: tuple[str, ...] = ()
     # The report measures conversions by a metric (``conversion_metric_id``).
     conversion_metric: bool = False
-    # Rows from the tap's one listing of the stream a run (``TapKlaviyo.listing``), not a read
+    # Rows from the run's one listing of the stream (``RunContext.listings``), not a read
     # of its own: the account's is made anyway, for the state's account check.
     listed: bool = False
     # ``--test`` checks this stream's scope by probing another with the same scope: a report
@@ -786,7 +786,7 @@ def resources_for(revision: str) -> tuple[Resource, ...]:
     return tuple(resource for resource in TABLE if revision in resource.revisions)
 
 
-# The default revision's streams (see ``tap_klaviyo.settings``).
+# The default revision's streams (see ``tap_klaviyo.config_schema``).
 RESOURCES = resources_for(REVISION_2026_07)
 STREAM_NAMES = frozenset(resource.name for resource in TABLE)
 # The streams that spend the reports' daily quota, in the order a short quota serves them.

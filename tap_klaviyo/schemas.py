@@ -20,4 +20,5 @@ def schema_dir() -> t.Any:  # Traversable | Path
 
 
 def load_schema(stream_name: str) -> dict[str, t.Any]:
-    return orjson.loads((schema_dir() / f"{stream_name}.json").read_bytes())
+    schema: dict[str, t.Any] = orjson.loads((schema_dir() / f"{stream_name}.json").read_bytes())
+    return schema

@@ -7,7 +7,7 @@ import functools
 import json
 import os
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Protocol
 
 import pytest
 
@@ -89,7 +89,14 @@ def fresh_sandbox() -> Iterator[Sandbox]:
 BOOKMARK_ONLY = {"lookback_window": 0, "late_events_days": 0}
 
 
-def tap_config(sandbox: Sandbox, **settings: Any) -> dict[str, Any]:
+class Served(Protocol):
+    """What ``tap_config`` reads of a sandbox: where it listens."""
+
+    @property
+    def url(self) -> str: ...
+
+
+def tap_config(sandbox: Served, **settings: Any) -> dict[str, Any]:
     """The tap's config for ``sandbox``: without the client-side rate-limit budget (the
     sandboxes here have no limits), unless ``rate_limit_budget=True`` is given (the tests of
     Klaviyo's tiers)."""

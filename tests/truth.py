@@ -5,8 +5,17 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from klaviyo_sandbox.data import Account
 from klaviyo_sandbox.server import Sandbox
 from tap_klaviyo.resources import RESOURCES
+
+
+def data(sandbox: Sandbox) -> Account:
+    """The sandbox's data layer (its ``Account``), where a test reads the ground truth."""
+    account = sandbox.account
+    assert isinstance(account, Account)
+    return account
+
 
 SUPPRESSION = "subscriptions.email.marketing.suppression.timestamp"
 EPOCH = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
@@ -97,7 +106,7 @@ def expected_keys(sandbox: Sandbox, stream: str) -> set[Any]:
 def was_deleted(sandbox: Sandbox, stream: str, key: Any) -> bool:
     """Whether the sandbox's clock (its ``advance``) deleted the row ``key`` of ``stream``:
     a warehouse may still hold it (marked deleted after a complete read)."""
-    account = sandbox.account
+    account = data(sandbox)
     if stream in PLAIN:
         return key in account.deleted.get(PLAIN[stream], ())
     if stream in ("list_members", "segment_members"):
@@ -140,7 +149,7 @@ def flow_series(
     sandbox: Sandbox, metric_id: str, days: list[dt.date]
 ) -> dict[tuple[str, str], dict[str, float]]:
     """(flow message id, local day) -> that day's statistics, for every live flow message."""
-    reports = sandbox.account.reports
+    reports = data(sandbox).reports
     return {
         (message.dimensions["flow_message_id"], day.isoformat()): reports.flow_day(
             message.dimensions["flow_message_id"], day, metric_id
@@ -152,7 +161,7 @@ def flow_series(
 
 def segment_series(sandbox: Sandbox, days: list[dt.date]) -> dict[tuple[str, str], dict[str, int]]:
     """(segment id, local day) -> that day's membership statistics, for every segment."""
-    account = sandbox.account
+    account = data(sandbox)
     return {
         (segment_id, day.isoformat()): account.reports.segment_day(segment_id, day)
         for segment_id in account.segment_groups.ids

@@ -8,10 +8,13 @@ import functools
 import typing as t
 from zoneinfo import ZoneInfo
 
-from tap_klaviyo import timestamps
-from tap_klaviyo.report_quota import ReportQuota
-from tap_klaviyo.resources import Resource
-from tap_klaviyo.streams.base import EXTRA_ATTRIBUTES, Context, KlaviyoStream, TapServices
+from tap_klaviyo import report_quota, timestamps
+from tap_klaviyo.conversion_metric import ConversionMetric
+from tap_klaviyo.request_plan import Context
+from tap_klaviyo.resources import QUOTA_STREAMS, Resource
+from tap_klaviyo.run import RunContext
+from tap_klaviyo.streams.base import KlaviyoStream
+from tap_klaviyo.streams.writing import EXTRA_ATTRIBUTES
 
 if t.TYPE_CHECKING:
     from singer_sdk import Tap
@@ -27,89 +30,16 @@ NOT_STATISTICS = frozenset(
 )  # fmt: skip
 
 
-class ConversionMetric(t.NamedTuple):
-    """The metric the values reports measure conversions by, and the others of its name."""
-
-    name: str
-    chosen: dict[str, t.Any] | None
-    candidates: list[dict[str, t.Any]]
-
-    def describe(self) -> str:
-        """One line for the log and ``--test``."""
-        if self.chosen is None:
-            return (
-                f"the account has no metric named '{self.name}' to measure conversions; set "
-                "'conversion_metric_id' (or 'conversion_metric_name') to the metric to use"
-            )
-        chosen = f"conversion metric '{self.name}': {describe_metric(self.chosen)}"
-        if len(self.candidates) == 1:
-            return chosen
-        others = ", ".join(describe_metric(m) for m in self.candidates if m is not self.chosen)
-        return (
-            f"{chosen}, chosen of {len(self.candidates)} metrics with that name (one not sent "
-            f"through the API first, then the oldest; the others: {others}); set "
-            "'conversion_metric_id' to use another"
-        )
-
-
-def choose_conversion_metric(metrics: t.Iterable[dict[str, t.Any]], name: str) -> ConversionMetric:
-    """Real accounts have several metrics of one name (an e-commerce integration's "Placed
-    Order" and one sent through the API): prefer the integration's, then the oldest."""
-    candidates = sorted((m for m in metrics if m.get("name") == name), key=_preference)
-    return ConversionMetric(name, candidates[0] if candidates else None, candidates)
-
-
-def _preference(metric: dict[str, t.Any]) -> tuple[bool, dt.datetime, str]:
-    created = metric.get("created")
-    return (
-        integration_name(metric).lower() == "api",
-        timestamps.parse(created) if created else timestamps.NEVER,
-        metric["id"],
-    )
-
-
-def integration_name(metric: dict[str, t.Any]) -> str:
-    """The metric's source ("Shopify", "API"); ``category`` may be a text or an object."""
-    integration = metric.get("integration")
-    if not isinstance(integration, dict):
-        return str(integration or "unknown integration")
-    if str(integration.get("key") or "").lower() == "api":
-        return "API"
-    return str(integration.get("name") or integration.get("key") or "unknown integration")
-
-
-def describe_metric(metric: dict[str, t.Any]) -> str:
-    return f"{metric['id']} ({integration_name(metric)}, created {metric.get('created') or '?'})"
-
-
-class ReportServices(TapServices, t.Protocol):
-    """What the report streams use of their tap: the run's conversion metric choice, the
-    timezone days are cut in, and the reports' daily quota."""
-
-    @property
-    def conversion_metric(self) -> ConversionMetric: ...
-    @property
-    def report_timezone(self) -> ZoneInfo: ...
-    @property
-    def report_quota(self) -> ReportQuota: ...
-    @property
-    def account_timezone(self) -> str | None: ...
-
-
 class ReportStream(KlaviyoStream):
     """What the values and series reports share: days in the report timezone, the
     conversion metric, and the daily quota each request is taken from."""
-
-    @property
-    def report_services(self) -> ReportServices:
-        return t.cast("ReportServices", self.services)
 
     @functools.cached_property
     def zone(self) -> ZoneInfo:
         """The timezone of the report's days: Klaviyo cuts them in the account's whatever a
         request says (offsets are ignored), so a different ``report_timezone`` cannot apply."""
-        chosen = self.report_services.report_timezone
-        account = self.report_services.account_timezone
+        chosen = self.run.report_timezone
+        account = self.run.account_timezone
         if account is None or account == chosen.key:
             return chosen
         self.logger.warning(
@@ -136,7 +66,7 @@ class ReportStream(KlaviyoStream):
 
     @property
     def conversion_metric(self) -> ConversionMetric:
-        return self.report_services.conversion_metric
+        return self.run.conversion_metric
 
     def conversion_metric_id(self) -> str | None:
         if self.settings.conversion_metric_id:
@@ -161,10 +91,10 @@ class ReportStream(KlaviyoStream):
 
     def post_report(self, attributes: dict[str, t.Any]) -> dict[str, t.Any] | None:
         """The report's document; None when the run's quota grants no more requests."""
-        if not self.report_services.report_quota.spend(self.name):
+        if not self.run.report_quota.spend(self.name):
             return None
         body = {"data": {"type": self.resource.report_type, "attributes": attributes}}
-        return self.client.post(self.resource.path, body, tier=self.tier, stream=self.name)
+        return self.client.post(self.resource.path, body, tier=self.plan.tier, stream=self.name)
 
     def local_text(self, day: dt.date) -> str:
         """Midnight of ``day`` as Klaviyo's report timeframes take it: offsets are ignored
@@ -175,7 +105,7 @@ class ReportStream(KlaviyoStream):
 class ValuesReportStream(ReportStream):
     """campaign_values_reports / flow_values_reports: one row per message and channel."""
 
-    def read(self, context: Context | None) -> t.Iterator[dict]:
+    def read(self, context: Context | None) -> t.Iterator[dict[str, t.Any]]:
         measures: dict[str, t.Any] = {}
         if self.resource.conversion_metric:
             metric_id = self.conversion_metric_id()
@@ -243,7 +173,7 @@ class SeriesReportStream(ReportStream):
             f"{len(self.windows(context))} request(s)"
         )
 
-    def read(self, context: Context | None) -> t.Iterator[dict]:
+    def read(self, context: Context | None) -> t.Iterator[dict[str, t.Any]]:
         attributes: dict[str, t.Any] = {
             "statistics": self.statistics,
             "interval": "daily",
@@ -273,7 +203,9 @@ class SeriesReportStream(ReportStream):
                 return
             yield from self.series_rows(document["data"]["attributes"], common)
 
-    def series_rows(self, attributes: dict, common: dict[str, t.Any]) -> t.Iterator[dict]:
+    def series_rows(
+        self, attributes: dict[str, t.Any], common: dict[str, t.Any]
+    ) -> t.Iterator[dict[str, t.Any]]:
         days = [self.label_day(label) for label in attributes.get("date_times") or ()]
         for result in attributes.get("results") or ():
             statistics = result["statistics"]
@@ -295,7 +227,7 @@ class SeriesReportStream(ReportStream):
             return label[:10]
         return timestamps.parse(label).astimezone(self.zone).date().isoformat()
 
-    def on_record_for_state(self, record: dict, context: Context | None) -> None:
+    def on_record_for_state(self, record: dict[str, t.Any], context: Context | None) -> None:
         # Today is not complete: the bookmark is the last whole day read.
         if record["date"] < self.today.isoformat():
             self.sdk_increment_state(record, context)
@@ -305,8 +237,8 @@ class MetricAggregatesStream(ReportStream):
     """Daily count, unique and sum_value of every metric, incremental by day per metric, in
     the report timezone; the last ``report_lookback_days`` days are read again."""
 
-    def __init__(self, tap: Tap, resource: Resource) -> None:
-        super().__init__(tap, resource)
+    def __init__(self, tap: Tap, resource: Resource, run: RunContext) -> None:
+        super().__init__(tap, resource, run)
         # ``metric_aggregates_by``: each dimension a column and part of the key.
         self.dimensions = {
             name: name.removeprefix("$") for name in self.settings.metric_aggregates_by
@@ -317,9 +249,11 @@ class MetricAggregatesStream(ReportStream):
 
     @functools.cached_property
     def zone(self) -> ZoneInfo:
-        return self.report_services.report_timezone  # metric aggregates take a ``timezone``
+        return self.run.report_timezone  # metric aggregates take a ``timezone``
 
-    def read_from(self, context: Context | None, start: dt.datetime | None) -> t.Iterator[dict]:
+    def read_from(
+        self, context: Context | None, start: dt.datetime | None
+    ) -> t.Iterator[dict[str, t.Any]]:
         context = context or {}
         assert start is not None
         while start < self.sync_started:
@@ -338,7 +272,9 @@ class MetricAggregatesStream(ReportStream):
             first = bookmark_day - self.settings.report_lookback_days * DAY
         return self.midnight(first)
 
-    def aggregate(self, context: Context, start: dt.datetime, end: dt.datetime) -> t.Iterator[dict]:
+    def aggregate(
+        self, context: Context, start: dt.datetime, end: dt.datetime
+    ) -> t.Iterator[dict[str, t.Any]]:
         body = {
             "data": {
                 "type": self.resource.report_type,
@@ -355,9 +291,9 @@ class MetricAggregatesStream(ReportStream):
                 },
             }
         }
-        attributes = self.client.post(self.resource.path, body, tier=self.tier, stream=self.name)[
-            "data"
-        ]["attributes"]
+        attributes = self.client.post(
+            self.resource.path, body, tier=self.plan.tier, stream=self.name
+        )["data"]["attributes"]
         dates = [
             timestamps.to_text(timestamps.parse(date)) for date in attributes.get("dates") or ()
         ]
@@ -383,3 +319,15 @@ class MetricAggregatesStream(ReportStream):
             )
         # By day, whatever the grouping: the bookmark moves with the rows.
         yield from sorted(rows, key=lambda row: row["date"])
+
+
+def plan_reports(run: RunContext, selected: t.Iterable[KlaviyoStream]) -> None:
+    """The run's report requests, planned up front within the daily quota (one line)."""
+    reports = {s.name: s for s in selected if isinstance(s, ReportStream)}
+    needs = {name: reports[name].requests_needed() for name in QUOTA_STREAMS if name in reports}
+    if not needs:
+        return
+    quota = run.report_quota
+    grants = quota.plan(needs)
+    run.logger.info("%s.", quota.describe(needs, grants))
+    run.state[report_quota.STATE_KEY] = quota.saved()

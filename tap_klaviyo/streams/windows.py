@@ -17,7 +17,9 @@ import typing as t
 from tap_klaviyo import late_events, timestamps
 from tap_klaviyo.prefetch import Prefetch
 from tap_klaviyo.records import Page
-from tap_klaviyo.streams.base import Context, KlaviyoStream
+from tap_klaviyo.request_plan import ONE_SECOND, Context
+from tap_klaviyo.streams.base import KlaviyoStream
+from tap_klaviyo.streams.first_row import first_row
 
 Window = tuple[dt.datetime, dt.datetime | None]
 
@@ -26,12 +28,11 @@ class WindowPage(t.NamedTuple):
     """One page of a window, ready to write; ``records`` None says the window is done."""
 
     window: int
-    records: list[dict] | list[memoryview] | None = None
+    records: list[dict[str, t.Any]] | list[memoryview] | None = None
     keys: t.Sequence[dt.datetime] = ()  # the records' replication-key values, in page order
 
 
 MIN_WINDOW = dt.timedelta(minutes=1)
-ONE_SECOND = dt.timedelta(seconds=1)
 WINDOWS_PER_CURSOR = 8  # at least this many windows per parallel cursor over the range
 
 
@@ -125,7 +126,7 @@ class WindowedStream(KlaviyoStream):
     _range: tuple[dt.datetime | None, Frontier]  # the read's start and progress, for its log
     _floor: dt.datetime | None = None  # the bookmark the read started from
 
-    def read(self, context: Context | None) -> t.Iterator[dict]:
+    def read(self, context: Context | None) -> t.Iterator[dict[str, t.Any]]:
         frontier = Frontier(self.sync_started)
         start = self.lower_bound(context)
         self._range = (start, frontier)
@@ -143,12 +144,12 @@ class WindowedStream(KlaviyoStream):
 
     def read_windows(
         self, tasks: t.Iterable[t.Callable[[], t.Iterator[WindowPage]]], frontier: Frontier
-    ) -> t.Iterator[list[dict] | list[memoryview]]:
+    ) -> t.Iterator[list[dict[str, t.Any]] | list[memoryview]]:
         """The windows' pages as they come, each followed (once written) by its frontier's
         progress: the caller reads ``frontier.bookmark`` after each page."""
         pages: Prefetch[WindowPage] = Prefetch(
             tasks,
-            max_workers=self.workers,
+            max_workers=self.plan.workers,
             max_buffered=self.settings.max_buffered_pages,
             ordered=False,
         )
@@ -169,7 +170,7 @@ class WindowedStream(KlaviyoStream):
 
     def read_again(
         self, context: Context | None, span: tuple[dt.datetime, dt.datetime] | None
-    ) -> t.Iterator[dict]:
+    ) -> t.Iterator[dict[str, t.Any]]:
         """The second read of ``span``, the range now ``late_events_days`` old (see
         ``tap_klaviyo.late_events``), from where the last one stopped; its point moves in
         the state as its windows are written, the bookmark never does."""
@@ -210,7 +211,7 @@ class WindowedStream(KlaviyoStream):
             text += f" ({done:.0%} of the time range since {timestamps.to_text(start)})"
         return text
 
-    def on_record_for_state(self, record: dict, context: Context | None) -> None:
+    def on_record_for_state(self, record: dict[str, t.Any], context: Context | None) -> None:
         """Windows finish out of order: the bookmark follows the frontier, not each record."""
 
     def advance_bookmark(self, value: dt.datetime | None, context: Context | None) -> None:
@@ -255,7 +256,7 @@ class WindowedStream(KlaviyoStream):
             records_per_window = int(self.resource.pages_per_window * self.page_size)
             # However dense the data turns out to be, the range is cut into enough windows to
             # keep every cursor busy: the first page may come from a sparse start.
-            widest = (now - after) / (WINDOWS_PER_CURSOR * self.workers)
+            widest = (now - after) / (WINDOWS_PER_CURSOR * self.plan.workers)
             while after < now:
                 span = max(min(density.span_for(records_per_window), widest), ONE_SECOND)
                 end = min(timestamps.floor_second(after + span), now)
@@ -276,7 +277,9 @@ class WindowedStream(KlaviyoStream):
         return (start, boundary), boundary
 
     def row_time(self, row: dict[str, t.Any], page: Page) -> dt.datetime:
-        return timestamps.parse(self.shape_of(page)(row, page)[self.resource.replication_key or ""])
+        return timestamps.parse(
+            self.shaper.shape_of(page)(row, page)[self.resource.replication_key or ""]
+        )
 
     def fixed_task(
         self, frontier: Frontier, first: Page, window: Window
@@ -316,20 +319,16 @@ class WindowedStream(KlaviyoStream):
 
     def earliest_record(self, context: Context | None) -> dt.datetime | None:
         """Where the data begins, when neither a bookmark nor start_date says (one request)."""
-        params = self.request_params(context, None, None)
-        params["page[size]"] = "1"
-        for document in self.client.paginate(
+        params = self.plan.params(context, None, None)
+        found = first_row(
+            self.client,
             self.resource.path,
             params,
-            tier=self.tier,
-            endpoint=self.resource.path,
+            tier=self.plan.tier,
             stream=self.name,
-        ):
-            page = Page(document)
-            rows = page.objects(self.resource.emits)
-            if rows:  # empty pages may come first and still link onward
-                return self.row_time(rows[0], page)
-        return None
+            emits=self.resource.emits,
+        )
+        return self.row_time(*found) if found else None
 
     @property
     def page_size(self) -> int:

@@ -15,7 +15,7 @@ import pytest
 from klaviyo_sandbox.app import DEMO_API_KEY, REVISION
 from klaviyo_sandbox.data import Sizes
 from klaviyo_sandbox.server import Sandbox, running_sandbox
-from tap_klaviyo.tap import STATE_ACCOUNT
+from tap_klaviyo.account import STATE_ACCOUNT
 from tests.conftest import tap_config
 from tests.singer import TapRun, run_tap, select_only
 
@@ -83,7 +83,7 @@ def test_a_state_without_an_account_is_adopted_silently(
     accounts: tuple[Sandbox, Sandbox], catalog: dict[str, Any]
 ) -> None:
     first, _ = accounts
-    older = {"bookmarks": {"lists": {}}}
+    older: dict[str, Any] = {"bookmarks": {"lists": {}}}
     run = sync(first, catalog, older)
     assert run.returncode == 0, run.stderr[-2000:]
     assert "WARNING" not in run.stderr, run.stderr[-2000:]

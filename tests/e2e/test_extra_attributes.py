@@ -17,6 +17,7 @@ import orjson
 from klaviyo_sandbox.server import Sandbox
 from tap_klaviyo import typed_pages
 from tap_klaviyo.records import Page
+from tap_klaviyo.streams.base import KlaviyoStream
 from tests.conftest import tap_config
 from tests.e2e.test_typed_pages import EVENT, lines_of, page_of, variant
 from tests.singer import quiet_tap, run_tap, select_only
@@ -26,6 +27,7 @@ def test_an_unknown_event_attribute_lands_in_extra_attributes_off_the_typed_path
     sandbox: Sandbox,
 ) -> None:
     stream = quiet_tap(tap_config(sandbox)).streams["events"]
+    assert isinstance(stream, KlaviyoStream)
     assert stream.decode is typed_pages.decode_events
     known = page_of(EVENT)
     assert typed_pages.decode_events(known) is not None  # the typed path takes it

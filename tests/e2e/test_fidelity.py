@@ -142,7 +142,7 @@ def _has_rows(sandbox: Sandbox, stream: str, parent: str) -> bool:
 def _bookmark(run: TapRun, stream: str, key: str, parent: str) -> Any:
     assert run.state is not None
     partitions = run.state["bookmarks"].get(stream, {}).get("partitions", [])
-    entry = next((p for p in partitions if p["context"].get(key) == parent), {})
+    entry: dict[str, Any] = next((p for p in partitions if p["context"].get(key) == parent), {})
     return entry.get("replication_key_value")
 
 

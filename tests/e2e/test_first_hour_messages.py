@@ -19,9 +19,9 @@ import pytest
 
 from klaviyo_sandbox.data import Sizes
 from klaviyo_sandbox.server import Sandbox, running_sandbox
+from tap_klaviyo.config_checks import report_statistic_names
 from tap_klaviyo.errors import OutputClosedError
 from tap_klaviyo.resources import RESOURCES
-from tap_klaviyo.settings import report_statistic_names
 from tests.conftest import tap_config
 from tests.singer import run_tap
 from tests.unit.test_schemas import SPEC_PATH

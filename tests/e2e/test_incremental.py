@@ -44,6 +44,7 @@ def test_second_run_emits_the_changes_and_nothing_older(
     second = run_tap(config, catalog=catalog, state=first.state)
     assert second.returncode == 0, second.stderr[-2000:]
 
+    assert second.state is not None
     for stream, collection in FULL_TABLES.items():
         assert not bookmarks(second.state, stream), stream
         assert second.ids(stream) == set(fresh_sandbox.account.truth(collection)["ids"]), stream

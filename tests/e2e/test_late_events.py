@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Iterator
+from types import GeneratorType
 from typing import Any
 
 import orjson
@@ -95,13 +97,14 @@ def test_a_stopped_second_read_resumes_from_its_point_and_the_bookmark_stays(
     stream.write_starting_value(None)
     end = stream.sync_started - 7 * DAY
 
-    read = stream.read(None)
+    read: Iterator[Any] = stream.read(None)  # RECORD lines, as the windows finish them
     emitted: list[dict[str, Any]] = []
     for line in read:
         emitted.append(orjson.loads(bytes(line))["record"])
         point = late_events.reached(stream.stream_state)
         if point is not None and point > since:
             break  # stopped midway through the second read
+    assert isinstance(read, GeneratorType)
     read.close()
     point = late_events.reached(stream.stream_state)
     assert point is not None

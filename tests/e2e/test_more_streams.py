@@ -16,6 +16,7 @@ from tap_klaviyo.resources import REVISIONS
 from tests import truth
 from tests.conftest import tap_config
 from tests.singer import TapRun, run_tap, select_only
+from tests.truth import data
 
 NEW_YORK = ZoneInfo("America/New_York")
 DAY = dt.timedelta(days=1)
@@ -70,7 +71,7 @@ def test_a_form_series_row_for_every_form_version_and_day_equals_the_truth(
     run = sync(sandbox, {"form_series_reports"}, series_report_days=10)
     today = dt.datetime.now(NEW_YORK).date()
     days = truth.local_days(today - 9 * DAY, today)
-    store = sandbox.account.storefront
+    store = data(sandbox).storefront
     versions = {version.id: version.parent for version in store.form_versions()}
     assert set(versions.values()) == truth.ids(sandbox, "forms")  # every form has a version
     rows = {
@@ -87,6 +88,7 @@ def test_a_form_series_row_for_every_form_version_and_day_equals_the_truth(
         assert {name: rows[key][name] for name in statistics} == statistics, key
         assert rows[key]["timezone"] == "America/New_York"
     # Today is not complete: the bookmark is yesterday.
+    assert run.state is not None
     bookmark = run.state["bookmarks"]["form_series_reports"]["replication_key_value"]
     assert bookmark[:10] == (today - DAY).isoformat()
 
@@ -95,7 +97,7 @@ def test_form_and_segment_values_reports_cover_every_form_version_and_segment(
     sandbox: Sandbox,
 ) -> None:
     run = sync(sandbox, {"form_values_reports", "segment_values_reports"}, report_timeframe_days=7)
-    store = sandbox.account.storefront
+    store = data(sandbox).storefront
     today = dt.datetime.now(NEW_YORK).date()
     days = truth.local_days(today - 7 * DAY, today - DAY)
     forms = {(r["form_id"], r["form_version_id"]): r for r in run.records["form_values_reports"]}
@@ -105,10 +107,10 @@ def test_form_and_segment_values_reports_cover_every_form_version_and_segment(
         assert row["viewed_form"] == viewed
         assert row["submits"] <= row["viewed_form_uniques"] <= row["viewed_form"]
     segments = {r["segment_id"]: r for r in run.records["segment_values_reports"]}
-    live = set(sandbox.account.segment_groups.ids) - truth.vanished(sandbox, "segments")
+    live = set(data(sandbox).segment_groups.ids) - truth.vanished(sandbox, "segments")
     assert segments.keys() == live
     for segment_id, row in segments.items():  # the members at the timeframe's end
-        yesterday = sandbox.account.reports.segment_day(segment_id, today - DAY)
+        yesterday = data(sandbox).reports.segment_day(segment_id, today - DAY)
         assert row["total_members"] == yesterday["total_members"]
 
 
@@ -130,6 +132,7 @@ def test_a_second_run_reads_only_what_changed_since_the_bookmark(sandbox: Sandbo
 
 def _bookmark_floor(run: TapRun, stream: str, row: dict[str, Any]) -> str:
     """The bookmark the row was read from (a form version's is its form's)."""
+    assert run.state is not None
     bookmarks = run.state["bookmarks"][stream]
     if "partitions" in bookmarks and stream == "form_versions":
         (partition,) = (

@@ -33,7 +33,7 @@ from klaviyo_sandbox.server import Sandbox, running_sandbox
 from tests.conftest import BOOKMARK_ONLY, SMALL, tap_config
 from tests.integration.test_kill_resume import blocked_writing_stdout, poll_until
 from tests.singer import TapRun, parse_messages, run_tap, select_only
-from tests.truth import REPORT_STREAMS, emitted_keys, expected_keys
+from tests.truth import REPORT_STREAMS, data, emitted_keys, expected_keys
 
 STREAMS = {"campaigns", "events", "list_members", "lists", "profiles"}
 MEMBER_STREAMS = {"lists", "list_members", "segments", "segment_members"}
@@ -96,8 +96,8 @@ def run_and_stop(  # noqa: PLR0917
     stdout = b"".join(lines).decode()
     stopped = Stopped(TapRun(code, stdout, errors))
     parse_messages(stdout, stopped.run)
-    for line in stdout.splitlines():
-        message = json.loads(line)
+    for text in stdout.splitlines():
+        message = json.loads(text)
         if message["type"] == "ACTIVATE_VERSION":
             stopped.activated[message["stream"]].append(message["version"])
         elif message["type"] == "RECORD" and "version" in message:
@@ -222,7 +222,7 @@ def test_each_list_and_segment_keeps_its_own_member_bookmark_across_a_signal(
         group_key = "list_id" if members == "list_members" else "segment_id"
         finished = {group for group, _ in truth} - {group for group, _ in truth - before}
         assert finished, "no group was finished before the signal: the test proves nothing"
-        last_joined = defaultdict(str)
+        last_joined: defaultdict[str, str] = defaultdict(str)
         for row in first.records[members]:
             group = row[group_key]
             last_joined[group] = max(last_joined[group], row["joined_group_at"])
@@ -333,7 +333,7 @@ def test_no_member_bookmark_moves_past_the_sync_start(quirky_sandbox: Sandbox) -
     sync's start, or every member joining until that date would be skipped."""
     streams = {"list_members", "segment_members"}
     run = run_tap(tap_config(quirky_sandbox), catalog=discover(quirky_sandbox, streams))
-    ended = quirky_sandbox.account.now()
+    ended = data(quirky_sandbox).now()
     assert run.returncode == 0, run.stderr[-3000:]
     assert run.state is not None
     for stream in sorted(streams):

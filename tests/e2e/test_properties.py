@@ -1,11 +1,9 @@
 """Property-based tests (hypothesis) of what the tap builds and what it parses, and a full
 sync through a mix of every fault kind that must still match the sandbox's ground truth.
 
-- Filter/URL builder: ``timestamps.filter_text`` gives the unquoted ``YYYY-MM-DDTHH:MM:SSZ`` form
-  for any aware datetime; ``request_params`` (with ``partition_filters`` and
-  ``time_filters``) builds, for every stream, partition and pair of bounds, parameters that
-  survive URL encoding and that the sandbox's own parser accepts for that endpoint, with the
-  bounds the tap meant; the aggregates' body filters parse back to their bounds.
+- Filter builder: ``timestamps.filter_text`` gives the unquoted ``YYYY-MM-DDTHH:MM:SSZ`` form
+  for any aware datetime; the aggregates' body filters parse back to their bounds (the query
+  of every GET: ``tests/unit/test_request_plan.py``).
 - Response parser: ``to_record`` keeps the id, hoists every attribute, turns relationships
   into ``<name>_id`` / ``<singular>_ids`` columns and leaves no JSON:API envelope behind;
   events get their metric's name from the page's ``included`` metrics.
@@ -19,20 +17,16 @@ import json
 import re
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
 from zoneinfo import ZoneInfo
 
-import requests
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from klaviyo_sandbox.app import DEMO_API_KEY, allowed_parameters
-from klaviyo_sandbox.endpoints import OPERATIONS, Operation
+from klaviyo_sandbox.app import DEMO_API_KEY
 from klaviyo_sandbox.faults import FaultPlan
-from klaviyo_sandbox.filters import parse, parse_filter
+from klaviyo_sandbox.filters import parse
 from klaviyo_sandbox.server import running_sandbox
 from tap_klaviyo.records import Page, relationship_column, to_record
-from tap_klaviyo.resources import RESOURCE_BY_NAME
 from tap_klaviyo.streams.base import KlaviyoStream
 from tap_klaviyo.tap import TapKlaviyo
 from tap_klaviyo.timestamps import filter_text
@@ -83,14 +77,7 @@ def test_filter_text_is_the_unquoted_utc_second(value: dt.datetime) -> None:
     assert condition.value == utc_second(value)
 
 
-# --- request_params for every stream ---------------------------------------------------------
-
-OPERATION_BY_PATH = {(op.method, op.path): op for op in OPERATIONS}
-GET_STREAMS = sorted(
-    name
-    for name, resource in RESOURCE_BY_NAME.items()
-    if ("GET", resource.path) in OPERATION_BY_PATH
-)
+# --- the aggregates' body filters ----------------------------------------------------------
 
 
 @functools.cache
@@ -108,91 +95,6 @@ def tap_with(subscriptions: bool, predictions: bool) -> TapKlaviyo:
     )
 
 
-@st.composite
-def stream_requests(draw: st.DrawFn) -> tuple[KlaviyoStream, dict[str, Any] | None, Any, Any]:
-    name = draw(st.sampled_from(GET_STREAMS))
-    tap = tap_with(draw(st.booleans()), draw(st.booleans()))
-    stream = tap.streams[name]
-    assert isinstance(stream, KlaviyoStream)
-    resource = stream.resource
-    context: dict[str, Any] | None = None
-    if resource.partitions:
-        context = dict(draw(st.sampled_from(resource.partitions)).context)
-    elif resource.parent:
-        ids = st.text("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", min_size=6)
-        context = {resource.parent_key or "": draw(ids)}
-        context.update({child: draw(ids) for _, child in resource.carry})
-    return stream, context, draw(bounds), draw(bounds)
-
-
-def sent_query(path: str, params: dict[str, str]) -> dict[str, str]:
-    """The query string exactly as requests puts it on the wire, decoded as a server does."""
-    prepared = requests.Request("GET", "http://127.0.0.1:9" + path, params=params).prepare()
-    assert prepared.url is not None
-    pairs = parse_qsl(urlsplit(prepared.url).query, keep_blank_values=True)
-    assert len(pairs) == len({name for name, _ in pairs}), "a parameter sent twice"
-    return dict(pairs)
-
-
-def increment_of(stream: KlaviyoStream) -> tuple[str | None, str, str | None]:
-    """The stream's filter field and its lower/upper bound operators (None: not incremental)."""
-    resource: Any = stream.resource
-    increment = getattr(resource, "increment", None)
-    if increment is not None:
-        return increment.filter_field, increment.lower, increment.upper
-    if getattr(resource, "filter_field", None):  # the table's earlier spelling
-        return resource.filter_field, resource.lower_bound, resource.upper_bound
-    return None, "", None
-
-
-@PROPERTY_SETTINGS
-@given(stream_requests())
-def test_every_request_the_tap_builds_is_one_klaviyo_accepts(
-    case: tuple[KlaviyoStream, dict[str, Any] | None, Any, Any],
-) -> None:
-    stream, context, start, end = case  # no bounds: a full read (a child's parents)
-    resource = stream.resource
-    operation: Operation = OPERATION_BY_PATH[("GET", resource.path)]
-    params = stream.request_params(context, start, end)
-    path = resource.path.format(id="x1y2z3")
-
-    query = sent_query(path, params)
-    assert query == params, "parameters must survive URL encoding unchanged"
-    assert set(query) <= allowed_parameters(operation), set(query) - allowed_parameters(operation)
-    assert DEMO_API_KEY not in json.dumps(query)
-
-    if "sort" in query:
-        assert query["sort"].removeprefix("-") in operation.sorts
-    if "include" in query:
-        assert set(query["include"].split(",")) <= operation.includes
-    if "page[size]" in query:
-        assert operation.page_size is not None
-        assert 1 <= int(query["page[size]"]) <= operation.page_size.maximum
-    for name, value in query.items():
-        if name.startswith("additional-fields["):
-            kind = name[len("additional-fields[") : -1]
-            assert set(value.split(",")) <= operation.additional_fields[kind]
-
-    conditions = parse_filter(query["filter"], operation.filters) if "filter" in query else ()
-    field, lower, upper = increment_of(stream)
-    on_time = {c.op: c.value for c in conditions if field and c.field == field}
-    timed = field is not None
-    if timed:
-        assert query["sort"] == field  # ascending on the bookmark's field
-    if timed and start is not None:
-        # greater-than one second early: records at the bookmark's second are read again.
-        early = SECOND if lower == "greater-than" else dt.timedelta(0)
-        assert on_time.get(lower) == utc_second(start) - early, (query, start)
-    if timed and end is not None and upper:
-        assert on_time.get(upper) == utc_second(end), (query, end)
-    if not timed or (start is None and (end is None or not upper)):
-        assert not on_time
-    for key in ("channel", "archived"):
-        if context and key in context:
-            field = "messages.channel" if key == "channel" else "archived"
-            assert [c.value for c in conditions if c.field == field] == [context[key]]
-
-
 @PROPERTY_SETTINGS
 @given(bounds.filter(lambda v: v is not None), st.integers(min_value=1, max_value=400))
 def test_aggregate_body_filters_parse_back_to_their_bounds(start: dt.datetime, days: int) -> None:
@@ -205,12 +107,12 @@ def test_aggregate_body_filters_parse_back_to_their_bounds(start: dt.datetime, d
         return {"data": {"attributes": {"dates": [], "data": []}}}
 
     end = start + dt.timedelta(days=days)
-    original = tap.client.post
-    tap.client.post = post  # type: ignore[method-assign]
+    original = tap.run.client.post
+    tap.run.client.post = post  # type: ignore[method-assign]
     try:
         list(stream.aggregate({"metric_id": "M1"}, start, end))  # type: ignore[attr-defined]
     finally:
-        tap.client.post = original  # type: ignore[method-assign]
+        tap.run.client.post = original  # type: ignore[method-assign]
     (body,) = bodies
     conditions = [c for text in body["data"]["attributes"]["filter"] for c in parse(text)]
     assert {c.op: c.value for c in conditions if c.field == "datetime"} == {

@@ -30,10 +30,10 @@ from klaviyo_sandbox.endpoints import OPERATIONS
 from klaviyo_sandbox.faults import FaultPlan
 from klaviyo_sandbox.server import Sandbox, running_sandbox
 from tap_klaviyo.budget import Budget
-from tap_klaviyo.client import READ_ONLY_POSTS, KlaviyoClient
+from tap_klaviyo.client import KlaviyoClient
+from tap_klaviyo.config_checks import check_base_url, is_loopback, resolve_api_key
 from tap_klaviyo.errors import ConfigError, KlaviyoAPIError
-from tap_klaviyo.resources import S
-from tap_klaviyo.settings import check_base_url, is_loopback, resolve_api_key
+from tap_klaviyo.resources import READ_ONLY_POSTS, S
 from tests.conftest import SMALL, tap_config
 from tests.local_server import Responder, local_server
 from tests.singer import TapRun, run_tap_cli, select_only

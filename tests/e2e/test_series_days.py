@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -30,7 +31,7 @@ DAY = dt.timedelta(days=1)
 def labels(url: str, start: dt.date, end: dt.date) -> list[str]:
     """The sandbox's own labels of a segment series over [start, end) (its answer, asked
     as the tap asks: local midnights without an offset)."""
-    body = {
+    body: dict[str, Any] = {
         "data": {
             "type": "segment-series-report",
             "attributes": {
@@ -81,8 +82,8 @@ def test_each_series_row_is_on_the_day_klaviyo_labels(zone: str, quirks: bool) -
         expected_flows = truth.flow_series(sandbox, metric, days)
         assert {(r["flow_message_id"], r["date"]) for r in flows} == expected_flows.keys()
         for row in flows:
-            statistics = expected_flows[(row["flow_message_id"], row["date"])]
-            assert {name: row[name] for name in statistics} == statistics, row
+            day_statistics = expected_flows[(row["flow_message_id"], row["date"])]
+            assert {name: row[name] for name in day_statistics} == day_statistics, row
         for stream in ("flow_series_reports", "segment_series_reports"):
             bookmark = run.state["bookmarks"][stream]["replication_key_value"]  # type: ignore[index]
             assert bookmark == (today - DAY).isoformat(), stream

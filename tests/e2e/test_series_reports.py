@@ -19,6 +19,7 @@ from tap_klaviyo.resources import QUOTA_STREAMS
 from tests import truth
 from tests.conftest import tap_config
 from tests.singer import TapRun, run_tap, select_only
+from tests.truth import data
 
 SERIES = {"flow_series_reports", "segment_series_reports"}
 NEW_YORK = ZoneInfo("America/New_York")
@@ -88,14 +89,15 @@ def test_series_rows_per_day_equal_the_truth(sandbox: Sandbox) -> None:
     }
     expected_segments = truth.segment_series(sandbox, days)
     assert segments.keys() == expected_segments.keys()
-    for key, statistics in expected_segments.items():
-        assert {name: segments[key][name] for name in statistics} == statistics, key
+    for key, counts in expected_segments.items():
+        assert {name: segments[key][name] for name in counts} == counts, key
     # Growth adds up: each day's total is the day before's plus that day's net change.
     for (segment_id, day), row in segments.items():
         before = segments.get((segment_id, (dt.date.fromisoformat(day) - DAY).isoformat()))
         if before is not None:
             assert row["total_members"] == before["total_members"] + row["net_members_changed"]
     # Today is not complete: the bookmark is yesterday.
+    assert run.state is not None
     for stream in SERIES:
         bookmark = run.state["bookmarks"][stream]["replication_key_value"]
         assert bookmark == (today() - DAY).isoformat()
@@ -192,7 +194,7 @@ def test_series_days_are_the_account_timezone(sandbox: Sandbox) -> None:
 
 def test_daily_report_cap_is_never_exceeded_across_two_runs(sandbox: Sandbox) -> None:
     streams = set(QUOTA_STREAMS)  # values and series reports: 1 + 1 + 2 + 2 requests
-    settings = {"report_requests_per_day": 4, "series_report_days": 120}
+    settings: dict[str, Any] = {"report_requests_per_day": 4, "series_report_days": 120}
     before = logged(sandbox)
     first = sync(sandbox, streams, **settings)
     after_first = logged(sandbox)
@@ -200,6 +202,8 @@ def test_daily_report_cap_is_never_exceeded_across_two_runs(sandbox: Sandbox) ->
     sent = report_requests(sandbox, before)
     assert len(sent) == 4  # of the 6 planned, across both runs
     assert not report_requests(sandbox, after_first)  # the second run had none left
+    assert first.state is not None
+    assert second.state is not None
     assert first.state["report_quota"]["used"] == 4
     assert second.state["report_quota"] == first.state["report_quota"]
     assert "leaving 0" in first.stderr
@@ -219,6 +223,7 @@ def test_daily_report_cap_is_never_exceeded_across_two_runs(sandbox: Sandbox) ->
     before_third = logged(sandbox)
     third = sync(sandbox, streams, state=aged, **settings)
     assert len(report_requests(sandbox, before_third)) == 4, third.stderr
+    assert third.state is not None
     assert third.state["report_quota"]["used"] == 4
     oldest = today() - 119 * DAY
     days = sorted({row["date"] for row in third.records["segment_series_reports"]})
@@ -249,19 +254,21 @@ def test_metric_aggregates_by_attributed_flow_and_message(sandbox: Sandbox) -> N
     for row in plain.records["metric_aggregates"]:
         assert totals.get((row["metric_id"], row["date"]), 0) == row["count"], row
     # Conversions credited to a flow carry its id and one of its messages; the others ''.
-    flows = {m.dimensions["flow_id"]: set() for m in sandbox.account.reports.flow_messages()}
-    for message in sandbox.account.reports.flow_messages():
+    flows: dict[str, set[str]] = {
+        m.dimensions["flow_id"]: set() for m in data(sandbox).reports.flow_messages()
+    }
+    for message in data(sandbox).reports.flow_messages():
         flows[message.dimensions["flow_id"]].add(message.dimensions["flow_message_id"])
     credited = [r for r in split.records["metric_aggregates"] if r["attributed_flow"]]
     assert credited
     for row in credited:
         assert row["attributed_message"] in flows[row["attributed_flow"]]
     assert any(r["attributed_flow"] == "" for r in split.records["metric_aggregates"])
-    keys = [
+    row_keys = [
         (r["metric_id"], r["date"], r["attributed_flow"], r["attributed_message"])
         for r in split.records["metric_aggregates"]
     ]
-    assert len(keys) == len(set(keys))
+    assert len(row_keys) == len(set(row_keys))
 
 
 def test_the_quota_is_shared_by_the_report_threads() -> None:

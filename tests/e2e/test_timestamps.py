@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from tap_klaviyo import records, timestamps
 from tap_klaviyo.schemas import load_schema
-from tap_klaviyo.streams.base import BEFORE_WINDOW, PAST_END_DATE
+from tap_klaviyo.streams.rows import BEFORE_WINDOW, PAST_END_DATE
 from tests.conftest import tap_catalog, tap_config
 from tests.local_server import local_server
 from tests.singer import run_tap

@@ -19,7 +19,7 @@ import orjson
 import pytest
 
 from klaviyo_sandbox.server import Sandbox
-from tap_klaviyo import typed_pages
+from tap_klaviyo import records, typed_pages
 from tap_klaviyo.records import Page, event_row
 from tap_klaviyo.schemas import load_schema
 from tap_klaviyo.streams.base import KlaviyoStream
@@ -39,17 +39,22 @@ def events_stream(sandbox: Sandbox, **settings: t.Any) -> KlaviyoStream:
 def raw_pages(stream: KlaviyoStream) -> list[bytes]:
     """Every events page the sandbox serves for the stream's own request, as bytes."""
     bodies: list[bytes] = []
-    params = stream.request_params(None)
+    params = stream.plan.params(None)
     # A decoder that keeps the body and declines it: the pages are parsed the generic way.
-    for _ in stream.client.paginate("/api/events", params, tier=stream.tier, decode=bodies.append):
+    for _ in stream.client.paginate(
+        "/api/events", params, tier=stream.plan.tier, decode=bodies.append
+    ):
         pass
     return bodies
 
 
 def lines_of(stream: KlaviyoStream, page: Page) -> list[dict[str, t.Any]]:
-    messages = [orjson.loads(line) for line in stream.record_lines(stream.rows(page, None, None))]
-    for message in messages:
+    messages = []
+    for line in stream.record_lines(stream.rows(page, None, None)):
+        assert isinstance(line, memoryview)  # the tap's own path: finished RECORD lines
+        message = orjson.loads(line)
         message.pop("time_extracted")
+        messages.append(message)
     return messages
 
 
@@ -161,7 +166,7 @@ def test_unexpected_pages_take_the_generic_path(body: bytes) -> None:
 def test_typed_events_cover_the_schema() -> None:
     # ``extra_attributes`` holds what the types do not know: such a page is read generically.
     derived = {"metric_name", "attributions", "extra_attributes"} | {
-        f"attributed_{column}" for column in typed_pages.records.ATTRIBUTION_COLUMNS
+        f"attributed_{column}" for column in records.ATTRIBUTION_COLUMNS
     }
     typed = {"id", *typed_pages.ATTRIBUTES, "attribution_ids"} | {
         column for _, column in typed_pages.TO_ONE

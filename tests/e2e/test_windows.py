@@ -38,7 +38,7 @@ def windows_of(sandbox: Sandbox, name: str, **settings: Any) -> tuple[WindowedSt
 @pytest.mark.parametrize("name", ["events", "profiles"])
 def test_windows_tile_the_range_and_keep_every_worker_busy(sandbox: Sandbox, name: str) -> None:
     stream, windows = windows_of(sandbox, name, start_date=DISTANT, max_workers=3)
-    assert stream.workers == 3, "events' and profiles' tiers could use more than 3 cursors"
+    assert stream.plan.workers == 3, "events' and profiles' tiers could use more than 3 cursors"
     start = dt.datetime.fromisoformat(DISTANT.replace("Z", "+00:00"))
     assert windows[0][0] == start
     for (_, end), (next_start, _) in itertools.pairwise(windows):
@@ -47,7 +47,7 @@ def test_windows_tile_the_range_and_keep_every_worker_busy(sandbox: Sandbox, nam
     assert windows[-1] == (stream.sync_started, None), "the future-dated tail comes last"
     # The first window runs from the start_date to the first page's last record; the data
     # after it is cut for every cursor, however sparse the first page made it look.
-    assert len(windows) - 2 >= WINDOWS_PER_CURSOR * stream.workers
+    assert len(windows) - 2 >= WINDOWS_PER_CURSOR * stream.plan.workers
 
 
 def test_a_distant_start_date_syncs_every_event_with_the_right_bookmark(

@@ -31,7 +31,7 @@ from tap_klaviyo.resources import RESOURCES
 from tests.conftest import tap_config, target_config
 from tests.integration.test_deletes import RECONCILED, TARGET, aged, contents, rows, sync
 from tests.singer import run_tap, select_only
-from tests.truth import expected_keys, ids
+from tests.truth import data, expected_keys, ids
 
 TINY = Sizes(
     profiles=300, events=300, lists=3, segments=2, campaigns=4, flows=3, templates=6, tags=3
@@ -148,7 +148,7 @@ def test_the_messages_of_a_deleted_flow_are_marked(
     assert rows(postgres, schema, "flows", deleted=True) == {flow}
     # One spelling of the channel across tables: what Klaviyo sent ("Email"), lowercased.
     loaded = postgres.execute(f'SELECT DISTINCT channel FROM "{schema}".flow_messages').fetchall()
-    sent = {item.attributes["channel"] for item in sandbox.account.catalog.flow_messages.items}
+    sent = {item.attributes["channel"] for item in data(sandbox).catalog.flow_messages.items}
     assert {row[0] for row in loaded} == {channel.lower() for channel in sent}
     # The end line says what the version leaves out: here exactly the deleted messages.
     log = (tmp_path / "tap-1.log").read_text()

@@ -33,7 +33,7 @@ from klaviyo_sandbox.server import Sandbox, running_sandbox
 from tests.conftest import POSTGRES_DSN, tap_config, target_config
 from tests.integration.test_meltano import CACHE, run, succeeded
 from tests.singer import run_tap, select_only
-from tests.truth import expected_keys, local_days, segment_series
+from tests.truth import data, expected_keys, local_days, segment_series
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
@@ -87,7 +87,15 @@ def dbt() -> Path:
         fcntl.flock(lock, fcntl.LOCK_EX)  # parallel runs build it once
         if not (stamp.exists() and executable.exists()):
             venv.EnvBuilder(with_pip=True, clear=True).create(root)
-            pip = [root / "bin" / "python", "-m", "pip", "install", "-q", "-r", requirements]
+            pip: list[str | Path] = [
+                root / "bin" / "python",
+                "-m",
+                "pip",
+                "install",
+                "-q",
+                "-r",
+                requirements,
+            ]
             succeeded(run(pip, cwd=CACHE, timeout=600, env=clean_env()))
             stamp.write_text(digest)
     return executable
@@ -189,7 +197,7 @@ def warehouse(postgres: Any, tmp_path: Path) -> Iterator[Warehouse]:
 def synced_events(sandbox: Sandbox) -> Iterator[int]:
     """The events a sync holds: the seeded ones up to the account's creation (the
     future-dated come on later days) and those ``advance`` added."""
-    account = sandbox.account
+    account = data(sandbox)
     events = account.events
     for e in range(events.total):
         if e >= events.base or events.datetime_of(e) <= account.anchor:
@@ -199,7 +207,7 @@ def synced_events(sandbox: Sandbox) -> Iterator[int]:
 def attributed_truth(sandbox: Sandbox) -> dict[tuple[str, str], dict[str, Any]]:
     """(message id, local day) -> conversions and revenue Klaviyo credits to the message
     (an event's first attribution), for the live messages."""
-    account = sandbox.account
+    account = data(sandbox)
     live = expected_keys(sandbox, "campaign_messages") | expected_keys(sandbox, "flow_messages")
     zone = ZoneInfo(account.timezone)
     found: dict[tuple[str, str], dict[str, Any]] = defaultdict(
@@ -210,7 +218,7 @@ def attributed_truth(sandbox: Sandbox) -> dict[tuple[str, str], dict[str, Any]]:
         if not credits:
             continue
         message = credits[0].campaign_message or credits[0].flow_message
-        if message not in live:
+        if message is None or message not in live:
             continue
         day = dt.datetime.fromtimestamp(account.events.datetime_of(e), zone).date().isoformat()
         row = found[message, day]
@@ -232,7 +240,7 @@ PROFILE_FIELDS = frozenset({"subscriptions", "predictive_analytics"})
 
 def profile_truth(sandbox: Sandbox) -> dict[str, dict[str, Any]]:
     """Each synced profile's attributes with consent and predictions, as Klaviyo builds them."""
-    profiles = sandbox.account.profiles
+    profiles = data(sandbox).profiles
     return {
         key: profiles.build(p, PROFILE_FIELDS)["attributes"]
         for key in expected_keys(sandbox, "profiles")
@@ -243,7 +251,7 @@ def profile_truth(sandbox: Sandbox) -> dict[str, dict[str, Any]]:
 def activity_truth(sandbox: Sandbox, as_of: dt.datetime) -> tuple[dict[str, int], Counter[str]]:
     """Each profile's last event by ``as_of`` (epoch seconds), and its orders by then
     (conversion-metric events)."""
-    account = sandbox.account
+    account = data(sandbox)
     last: dict[str, int] = {}
     orders: Counter[str] = Counter()
     for e in synced_events(sandbox):
@@ -305,7 +313,7 @@ def check_attribution(sandbox: Sandbox, warehouse: Warehouse) -> None:
     assert {(m, d): (c, r) for m, d, c, r, _, _ in rows} == {
         key: (row["conversions"], row["revenue"]) for key, row in daily.items()
     }
-    assert {(currency, zone) for *_, currency, zone in rows} == {("USD", sandbox.account.timezone)}
+    assert {(currency, zone) for *_, currency, zone in rows} == {("USD", data(sandbox).timezone)}
 
 
 def check_consent(sandbox: Sandbox, warehouse: Warehouse, profiles: dict) -> None:
@@ -338,7 +346,7 @@ def check_segment_growth(sandbox: Sandbox, warehouse: Warehouse) -> None:
     }  # fmt: skip
     assert found == expected
     # The day's snapshot: the segment's members at the run.
-    groups = sandbox.account.segment_groups
+    groups = data(sandbox).segment_groups
     counts = {segment: count for segment, *_, count in rows if count is not None}
     assert counts == {s: groups.count(groups.position[s]) for s, _ in expected}
 
@@ -353,11 +361,12 @@ def check_persons(sandbox: Sandbox, warehouse: Warehouse, profiles: dict) -> Non
     assert {row["profile_id"] for row in rows} == set(profiles)
     (as_of,) = {row["as_of"] for row in rows}
     last_event, orders = activity_truth(sandbox, as_of)
-    account = sandbox.account
+    account = data(sandbox)
     stages: Counter[str] = Counter()
     for row in rows:
         profile = row["profile_id"]
         attributes, p = profiles[profile], account.profiles.index_of_id(profile)
+        assert p is not None
         moments = [m for m in (last_event.get(profile), epoch(attributes["last_event_date"])) if m]
         last_activity = max(moments) if moments else epoch(attributes["created"])
         assert last_activity is not None

@@ -37,7 +37,7 @@ from klaviyo_sandbox.faults import FaultPlan
 from klaviyo_sandbox.server import Sandbox, running_sandbox
 from tests.conftest import SMALL, tap_config, target_config
 from tests.singer import TapRun, parse_messages, run_tap, select_only, start_tap
-from tests.truth import assert_none_lost, emitted_keys, expected_keys, vanished, was_deleted
+from tests.truth import assert_none_lost, data, emitted_keys, expected_keys, vanished, was_deleted
 
 TARGET = shutil.which("target-postgres", path=str(Path(sys.executable).parent))
 STREAMS = {"campaigns", "events", "list_members", "lists", "profiles"}
@@ -368,7 +368,7 @@ def check_latest_values(postgres: Any, schema: str, sandbox: Sandbox) -> None:
         assert rows
         stale = []
         # Listed but deleted before any detail read, or deleted by the sandbox's clock.
-        gone = vanished(sandbox, collection) | sandbox.account.deleted[collection]
+        gone = vanished(sandbox, collection) | data(sandbox).deleted[collection]
         for ident, stored in rows:
             if ident in gone:
                 continue

@@ -25,8 +25,8 @@ import yaml
 
 from klaviyo_sandbox.app import DEMO_API_KEY
 from klaviyo_sandbox.server import running_sandbox
+from tap_klaviyo.config_schema import CONFIG_SCHEMA
 from tap_klaviyo.resources import RESOURCE_BY_NAME
-from tap_klaviyo.settings import CONFIG_SCHEMA
 from tests.conftest import POSTGRES_DSN, SMALL
 from tests.truth import REPORT_STREAMS, expected_keys
 

@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 
+from tap_klaviyo.config_schema import KNOWN_SETTINGS
 from tap_klaviyo.resources import RESOURCES, TABLE
-from tap_klaviyo.settings import KNOWN_SETTINGS
 
 pytestmark = pytest.mark.slow
 

@@ -31,6 +31,7 @@ from tap_klaviyo.resources import (
 from tap_klaviyo.settings import Settings
 from tests.conftest import tap_config, target_config
 from tests.singer import TapRun, run_tap, select_only
+from tests.truth import data
 
 # A few campaigns of every channel, one of them multi-channel under 2026-10-15.
 TINY = Sizes(
@@ -149,7 +150,7 @@ def test_2026_10_15_reads_campaigns_audiences_messages_variations(
 def test_a_multi_channel_message_has_one_variation_row_per_channel(
     account: Sandbox, runs: dict[str, TapRun]
 ) -> None:
-    view = omnichannel.View(account.account.seed, account.account.catalog)
+    view = omnichannel.View(data(account).seed, data(account).catalog)
     channels = {
         message.id: sorted(
             v.attributes["definition"]["details"]["channel"]

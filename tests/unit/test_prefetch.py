@@ -210,7 +210,9 @@ def windowed_reads(draw: st.DrawFn) -> tuple[list[tuple[int, int]], list[list[li
         values = sorted(draw(st.lists(st.integers(low, high - 1), max_size=12)))
         size = draw(st.integers(1, 4))
         pages.append([values[i : i + size] for i in range(0, len(values), size)])
-    steps = [(w, p) for w, window_pages in enumerate(pages) for p in range(len(window_pages))]
+    steps: list[tuple[int, int | None]] = [
+        (w, p) for w, window_pages in enumerate(pages) for p in range(len(window_pages))
+    ]
     steps += [(w, None) for w in range(len(pages))]
     order = draw(st.permutations(steps))
     # Each window's own steps in order: its pages one after another, then its close.

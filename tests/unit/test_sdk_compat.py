@@ -9,8 +9,9 @@ import typing as t
 
 import pytest
 from singer_sdk import Stream, Tap
+from singer_sdk.streams._state import StreamStateManager
 
-from tap_klaviyo.sdk_compat import PINNED, StreamInternals, TapInternals
+from tap_klaviyo.sdk_compat import PINNED, StateWriter, StreamInternals, TapInternals
 from tap_klaviyo.streams.base import KlaviyoStream
 from tap_klaviyo.tap import TapKlaviyo
 
@@ -34,12 +35,6 @@ EXPECTED: dict[tuple[type, str], tuple[str, bool, str]] = {
         "(self, latest_record: 'types.Record', *, context: 'types.Context | None' = None)"
         " -> 'None'",
     ),
-    (Stream, "_process_record"): (
-        "function",
-        False,
-        "(self, record: 'types.Record', child_context: 'types.Context | None' = None, "
-        "partition_context: 'types.Context | None' = None) -> 'None'",
-    ),
     (Stream, "_write_record_message"): (
         "function",
         False,
@@ -52,6 +47,7 @@ EXPECTED: dict[tuple[type, str], tuple[str, bool, str]] = {
     ),
     (Tap, "_reset_state_progress_markers"): ("function", False, "(self) -> 'None'"),
     (Tap, "state_writer"): ("property", False, "(self) -> 'StateWriter'"),
+    (StateWriter, "write_state"): ("function", False, "(self, state: 'types.TapState') -> 'None'"),
     (Stream, "_write_state_message"): ("function", False, "(self) -> 'None'"),
     (Stream, "_finalize_state"): (
         "function",
@@ -68,29 +64,49 @@ EXPECTED: dict[tuple[type, str], tuple[str, bool, str]] = {
 }
 
 
+# Attributes the tap reads or sets: (class, name) -> the SDK code that sets or reads it.
+ATTRIBUTES: dict[tuple[type, str], t.Callable[..., t.Any]] = {
+    (Stream, "_stream_version"): Stream._generate_record_messages,
+    (StreamStateManager, "is_flushed"): StreamStateManager.__init__,
+    (Tap, "_config"): Tap._validate_config,
+}
+
+
+def by_name(key: tuple[type, str]) -> tuple[str, str]:
+    return key[0].__name__, key[1]
+
+
+METHODS = sorted(EXPECTED, key=by_name)
+ATTRIBUTE_NAMES = sorted(ATTRIBUTES, key=by_name)
+
+
 def _described(cls: type, name: str) -> tuple[str, bool, str]:
     attribute = inspect.getattr_static(cls, name)
     function = attribute.fget if isinstance(attribute, property) else attribute
+    assert callable(function)
     kind = "property" if isinstance(attribute, property) else type(attribute).__name__
     return kind, bool(getattr(function, "__final__", False)), str(inspect.signature(function))
 
 
 def test_every_pinned_internal_is_listed_with_a_reason() -> None:
-    assert set(PINNED) == set(EXPECTED)
+    assert set(PINNED) == set(EXPECTED) | set(ATTRIBUTES)
     assert all(reason for reason in PINNED.values())
 
 
-@pytest.mark.parametrize(("cls", "name"), sorted(EXPECTED, key=lambda k: (k[0].__name__, k[1])))
+@pytest.mark.parametrize(("cls", "name"), METHODS)
 def test_the_sdk_still_has_it_as_the_tap_uses_it(cls: type, name: str) -> None:
     assert _described(cls, name) == EXPECTED[(cls, name)]
+
+
+@pytest.mark.parametrize(("cls", "name"), ATTRIBUTE_NAMES)
+def test_the_sdk_still_uses_the_attribute_as_the_tap_does(cls: type, name: str) -> None:
+    assert f"self.{name}" in inspect.getsource(ATTRIBUTES[(cls, name)])
 
 
 def test_a_written_record_marks_the_state_unflushed() -> None:
     # The fast path writes records itself; the SDK's flag says STATE must follow them.
     source = inspect.getsource(t.cast(t.Any, Stream).state_manager.fget)
     assert "StreamStateManager" in source
-    from singer_sdk.streams._state import StreamStateManager
-
     assert "self.is_flushed = True" in inspect.getsource(StreamStateManager.__init__)
 
 

@@ -47,24 +47,7 @@ class Aggregates:
 
     def run(self, attributes: dict[str, Any]) -> dict[str, Any]:
         account = self.account
-        metric = account.metric(str(attributes.get("metric_id")))
-        if metric is None:
-            raise InvalidQuery("'metric_id' must be an existing metric.", "metric_id")
-        if metric.id in account.vanished["metrics"]:  # listed, then deleted
-            raise NotFound(f"A metric with id {metric.id} does not exist.")
-        measurements = attributes.get("measurements")
-        if (
-            not isinstance(measurements, list)
-            or not measurements
-            or not set(measurements) <= MEASUREMENTS
-        ):
-            raise InvalidQuery(
-                "'measurements' must be a non-empty subset of count, sum_value, unique.",
-                "measurements",
-            )
-        interval = attributes.get("interval") or "day"
-        if interval not in INTERVALS:
-            raise InvalidQuery(f"'{interval}' is not a valid interval.", "interval")
+        metric, measurements, interval = self._asked(attributes)
         try:
             zone = ZoneInfo(attributes.get("timezone") or "UTC")
         except (ZoneInfoNotFoundError, ValueError) as error:
@@ -123,6 +106,28 @@ class Aggregates:
             "id": uuid_text(h, mix(h)),
             "attributes": {"dates": [self.label(m) for m in buckets], "data": data},
         }
+
+    def _asked(self, attributes: dict[str, Any]) -> tuple[Any, list[str], str]:
+        """The query's metric, measurements and interval, each checked as Klaviyo does."""
+        metric = self.account.metric(str(attributes.get("metric_id")))
+        if metric is None:
+            raise InvalidQuery("'metric_id' must be an existing metric.", "metric_id")
+        if metric.id in self.account.vanished["metrics"]:  # listed, then deleted
+            raise NotFound(f"A metric with id {metric.id} does not exist.")
+        measurements = attributes.get("measurements")
+        if (
+            not isinstance(measurements, list)
+            or not measurements
+            or not set(measurements) <= MEASUREMENTS
+        ):
+            raise InvalidQuery(
+                "'measurements' must be a non-empty subset of count, sum_value, unique.",
+                "measurements",
+            )
+        interval = attributes.get("interval") or "day"
+        if interval not in INTERVALS:
+            raise InvalidQuery(f"'{interval}' is not a valid interval.", "interval")
+        return metric, measurements, interval
 
     def _dimensions(self, e: int, by: list[str]) -> tuple[str | None, ...]:
         """The event's value of each ``by`` dimension: its first attribution's flow, message

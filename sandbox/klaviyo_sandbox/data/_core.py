@@ -228,38 +228,52 @@ _ORDER: dict[str, Callable[[Any, Any], bool]] = {
 }
 
 
+def _strings(values: list[Any]) -> list[str]:
+    return [value for value in values if isinstance(value, str)]
+
+
+def _options(wanted: Any) -> list[Any]:
+    return wanted if isinstance(wanted, list) else [wanted]
+
+
+def _ordered(compare: Callable[[Any, Any], bool]) -> Callable[[list[Any], Any], bool]:
+    def test(values: list[Any], wanted: Any) -> bool:
+        pairs = (_comparable(value, wanted) for value in values)
+        return any(pair is not None and compare(*pair) for pair in pairs)
+
+    return test
+
+
+# Each operator: does any value found at the condition's field satisfy it? (``equals`` with
+# a list means any of them, as ``any`` does.)
+_TESTS: dict[str, Callable[[list[Any], Any], bool]] = {
+    "has": lambda values, _: any(value not in (None, "", [], {}) for value in values),
+    "any": lambda values, wanted: any(
+        _equal(value, option) for value in values for option in _options(wanted)
+    ),
+    "contains": lambda values, wanted: (
+        isinstance(wanted, str)
+        and (any(wanted in value for value in _strings(values)) or wanted in values)
+    ),
+    "starts-with": lambda values, wanted: any(
+        value.startswith(str(wanted)) for value in _strings(values)
+    ),
+    "ends-with": lambda values, wanted: any(
+        value.endswith(str(wanted)) for value in _strings(values)
+    ),
+    "contains-any": lambda values, wanted: any(option in values for option in _options(wanted)),
+    "contains-all": lambda values, wanted: all(option in values for option in _options(wanted)),
+    **{op: _ordered(compare) for op, compare in _ORDER.items()},
+}
+_TESTS["equals"] = _TESTS["any"]
+
+
 def satisfies(values: list[Any], condition: Condition) -> bool:
     """Does any value found at the condition's field satisfy it?"""
-    op, wanted = condition.op, condition.value
-    if op == "has":
-        return any(value not in (None, "", [], {}) for value in values)
-    if op == "any" or (op == "equals" and isinstance(wanted, list)):
-        options = wanted if isinstance(wanted, list) else [wanted]
-        return any(_equal(value, option) for value in values for option in options)
-    if op == "equals":
-        return any(_equal(value, wanted) for value in values)
-    if op in _ORDER:
-        compare = _ORDER[op]
-        for value in values:
-            pair = _comparable(value, wanted)
-            if pair is not None and compare(*pair):
-                return True
-        return False
-    strings = [value for value in values if isinstance(value, str)]
-    if op == "contains":
-        return isinstance(wanted, str) and (
-            any(wanted in value for value in strings) or wanted in values
-        )
-    if op == "starts-with":
-        return any(value.startswith(str(wanted)) for value in strings)
-    if op == "ends-with":
-        return any(value.endswith(str(wanted)) for value in strings)
-    options = wanted if isinstance(wanted, list) else [wanted]
-    if op == "contains-any":
-        return any(option in values for option in options)
-    if op == "contains-all":
-        return all(option in values for option in options)
-    raise InvalidQuery(f"Unsupported operator {op}.", "filter")
+    test = _TESTS.get(condition.op)
+    if test is None:
+        raise InvalidQuery(f"Unsupported operator {condition.op}.", "filter")
+    return test(values, condition.value)
 
 
 def condition_number(value: Any) -> float:
