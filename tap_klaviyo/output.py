@@ -32,6 +32,8 @@ from tap_klaviyo.errors import OutputClosedError
 
 BLOCK = 1 << 16  # bytes gathered before one write to stdout
 
+_encoder = msgspec.json.Encoder()
+
 
 def _default(value: t.Any) -> t.Any:
     if isinstance(value, msgspec.Raw):  # a value kept as Klaviyo sent it (``typed_pages``)
@@ -218,6 +220,36 @@ def record_lines(
         views.append(block[offset : offset + len(line)])
         offset += len(line)
     return views
+
+
+class RecordBlock:
+    """Finished RECORD lines of ``count`` records, written to stdout in one piece."""
+
+    __slots__ = ("count", "lines")
+
+    def __init__(self, lines: bytes, count: int) -> None:
+        self.lines = lines
+        self.count = count
+
+
+def record_block(
+    stream: str, rows: t.Sequence[msgspec.Struct], time_extracted: str, version: int | None
+) -> RecordBlock:
+    """The RECORD lines of ``rows``: the same messages as ``output.record_line`` makes.
+
+    The rows are encoded as JSON lines in one call, then each line is wrapped in its message
+    by one replace: an encoded row has no line break of its own (msgspec escapes them in
+    strings, and typed pages with line breaks between tokens are read generically).
+    """
+    if not rows:
+        return RecordBlock(b"", 0)
+    prefix = b'{"type":"RECORD","stream":' + orjson.dumps(stream) + b',"record":'
+    suffix = b',"time_extracted":' + orjson.dumps(time_extracted)
+    if version is not None:
+        suffix += b',"version":' + orjson.dumps(version)
+    suffix += b"}\n"
+    body = _encoder.encode_lines(rows)
+    return RecordBlock(prefix + body[:-1].replace(b"\n", suffix + prefix) + suffix, len(rows))
 
 
 def _suppress_os_errors() -> t.ContextManager[None]:

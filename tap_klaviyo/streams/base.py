@@ -16,7 +16,7 @@ from tap_klaviyo import records, timestamps, versions
 from tap_klaviyo.client import KlaviyoClient
 from tap_klaviyo.errors import NotFoundError, PermissionDeniedError
 from tap_klaviyo.logs import StreamLog, plural
-from tap_klaviyo.output import SingerOutput, record_line, record_lines, utc_now_iso
+from tap_klaviyo.output import RecordBlock, SingerOutput, record_line, record_lines, utc_now_iso
 from tap_klaviyo.prefetch import Prefetch
 from tap_klaviyo.profile_columns import PropertyColumns
 from tap_klaviyo.records import Page
@@ -208,7 +208,8 @@ class KlaviyoStream(StreamInternals):
             yield row
             if cancelled.is_set():
                 raise Cancelled(self.name)
-            now = self.log_book.add(1, self.progress_detail)
+            count = row.count if isinstance(row, RecordBlock) else 1  # a page's block, or a row
+            now = self.log_book.add(count, self.progress_detail)
             if now - last_state >= STATE_EVERY:
                 self.write_state_now()
                 last_state = now
@@ -563,9 +564,11 @@ class KlaviyoStream(StreamInternals):
                 ", ".join(f"{name} ({n:,} records)" for name, n in sorted(counts.items())),
             )  # fmt: skip
 
-    def write_record(self, record: dict | memoryview) -> None:
+    def write_record(self, record: dict | memoryview | RecordBlock) -> None:
         if isinstance(record, memoryview):  # a line from ``record_lines``
             line: bytes | memoryview = record
+        elif isinstance(record, RecordBlock):  # a typed page's lines (``typed_windows``)
+            line = record.lines
         elif (plan := self.record_plan) is not None:
             line = record_line(self.name, self.columns(record, plan), utc_now_iso(), self.version)
         else:

@@ -15,9 +15,11 @@ import threading
 import typing as t
 
 from tap_klaviyo import late_events, timestamps
+from tap_klaviyo.output import RecordBlock
 from tap_klaviyo.prefetch import Prefetch
 from tap_klaviyo.records import Page
 from tap_klaviyo.streams.base import Context, KlaviyoStream
+from tap_klaviyo.typed_windows import window_block
 
 Window = tuple[dt.datetime, dt.datetime | None]
 
@@ -26,7 +28,7 @@ class WindowPage(t.NamedTuple):
     """One page of a window, ready to write; ``records`` None says the window is done."""
 
     window: int
-    records: list[dict] | list[memoryview] | None = None
+    records: list[dict] | list[memoryview] | list[RecordBlock] | None = None
     keys: t.Sequence[dt.datetime] = ()  # the records' replication-key values, in page order
 
 
@@ -143,7 +145,7 @@ class WindowedStream(KlaviyoStream):
 
     def read_windows(
         self, tasks: t.Iterable[t.Callable[[], t.Iterator[WindowPage]]], frontier: Frontier
-    ) -> t.Iterator[list[dict] | list[memoryview]]:
+    ) -> t.Iterator[list[dict] | list[memoryview] | list[RecordBlock]]:
         """The windows' pages as they come, each followed (once written) by its frontier's
         progress: the caller reads ``frontier.bookmark`` after each page."""
         pages: Prefetch[WindowPage] = Prefetch(
@@ -310,6 +312,9 @@ class WindowedStream(KlaviyoStream):
     def window_page(self, index: int, page: Page, window: Window) -> WindowPage:
         """A page as finished RECORD lines, built on the worker: the buffer holds bytes, far
         smaller than the page's objects, and the writer only copies them."""
+        if (typed := window_block(self, page, window)) is not None:
+            block, moments = typed
+            return WindowPage(index, [block], moments)
         keys: list[dt.datetime] = []  # a window always has a start: every value is parsed
         records = self.rows(page, *window, moments=keys)
         return WindowPage(index, self.record_lines(records), keys)
