@@ -82,8 +82,11 @@ class SingerOutput(GenericSingerWriter[bytes, Message]):
             if self._closed:
                 self._raise_if_broken()
                 return
-            self._pending += line
             self._since_state = True
+            if len(line) >= BLOCK and not self._pending:  # a page's block: written as it is
+                self._write(line)
+                return
+            self._pending += line
             if len(self._pending) >= BLOCK:
                 self._write_pending()
 
@@ -138,10 +141,14 @@ class SingerOutput(GenericSingerWriter[bytes, Message]):
             callback()
 
     def _write_pending(self) -> None:
+        pending = bytes(self._pending)
+        self._pending.clear()
+        self._write(pending)
+
+    def _write(self, data: bytes | memoryview) -> None:
         # First: a signal from here on must wait for this block.
         self._writer = threading.get_ident()
-        block = memoryview(bytes(self._pending))
-        self._pending.clear()
+        block = memoryview(data)
         try:
             fd = _stdout_fd()
             if fd is None:  # stdout is not a file (captured in-process)
@@ -222,6 +229,14 @@ def record_lines(
     return views
 
 
+def rows_block(
+    stream: str, records: t.Sequence[dict[str, t.Any]], time_extracted: str, version: int | None
+) -> RecordBlock:
+    """The RECORD lines of rows (dicts) as one block."""
+    lines = b"".join(record_line(stream, record, time_extracted, version) for record in records)
+    return RecordBlock(lines, len(records))
+
+
 class RecordBlock:
     """Finished RECORD lines of ``count`` records, written to stdout in one piece."""
 
@@ -250,6 +265,15 @@ def record_block(
     suffix += b"}\n"
     body = _encoder.encode_lines(rows)
     return RecordBlock(prefix + body[:-1].replace(b"\n", suffix + prefix) + suffix, len(rows))
+
+
+def lines_bytes(lines: t.Iterable[object] | None) -> int:
+    """The bytes of finished RECORD lines (blocks or lines; rows not yet encoded weigh 0)."""
+    return sum(
+        len(item.lines) if isinstance(item, RecordBlock) else len(item)
+        for item in lines or ()
+        if isinstance(item, (RecordBlock, memoryview))
+    )
 
 
 def _suppress_os_errors() -> t.ContextManager[None]:

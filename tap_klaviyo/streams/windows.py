@@ -15,7 +15,7 @@ import threading
 import typing as t
 
 from tap_klaviyo import late_events, timestamps
-from tap_klaviyo.output import RecordBlock
+from tap_klaviyo.output import RecordBlock, lines_bytes
 from tap_klaviyo.prefetch import Prefetch
 from tap_klaviyo.records import Page
 from tap_klaviyo.streams.base import Context, KlaviyoStream
@@ -153,6 +153,7 @@ class WindowedStream(KlaviyoStream):
             max_workers=self.workers,
             max_buffered=self.settings.max_buffered_pages,
             ordered=False,
+            size=lambda page: lines_bytes(page.records),
         )
         for page in pages:
             if page.records is None:

@@ -2,8 +2,9 @@
 
 - Every events page the quirky sandbox serves over HTTP, with attributions on and off: the
   RECORD lines of the typed rows, one block per page (``typed_windows``), parse to the same
-  messages as the generic rows' lines, window and deselected columns applied alike, and the
-  typed decoder read (nearly) every page itself (the quirks are all types it expects).
+  messages as the generic rows' lines, window and deselected columns applied alike (and so
+  does the block of a page read generically), and the typed decoder read (nearly) every page
+  itself (the quirks are all types it expects).
 - Pages the types do not expect (an unknown attribute or relationship, another shape, line
   breaks between tokens, not JSON) go the generic way, where unknown fields land in
   ``extra_attributes``.
@@ -64,7 +65,7 @@ def generic_lines(stream: KlaviyoStream, page: Page, window: Window) -> tuple[li
     return messages(stream.record_lines(stream.rows(page, *window, moments))), moments
 
 
-def typed_lines(stream: KlaviyoStream, page: Page, window: Window) -> tuple[list, list]:
+def block_lines(stream: KlaviyoStream, page: Page, window: Window) -> tuple[list, list]:
     typed = window_block(stream, page, window)
     assert typed is not None
     block, moments = typed
@@ -102,7 +103,9 @@ def test_typed_rows_equal_generic_rows_on_every_page(
             typed += 1
             for window in windows_of(body):
                 expected = generic_lines(stream, Page(orjson.loads(body)), window)
-                assert typed_lines(stream, Page(document), window) == expected
+                assert block_lines(stream, Page(document), window) == expected
+                # A page the typed decoder declined: its generic rows, in one block too.
+                assert block_lines(stream, Page(orjson.loads(body)), window) == expected
     events = {event["id"] for body in bodies for event in orjson.loads(body)["data"]}
     assert events == expected_keys(quirky_sandbox, "events")
     assert typed >= 0.9 * len(bodies), f"typed decoding read {typed} of {len(bodies)} pages"
