@@ -56,7 +56,12 @@ class Prefetch(t.Generic[Page]):
         self._max_buffered = max(1, max_buffered)
         self._ordered = ordered
         self._lookahead = 4 * self._max_workers
-        self._cond = threading.Condition()
+        # One lock, two conditions: the consumer waits for a page, workers for room. Each
+        # side wakes only the other (workers one at a time): 32 workers are not all woken
+        # for every page.
+        lock = threading.Lock()
+        self._cond = threading.Condition(lock)  # a page, an error or the end is ready
+        self._roomy = threading.Condition(lock)  # room for another fetch, or closed
         self._task_lock = threading.Lock()  # next(tasks) may send requests: one at a time
         self._running = 0
         # (page, its bytes) of each started task not yet consumed, in task order; ``_DONE``
@@ -86,7 +91,7 @@ class Prefetch(t.Generic[Page]):
             # a reader that stops early never keeps the process from exiting.
             with self._cond:
                 self._closed = True
-                self._cond.notify_all()
+                self._roomy.notify_all()
 
     @property
     def _head(self) -> int | None:
@@ -106,15 +111,18 @@ class Prefetch(t.Generic[Page]):
                         break
                     if self._exhausted and not self._lanes:
                         return _DONE
+                    if self._ordered:  # the head's worker may fetch whatever the room
+                        self._roomy.notify_all()
                     self._cond.wait()
                 page = self._lanes[index].popleft()
-                self._cond.notify_all()
                 if page is not _DONE:
                     page, size = page
                     self._buffered -= 1
                     self._bytes -= size
+                    self._roomy.notify()
                     return page
                 del self._lanes[index]  # the task is complete: its place goes to a new one
+                self._roomy.notify_all()  # a new head
             self._start_tasks()
 
     def _ready_lane(self) -> int | None:
@@ -136,7 +144,7 @@ class Prefetch(t.Generic[Page]):
                 with self._cond:
                     if task is None:
                         self._exhausted = True
-                        self._cond.notify_all()
+                        self._cond.notify()
                         return
                     index = self._submitted
                     self._submitted += 1
@@ -163,16 +171,18 @@ class Prefetch(t.Generic[Page]):
                     self._bytes += size
                     self._estimate = max(self._estimate, IN_FLIGHT_FACTOR * size)
                     self._lanes[index].append((page, size))
-                    self._cond.notify_all()
+                    self._cond.notify()
+                    self._roomy.notify()  # the page may weigh less than its fetch did
             with self._cond:
                 self._lanes[index].append(_DONE)
+                self._cond.notify()
         except BaseException as error:  # handed to the consumer, raised there
             with self._cond:
                 self._error = self._error or error
+                self._cond.notify()
         finally:
             with self._cond:
                 self._running -= 1
-                self._cond.notify_all()
         self._start_tasks()
 
     def _reserve(self, index: int) -> bool:
@@ -181,9 +191,11 @@ class Prefetch(t.Generic[Page]):
             while not self._closed and not self._room():
                 if self._ordered and index == self._head and not self._lanes[index]:
                     break  # the consumer waits on this very task: it must not wait too
-                self._cond.wait()
+                self._roomy.wait()
             self._buffered += 1
             self._fetching += 1
+            if self._room():
+                self._roomy.notify()  # room for more than this one: the next worker goes too
             return not self._closed
 
     def _room(self) -> bool:
@@ -198,4 +210,4 @@ class Prefetch(t.Generic[Page]):
         with self._cond:
             self._buffered -= 1
             self._fetching -= 1
-            self._cond.notify_all()
+            self._roomy.notify()

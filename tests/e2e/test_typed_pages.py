@@ -60,6 +60,11 @@ def messages(lines: t.Iterable[bytes | memoryview]) -> list[dict[str, t.Any]]:
     return parsed
 
 
+def lines_of(stream: KlaviyoStream, page: Page) -> list[dict[str, t.Any]]:
+    """The RECORD messages of a page's generic rows, whatever their time."""
+    return messages(stream.record_lines(stream.rows(page, None, None)))
+
+
 def generic_lines(stream: KlaviyoStream, page: Page, window: Window) -> tuple[list, list]:
     moments: list[dt.datetime] = []
     return messages(stream.record_lines(stream.rows(page, *window, moments))), moments
