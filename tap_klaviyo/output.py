@@ -32,6 +32,8 @@ from tap_klaviyo.sdk_compat import StateWriter
 
 BLOCK = 1 << 16  # bytes gathered before one write to stdout
 
+_encoder = msgspec.json.Encoder()
+
 
 def _default(value: t.Any) -> t.Any:
     if isinstance(value, msgspec.Raw):  # a value kept as Klaviyo sent it (``typed_pages``)
@@ -80,8 +82,11 @@ class SingerOutput(GenericSingerWriter[bytes, Message]):
             if self._closed:
                 self._raise_if_broken()
                 return
-            self._pending += line
             self._since_state = True
+            if len(line) >= BLOCK and not self._pending:  # a page's block: written as it is
+                self._write(line)
+                return
+            self._pending += line
             if len(self._pending) >= BLOCK:
                 self._write_pending()
 
@@ -136,10 +141,14 @@ class SingerOutput(GenericSingerWriter[bytes, Message]):
             callback()
 
     def _write_pending(self) -> None:
+        pending = bytes(self._pending)
+        self._pending.clear()
+        self._write(pending)
+
+    def _write(self, data: bytes | memoryview) -> None:
         # First: a signal from here on must wait for this block.
         self._writer = threading.get_ident()
-        block = memoryview(bytes(self._pending))
-        self._pending.clear()
+        block = memoryview(data)
         try:
             fd = _stdout_fd()
             if fd is None:  # stdout is not a file (captured in-process)
@@ -218,6 +227,53 @@ def record_lines(
         views.append(block[offset : offset + len(line)])
         offset += len(line)
     return views
+
+
+def rows_block(
+    stream: str, records: t.Sequence[dict[str, t.Any]], time_extracted: str, version: int | None
+) -> RecordBlock:
+    """The RECORD lines of rows (dicts) as one block."""
+    lines = b"".join(record_line(stream, record, time_extracted, version) for record in records)
+    return RecordBlock(lines, len(records))
+
+
+class RecordBlock:
+    """Finished RECORD lines of ``count`` records, written to stdout in one piece."""
+
+    __slots__ = ("count", "lines")
+
+    def __init__(self, lines: bytes, count: int) -> None:
+        self.lines = lines
+        self.count = count
+
+
+def record_block(
+    stream: str, rows: t.Sequence[msgspec.Struct], time_extracted: str, version: int | None
+) -> RecordBlock:
+    """The RECORD lines of ``rows``: the same messages as ``output.record_line`` makes.
+
+    The rows are encoded as JSON lines in one call, then each line is wrapped in its message
+    by one replace: an encoded row has no line break of its own (msgspec escapes them in
+    strings, and typed pages with line breaks between tokens are read generically).
+    """
+    if not rows:
+        return RecordBlock(b"", 0)
+    prefix = b'{"type":"RECORD","stream":' + orjson.dumps(stream) + b',"record":'
+    suffix = b',"time_extracted":' + orjson.dumps(time_extracted)
+    if version is not None:
+        suffix += b',"version":' + orjson.dumps(version)
+    suffix += b"}\n"
+    body = _encoder.encode_lines(rows)
+    return RecordBlock(prefix + body[:-1].replace(b"\n", suffix + prefix) + suffix, len(rows))
+
+
+def lines_bytes(lines: t.Iterable[object] | None) -> int:
+    """The bytes of finished RECORD lines (blocks or lines; rows not yet encoded weigh 0)."""
+    return sum(
+        len(item.lines) if isinstance(item, RecordBlock) else len(item)
+        for item in lines or ()
+        if isinstance(item, (RecordBlock, memoryview))
+    )
 
 
 def _suppress_os_errors() -> t.ContextManager[None]:

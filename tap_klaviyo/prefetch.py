@@ -11,9 +11,17 @@ children). Workers run tasks ahead of the consumer, so request latency overlaps.
   wait. Nothing waits behind a slow head; the consumer keeps its own account of what is done
   (see ``streams.windows.Frontier``).
 
-Memory stays flat: at most ``max_buffered`` pages are being fetched or wait in the buffer
-(plus, when ordered, one of the head's). A new task starts whenever a worker is free and fewer than
-``4 * max_workers`` tasks are started but not yet consumed.
+Memory stays flat, bounded in bytes as well as pages: at most ``max_buffered`` pages are being
+fetched or wait in the buffer (plus, when ordered, one of the head's), and, when ``size`` says
+what a page weighs, the buffered pages' bytes plus an estimate for each fetch in progress stay
+within ``max_bytes``. A fetch in progress is estimated at ``IN_FLIGHT_FACTOR`` times the
+largest page seen: the response body, its decoded objects and its finished lines are all
+alive at once while a page is made. So the peak is the same for small and large pages. A
+fetch may always run when nothing else is fetched or waiting (and, ordered, the head's), so a
+page larger than the budget slows the read but never stops it.
+
+A new task starts whenever a worker is free and fewer than ``4 * max_workers`` tasks are
+started but not yet consumed.
 """
 
 from __future__ import annotations
@@ -26,6 +34,8 @@ Page = t.TypeVar("Page")
 Task = t.Callable[[], t.Iterator[Page]]
 
 _DONE = object()
+MAX_BYTES = 16 << 20  # the default byte budget of pages fetched or waiting to be written
+IN_FLIGHT_FACTOR = 3
 
 
 class Prefetch(t.Generic[Page]):
@@ -38,18 +48,31 @@ class Prefetch(t.Generic[Page]):
         max_workers: int,
         max_buffered: int,
         ordered: bool = True,
+        size: t.Callable[[Page], int] | None = None,
+        max_bytes: int = MAX_BYTES,
     ) -> None:
         self._tasks = iter(tasks)
         self._max_workers = max(1, max_workers)
         self._max_buffered = max(1, max_buffered)
         self._ordered = ordered
         self._lookahead = 4 * self._max_workers
-        self._cond = threading.Condition()
+        # One lock, two conditions: the consumer waits for a page, workers for room. Each
+        # side wakes only the other (workers one at a time): 32 workers are not all woken
+        # for every page.
+        lock = threading.Lock()
+        self._cond = threading.Condition(lock)  # a page, an error or the end is ready
+        self._roomy = threading.Condition(lock)  # room for another fetch, or closed
         self._task_lock = threading.Lock()  # next(tasks) may send requests: one at a time
         self._running = 0
-        # Pages of each started task not yet consumed, in task order; ``_DONE`` ends a lane.
+        # (page, its bytes) of each started task not yet consumed, in task order; ``_DONE``
+        # ends a lane.
         self._lanes: dict[int, deque[t.Any]] = {}
-        self._buffered = 0
+        self._buffered = 0  # pages being fetched or waiting
+        self._size = size
+        self._max_bytes = max_bytes
+        self._bytes = 0  # of the pages waiting
+        self._fetching = 0  # fetches in progress
+        self._estimate = 0  # bytes a fetch in progress is counted for
         self._submitted = 0
         self._exhausted = False
         self._closed = False
@@ -68,7 +91,7 @@ class Prefetch(t.Generic[Page]):
             # a reader that stops early never keeps the process from exiting.
             with self._cond:
                 self._closed = True
-                self._cond.notify_all()
+                self._roomy.notify_all()
 
     @property
     def _head(self) -> int | None:
@@ -88,13 +111,18 @@ class Prefetch(t.Generic[Page]):
                         break
                     if self._exhausted and not self._lanes:
                         return _DONE
+                    if self._ordered:  # the head's worker may fetch whatever the room
+                        self._roomy.notify_all()
                     self._cond.wait()
                 page = self._lanes[index].popleft()
-                self._cond.notify_all()
                 if page is not _DONE:
+                    page, size = page
                     self._buffered -= 1
+                    self._bytes -= size
+                    self._roomy.notify()
                     return page
                 del self._lanes[index]  # the task is complete: its place goes to a new one
+                self._roomy.notify_all()  # a new head
             self._start_tasks()
 
     def _ready_lane(self) -> int | None:
@@ -116,7 +144,7 @@ class Prefetch(t.Generic[Page]):
                 with self._cond:
                     if task is None:
                         self._exhausted = True
-                        self._cond.notify_all()
+                        self._cond.notify()
                         return
                     index = self._submitted
                     self._submitted += 1
@@ -137,31 +165,49 @@ class Prefetch(t.Generic[Page]):
                 except StopIteration:
                     self._release()
                     break
+                size = self._size(page) if self._size else 0
                 with self._cond:
-                    self._lanes[index].append(page)
-                    self._cond.notify_all()
+                    self._fetching -= 1
+                    self._bytes += size
+                    self._estimate = max(self._estimate, IN_FLIGHT_FACTOR * size)
+                    self._lanes[index].append((page, size))
+                    self._cond.notify()
+                    self._roomy.notify()  # the page may weigh less than its fetch did
             with self._cond:
                 self._lanes[index].append(_DONE)
+                self._cond.notify()
         except BaseException as error:  # handed to the consumer, raised there
             with self._cond:
                 self._error = self._error or error
+                self._cond.notify()
         finally:
             with self._cond:
                 self._running -= 1
-                self._cond.notify_all()
         self._start_tasks()
 
     def _reserve(self, index: int) -> bool:
         """Wait for room for one more page; False once closed."""
         with self._cond:
-            while not self._closed and self._buffered >= self._max_buffered:
+            while not self._closed and not self._room():
                 if self._ordered and index == self._head and not self._lanes[index]:
                     break  # the consumer waits on this very task: it must not wait too
-                self._cond.wait()
+                self._roomy.wait()
             self._buffered += 1
+            self._fetching += 1
+            if self._room():
+                self._roomy.notify()  # room for more than this one: the next worker goes too
             return not self._closed
+
+    def _room(self) -> bool:
+        """Room for one more fetch, in pages and in bytes (a fetch may always run when
+        nothing else is fetched or waiting)."""
+        if self._buffered >= self._max_buffered:
+            return False
+        weight = self._bytes + (self._fetching + 1) * self._estimate
+        return weight <= self._max_bytes or self._buffered == 0
 
     def _release(self) -> None:
         with self._cond:
             self._buffered -= 1
-            self._cond.notify_all()
+            self._fetching -= 1
+            self._roomy.notify()

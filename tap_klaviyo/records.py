@@ -21,12 +21,23 @@ class Page:
     """One JSON:API document: its resource objects, and its ``included`` ones by type and id
     (indexed once per page, on first use)."""
 
-    __slots__ = ("_index", "_referrers", "document")
+    __slots__ = ("_index", "_names", "_referrers", "document")
 
     def __init__(self, document: dict[str, t.Any]) -> None:
         self.document = document
         self._index: dict[tuple[str, str], dict[str, t.Any]] | None = None
         self._referrers: dict[tuple[str, str], dict[str, t.Any]] | None = None
+        self._names: dict[str, dict[str, t.Any]] = {}
+
+    def names(self, included_type: str) -> dict[str, t.Any]:
+        """The ``name`` attribute of each included object of ``included_type``, by id."""
+        if included_type not in self._names:
+            self._names[included_type] = {
+                i["id"]: (i.get("attributes") or {}).get("name")
+                for i in self.document.get("included") or ()
+                if i["type"] == included_type
+            }
+        return self._names[included_type]
 
     def objects(self, included_type: str | None = None) -> list[dict[str, t.Any]]:
         """The page's ``data`` (a list, even from a single GET), or its ``included`` objects
@@ -147,26 +158,42 @@ def event_row(resource: dict[str, t.Any], page: Page | None = None) -> Row:
 
 
 def with_metric_and_attribution(record: Row, page: Page | None) -> Row:
-    """An event row's metric name, from the page's ``include=metric`` (null for an event whose
-    metric Klaviyo cannot resolve), and its attribution, when requested."""
-    metric = page.included("metric", record.get("metric_id")) if page else None
-    record["metric_name"] = (metric.get("attributes") or {}).get("name") if metric else None
+    """An event row's metric name and, when requested, its attribution columns."""
+    record["metric_name"] = metric_name(page, record.get("metric_id"))
     ids = record.get("attribution_ids")
     if ids is not None:  # requested (``include=attributions``): columns, null where none
-        found = [attribution_row(page.included("attribution", i) if page else None, i) for i in ids]
-        first = found[0] if found else {}
-        for column in ATTRIBUTION_COLUMNS:
-            record[f"attributed_{column}"] = first.get(column)
-        # The relationship is to-many; the columns are the first (the one Klaviyo credits),
-        # and every attribution stays in ``attributions``: none is dropped.
-        record["attributions"] = found or None
+        record.update(attribution_columns(ids, page))
     return record
+
+
+def metric_name(page: Page | None, metric_id: str | None) -> str | None:
+    """An event's metric name, from the page's ``include=metric`` (null for an event whose
+    metric Klaviyo cannot resolve)."""
+    return page.names("metric").get(metric_id) if page and metric_id else None
+
+
+def attribution_columns(ids: list[str], page: Page | None) -> Row:
+    """An event's ``attributed_*`` columns and its ``attributions``, from the page's
+    ``include=attributions``."""
+    if not ids:  # most events: no attribution
+        return dict(_UNATTRIBUTED)
+    found = [attribution_row(page.included("attribution", i) if page else None, i) for i in ids]
+    first = found[0] if found else {}
+    columns: Row = {f"attributed_{column}": first.get(column) for column in ATTRIBUTION_COLUMNS}
+    # The relationship is to-many; the columns are the first (the one Klaviyo credits),
+    # and every attribution stays in ``attributions``: none is dropped.
+    columns["attributions"] = found or None
+    return columns
 
 
 ATTRIBUTION_COLUMNS = (
     "event_id", "campaign_id", "campaign_message_id", "flow_id", "flow_message_id",
     "variation_id",
 )  # fmt: skip
+_UNATTRIBUTED: Row = {
+    **{f"attributed_{column}": None for column in ATTRIBUTION_COLUMNS},
+    "attributions": None,
+}
 ATTRIBUTION_RELATIONSHIPS = {
     "attributed-event": "event_id",
     "campaign": "campaign_id",

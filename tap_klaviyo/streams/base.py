@@ -17,7 +17,7 @@ from tap_klaviyo import timestamps
 from tap_klaviyo.client import KlaviyoClient
 from tap_klaviyo.errors import PermissionDeniedError
 from tap_klaviyo.logs import StreamLog
-from tap_klaviyo.output import record_line, utc_now_iso
+from tap_klaviyo.output import RecordBlock, record_line, utc_now_iso
 from tap_klaviyo.records import Page
 from tap_klaviyo.request_plan import Context, RequestPlan
 from tap_klaviyo.resources import Resource, scopes_for
@@ -27,7 +27,7 @@ from tap_klaviyo.sdk_compat import StreamInternals
 from tap_klaviyo.settings import Settings
 from tap_klaviyo.streams.children import read_mode
 from tap_klaviyo.streams.deletes import TableVersions
-from tap_klaviyo.streams.rows import AFTER_WINDOW, PAST_END_DATE, Rows, in_window
+from tap_klaviyo.streams.rows import Rows, in_window, past_window
 from tap_klaviyo.streams.writing import RecordWriter
 
 # A STATE at least this often (seconds) while a stream writes, besides the SDK's one every
@@ -116,7 +116,8 @@ class KlaviyoStream(StreamInternals):
         for row in rows:
             yield row
             self.run.stop_if_cancelled(self.name)
-            now = self.log_book.add(1, self.progress_detail)
+            count = row.count if isinstance(row, RecordBlock) else 1  # a page's block, or a row
+            now = self.log_book.add(count, self.progress_detail)
             if now - last_state >= STATE_EVERY:
                 self.write_state_now()
                 last_state = now
@@ -207,9 +208,11 @@ class KlaviyoStream(StreamInternals):
 
     # -- writing ---------------------------------------------------------------------------
 
-    def write_record(self, record: dict[str, t.Any] | memoryview) -> None:
+    def write_record(self, record: dict[str, t.Any] | memoryview | RecordBlock) -> None:
         if isinstance(record, memoryview):  # a line from ``record_lines``
             line: bytes | memoryview = record
+        elif isinstance(record, RecordBlock):  # a window page's lines (``typed_windows``)
+            line = record.lines
         elif (plan := self.writer.plan) is not None:
             line = record_line(
                 self.name, self.writer.columns(record, plan), utc_now_iso(), self.deletes.version
@@ -277,11 +280,10 @@ class KlaviyoStream(StreamInternals):
         """The page's rows in [start, end), timestamps in one form (see ``rows.in_window``):
         records at a greater-than bound that Klaviyo returns again, or past an end the
         endpoint cannot filter on, are left out and counted."""
-        high = timestamps.floor_second(end) if end else None
-        after = PAST_END_DATE if high is not None and high == self.upper_bound() else AFTER_WINDOW
         key = self.resource.replication_key
-        shaped = self.shaper.shaped(page)
-        kept, left_out = in_window(shaped, key, (start, end), after, moments)
+        value_of = (lambda row: row.get(key)) if key else None
+        after = past_window(end, self.upper_bound())
+        kept, left_out = in_window(self.shaper.shaped(page), value_of, (start, end), after, moments)
         self.log_book.leave_out(left_out)
         self.deletes.count_new_rows(kept)
         return kept

@@ -53,20 +53,32 @@ class Rows:
         return self.resource.shape
 
 
+def past_window(end: dt.datetime | None, upper_bound: dt.datetime | None) -> str:
+    """Why a row at or past ``end`` is left out: the next window has it, or it is past the
+    end_date asked for."""
+    high = timestamps.floor_second(end) if end else None
+    return PAST_END_DATE if high is not None and high == upper_bound else AFTER_WINDOW
+
+
+Row = t.TypeVar("Row")
+
+
 def in_window(
-    rows: t.Iterable[dict[str, t.Any]],
-    key: str | None,
+    rows: t.Iterable[Row],
+    value_of: t.Callable[[Row], t.Any] | None,
     bounds: tuple[dt.datetime | None, dt.datetime | None],
     after: str,
     moments: list[dt.datetime] | None = None,
-) -> tuple[list[dict[str, t.Any]], Counter[tuple[str, str]]]:
-    """The rows whose ``key`` is in [low, high) (whole seconds, as Klaviyo filters), and the
-    counts of those left out (``after``: why a row past ``high`` is). With a bound,
-    ``moments`` (when given) receives each kept row's value."""
-    low, high = (timestamps.floor_second(b) if b and key else None for b in bounds)
-    kept, left_out = [], Counter[tuple[str, str]]()
+) -> tuple[list[Row], Counter[tuple[str, str]]]:
+    """The rows whose replication-key value (``value_of``; None: the stream has none) is in
+    [low, high) (whole seconds, as Klaviyo filters), and the counts of those left out
+    (``after``: why a row past ``high`` is). With a bound, ``moments`` (when given) receives
+    each kept row's value. Rows are dicts, or a typed page's structs (``typed_windows``)."""
+    low, high = (timestamps.floor_second(b) if b and value_of else None for b in bounds)
+    kept: list[Row] = []
+    left_out = Counter[tuple[str, str]]()
     for record in rows:
-        value = record.get(key) if key else None
+        value = value_of(record) if value_of else None
         # A row without a value cannot be outside a window: kept, never dropped.
         if value is not None and (low is not None or high is not None):
             moment = timestamps.parse(value)

@@ -15,11 +15,13 @@ import threading
 import typing as t
 
 from tap_klaviyo import late_events, timestamps
+from tap_klaviyo.output import RecordBlock, lines_bytes
 from tap_klaviyo.prefetch import Prefetch
 from tap_klaviyo.records import Page
 from tap_klaviyo.request_plan import ONE_SECOND, Context
 from tap_klaviyo.streams.base import KlaviyoStream
 from tap_klaviyo.streams.first_row import first_row
+from tap_klaviyo.typed_windows import window_block
 
 Window = tuple[dt.datetime, dt.datetime | None]
 
@@ -28,7 +30,7 @@ class WindowPage(t.NamedTuple):
     """One page of a window, ready to write; ``records`` None says the window is done."""
 
     window: int
-    records: list[dict[str, t.Any]] | list[memoryview] | None = None
+    records: list[dict[str, t.Any]] | list[memoryview] | list[RecordBlock] | None = None
     keys: t.Sequence[dt.datetime] = ()  # the records' replication-key values, in page order
 
 
@@ -144,7 +146,7 @@ class WindowedStream(KlaviyoStream):
 
     def read_windows(
         self, tasks: t.Iterable[t.Callable[[], t.Iterator[WindowPage]]], frontier: Frontier
-    ) -> t.Iterator[list[dict[str, t.Any]] | list[memoryview]]:
+    ) -> t.Iterator[list[dict[str, t.Any]] | list[memoryview] | list[RecordBlock]]:
         """The windows' pages as they come, each followed (once written) by its frontier's
         progress: the caller reads ``frontier.bookmark`` after each page."""
         pages: Prefetch[WindowPage] = Prefetch(
@@ -152,6 +154,7 @@ class WindowedStream(KlaviyoStream):
             max_workers=self.plan.workers,
             max_buffered=self.settings.max_buffered_pages,
             ordered=False,
+            size=lambda page: lines_bytes(page.records),
         )
         for page in pages:
             if page.records is None:
@@ -313,6 +316,9 @@ class WindowedStream(KlaviyoStream):
     def window_page(self, index: int, page: Page, window: Window) -> WindowPage:
         """A page as finished RECORD lines, built on the worker: the buffer holds bytes, far
         smaller than the page's objects, and the writer only copies them."""
+        if (typed := window_block(self, page, window)) is not None:
+            block, moments = typed
+            return WindowPage(index, [block], moments)
         keys: list[dt.datetime] = []  # a window always has a start: every value is parsed
         records = self.rows(page, *window, moments=keys)
         return WindowPage(index, self.record_lines(records), keys)

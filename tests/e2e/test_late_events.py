@@ -16,6 +16,7 @@ import pytest
 from klaviyo_sandbox.server import Sandbox, running_sandbox
 from tap_klaviyo import late_events, timestamps
 from tap_klaviyo.late_events import READ_AGAIN_TO, second_read
+from tap_klaviyo.output import RecordBlock
 from tap_klaviyo.streams.windows import WindowedStream
 from tests.conftest import SMALL, tap_config
 from tests.singer import quiet_tap, run_tap, select_only
@@ -99,8 +100,9 @@ def test_a_stopped_second_read_resumes_from_its_point_and_the_bookmark_stays(
 
     read: Iterator[Any] = stream.read(None)  # RECORD lines, as the windows finish them
     emitted: list[dict[str, Any]] = []
-    for line in read:
-        emitted.append(orjson.loads(bytes(line))["record"])
+    for item in read:  # a page's block of lines, or one line
+        lines = item.lines.splitlines() if isinstance(item, RecordBlock) else [bytes(item)]
+        emitted += [orjson.loads(line)["record"] for line in lines]
         point = late_events.reached(stream.stream_state)
         if point is not None and point > since:
             break  # stopped midway through the second read

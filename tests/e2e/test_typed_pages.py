@@ -1,8 +1,10 @@
 """The typed decoder of event pages makes exactly the rows the generic path makes.
 
 - Every events page the quirky sandbox serves over HTTP, with attributions on and off: the
-  RECORD lines of the typed rows parse to the same records as the generic rows' lines, and
-  the typed decoder read (nearly) every page itself (the quirks are all types it expects).
+  RECORD lines of the typed rows, one block per page (``typed_windows``), parse to the same
+  messages as the generic rows' lines, window and deselected columns applied alike (and so
+  does the block of a page read generically), and the typed decoder read (nearly) every page
+  itself (the quirks are all types it expects).
 - Pages the types do not expect (an unknown attribute or relationship, another shape, line
   breaks between tokens, not JSON) go the generic way, where unknown fields land in
   ``extra_attributes``.
@@ -12,6 +14,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import typing as t
 
@@ -19,10 +22,11 @@ import orjson
 import pytest
 
 from klaviyo_sandbox.server import Sandbox
-from tap_klaviyo import records, typed_pages
-from tap_klaviyo.records import Page, event_row
+from tap_klaviyo import records, timestamps, typed_pages
+from tap_klaviyo.records import Page, event_row, normalize_timestamps, timestamp_tree
 from tap_klaviyo.schemas import load_schema
 from tap_klaviyo.streams.base import KlaviyoStream
+from tap_klaviyo.typed_windows import window_block
 from tests.conftest import tap_config
 from tests.singer import quiet_tap
 from tests.truth import expected_keys
@@ -48,21 +52,59 @@ def raw_pages(stream: KlaviyoStream) -> list[bytes]:
     return bodies
 
 
-def lines_of(stream: KlaviyoStream, page: Page) -> list[dict[str, t.Any]]:
-    messages = []
-    for line in stream.record_lines(stream.rows(page, None, None)):
-        assert isinstance(line, memoryview)  # the tap's own path: finished RECORD lines
-        message = orjson.loads(line)
+Window = tuple[dt.datetime, dt.datetime | None]
+
+
+def messages(lines: t.Iterable[t.Any]) -> list[dict[str, t.Any]]:
+    """The RECORD messages of finished lines (the tap's own path: never rows)."""
+    parsed = []
+    for line in lines:
+        assert isinstance(line, bytes | memoryview), "a row, not a finished RECORD line"
+        parsed.append(orjson.loads(line))
+    for message in parsed:
         message.pop("time_extracted")
-        messages.append(message)
-    return messages
+    return parsed
 
 
-@pytest.mark.parametrize("attributions", [True, False], ids=["attributions", "no-attributions"])
+def lines_of(stream: KlaviyoStream, page: Page) -> list[dict[str, t.Any]]:
+    """The RECORD messages of a page's generic rows, whatever their time."""
+    return messages(stream.record_lines(stream.rows(page, None, None)))
+
+
+def generic_lines(stream: KlaviyoStream, page: Page, window: Window) -> tuple[list, list]:
+    moments: list[dt.datetime] = []
+    return messages(stream.record_lines(stream.rows(page, *window, moments))), moments
+
+
+def block_lines(stream: KlaviyoStream, page: Page, window: Window) -> tuple[list, list]:
+    typed = window_block(stream, page, window)
+    assert typed is not None
+    block, moments = typed
+    lines = block.lines.splitlines(keepends=True)
+    assert len(lines) == block.count
+    return messages(lines), moments
+
+
+def windows_of(body: bytes) -> list[Window]:
+    """The whole range, and a window cutting the page in thirds (rows on both sides)."""
+    events = orjson.loads(body)["data"]
+    stamps = sorted(timestamps.parse(event["attributes"]["datetime"]) for event in events)
+    third = len(stamps) // 3
+    whole = (dt.datetime(2000, 1, 1, tzinfo=timestamps.UTC), None)
+    return [whole, (stamps[third], stamps[2 * third])]
+
+
+@pytest.mark.parametrize(
+    ("attributions", "deselected"),
+    [(True, ()), (False, ()), (True, ("uuid", "attributions"))],
+    ids=["attributions", "no-attributions", "deselected"],
+)
 def test_typed_rows_equal_generic_rows_on_every_page(
-    quirky_sandbox: Sandbox, attributions: bool
+    quirky_sandbox: Sandbox, attributions: bool, deselected: tuple[str, ...]
 ) -> None:
     stream = events_stream(quirky_sandbox, event_attributions=attributions)
+    for column in deselected:
+        stream.mask[("properties", column)] = False
     assert stream.decode is typed_pages.decode_events
     bodies = raw_pages(stream)
     typed = 0
@@ -70,7 +112,11 @@ def test_typed_rows_equal_generic_rows_on_every_page(
         document = typed_pages.decode_events(body)
         if document is not None:
             typed += 1
-            assert lines_of(stream, Page(document)) == lines_of(stream, Page(orjson.loads(body)))
+            for window in windows_of(body):
+                expected = generic_lines(stream, Page(orjson.loads(body)), window)
+                assert block_lines(stream, Page(document), window) == expected
+                # A page the typed decoder declined: its generic rows, in one block too.
+                assert block_lines(stream, Page(orjson.loads(body)), window) == expected
     events = {event["id"] for body in bodies for event in orjson.loads(body)["data"]}
     assert events == expected_keys(quirky_sandbox, "events")
     assert typed >= 0.9 * len(bodies), f"typed decoding read {typed} of {len(bodies)} pages"
@@ -136,8 +182,9 @@ def test_typed_event_rows_equal_generic_ones(event: dict[str, t.Any]) -> None:
     body = page_of(event)
     document = typed_pages.decode_events(body)
     assert document is not None
-    typed = typed_pages.event_row(document["data"][0], Page(document))
+    typed = typed_pages.EVENT_PAGES.shape(document["data"][0], Page(document))
     generic = event_row(orjson.loads(body)["data"][0], Page(orjson.loads(body)))
+    normalize_timestamps(generic, timestamp_tree(load_schema("events")))
     assert orjson.loads(orjson.dumps(typed, default=_raw)) == generic
 
 
@@ -172,3 +219,8 @@ def test_typed_events_cover_the_schema() -> None:
         column for _, column in typed_pages.TO_ONE
     }
     assert typed | derived == set(load_schema("events")["properties"])
+
+
+def test_the_typed_event_row_normalizes_every_timestamp_column() -> None:
+    # ``event_row`` normalizes ``datetime``: a date-time column added to the schema would not be.
+    assert timestamp_tree(load_schema("events")) == {"datetime": True}
