@@ -20,46 +20,24 @@ import requests
 import urllib3
 from requests.adapters import HTTPAdapter
 
-from tap_klaviyo.budget import Budget
-from tap_klaviyo.errors import (
-    AuthenticationError,
-    GoneError,
-    KlaviyoAPIError,
-    NotFoundError,
-    PermissionDeniedError,
+from tap_klaviyo.answers import (
+    Decode,
+    Redirected,
+    TransientError,
+    connection_reason,
+    endpoint_of,
+    header_number,
+    parse_answer,
 )
+from tap_klaviyo.budget import Bucket, Budget
+from tap_klaviyo.errors import KlaviyoAPIError
 from tap_klaviyo.resources import READ_ONLY_POSTS, Tier
 
 logger = logging.getLogger("tap_klaviyo.client")
 
-RETRIABLE_STATUS = frozenset({429, 500, 502, 503, 504, 520, 522, 524})
 MAX_RETRY_WAIT = 120.0
 MAX_THROTTLED = 30  # 429s waited out for one request before giving up
 MAX_REDIRECTS = 5
-AUTH_HELP = (
-    "Klaviyo rejected the API key (401): the API key is invalid or revoked. "
-    "Create a private key under Settings > API keys and set it as 'api_key'."
-)
-
-
-class Redirected(Exception):
-    """A 3xx answer: where it points."""
-
-    def __init__(self, location: str) -> None:
-        super().__init__(location)
-        self.location = location
-
-
-# A page's typed decoder: its document, or None to parse it the generic way.
-Decode = t.Callable[[bytes], "dict[str, t.Any] | None"]
-
-
-class TransientError(Exception):
-    """A failure worth retrying; ``retry_after`` is the server's wish, when it gave one."""
-
-    def __init__(self, reason: str, retry_after: float | None = None) -> None:
-        super().__init__(reason)
-        self.retry_after = retry_after
 
 
 @dataclass
@@ -76,6 +54,29 @@ class RequestStats:
         with self.lock:
             self.retries += 1
             self.throttled += reason == "429"
+
+
+@dataclass
+class Attempts:
+    """One request's failures so far, and whether it is to be tried again."""
+
+    max_retries: int
+    failures: int = 0
+    throttles: int = 0  # 429s, waited out: a budget of their own
+    timeouts: int = 0
+
+    @property
+    def retries(self) -> int:
+        return self.failures + self.throttles
+
+    def count(self, error: TransientError) -> bool:
+        """Count a failure; True while the request is to be tried again."""
+        if error.retry_after is not None:
+            self.throttles += 1
+        else:
+            self.failures += 1
+            self.timeouts += str(error) == "timeout"
+        return self.failures < self.max_retries and self.throttles < MAX_THROTTLED
 
 
 class KlaviyoClient:
@@ -202,10 +203,10 @@ class KlaviyoClient:
         counted for in the run's summary.
         """
         url = self._absolute(path_or_url)
-        endpoint = endpoint or _endpoint_of(url)
-        if method != "GET" and not (method == "POST" and _endpoint_of(url) in READ_ONLY_POSTS):
+        endpoint = endpoint or endpoint_of(url)
+        if method != "GET" and not (method == "POST" and endpoint_of(url) in READ_ONLY_POSTS):
             raise ValueError(f"{method} {endpoint} would write to the account; the tap only reads")
-        failures = throttles = timeouts = redirects = 0
+        attempts, redirects = Attempts(self.max_retries), 0
         retrying: tuple[str, float] | None = None  # the last failure, and when it came
         while True:
             bucket = self.budget.acquire(endpoint, tier)
@@ -215,7 +216,7 @@ class KlaviyoClient:
                 reason, failed_at = retrying
                 logger.info(
                     "Retrying %s %s after %.1f s (retry %d): %s",
-                    method, endpoint, time.monotonic() - failed_at, failures + throttles, reason,
+                    method, endpoint, time.monotonic() - failed_at, attempts.retries, reason,
                 )  # fmt: skip
             try:
                 with self._in_flight:
@@ -226,28 +227,8 @@ class KlaviyoClient:
                 redirects += 1
                 url, params = self._redirect_target(redirect.location, redirects), None
             except TransientError as error:
-                reason = str(error)
-                self.stats.count_retry(reason)
-                # Throttling is waited out (Retry-After says how long); failures are retried.
-                if error.retry_after is not None:
-                    throttles += 1
-                else:
-                    failures += 1
-                    timeouts += reason == "timeout"
-                if failures >= self.max_retries or throttles >= MAX_THROTTLED:
-                    message = self._gave_up(
-                        f"{method} {endpoint}",
-                        failures=failures,
-                        throttles=throttles,
-                        timeouts=timeouts,
-                        reason=reason,
-                    )
-                    raise KlaviyoAPIError(message) from None
-                retrying = (reason, time.monotonic())
-                wait = self._wait_before_retry(failures, error.retry_after)
-                if error.retry_after is not None:
-                    bucket.pause(wait)  # the whole endpoint waits, not only this thread
-                self._sleep(wait)
+                retrying = (str(error), time.monotonic())
+                self._wait_or_give_up(f"{method} {endpoint}", error, attempts, bucket)
             else:
                 if remaining == 0 and reset:
                     # Another client spent this window: wait for it rather than get a 429.
@@ -256,9 +237,21 @@ class KlaviyoClient:
 
     # -- internals -------------------------------------------------------------------------
 
-    def _gave_up(
-        self, request: str, *, failures: int, throttles: int, timeouts: int, reason: str
-    ) -> str:
+    def _wait_or_give_up(
+        self, request: str, error: TransientError, attempts: Attempts, bucket: Bucket
+    ) -> None:
+        """Throttling is waited out (Retry-After says how long, and the whole endpoint
+        waits, not only this thread); failures are retried after a backoff, up to a limit."""
+        reason = str(error)
+        self.stats.count_retry(reason)
+        if not attempts.count(error):
+            raise KlaviyoAPIError(self._gave_up(request, attempts, reason)) from None
+        wait = self._wait_before_retry(attempts.failures, error.retry_after)
+        if error.retry_after is not None:
+            bucket.pause(wait)
+        self._sleep(wait)
+
+    def _gave_up(self, request: str, attempts: Attempts, reason: str) -> str:
         """The one line for a request that kept failing: what the user can change, if any."""
         cause = "Klaviyo may be having trouble"
         if reason.startswith(("connection refused", "name not resolved")):
@@ -266,13 +259,13 @@ class KlaviyoClient:
                 f"nothing answers at {self.base_url}: check 'base_url' (default "
                 "https://a.klaviyo.com) and this machine's network"
             )
-        elif timeouts and timeouts == failures:
+        elif attempts.timeouts and attempts.timeouts == attempts.failures:
             cause = (
                 f"every attempt took longer than 'request_timeout' ({self.timeout:g} s): "
                 "raise it (default 60) if Klaviyo is slow to answer"
             )
         return (
-            f"{request} failed {failures + throttles} times (last: {reason}); {cause}. Re-run "
+            f"{request} failed {attempts.retries} times (last: {reason}); {cause}. Re-run "
             "later: the state saved so far resumes where this run stopped."
         )
 
@@ -315,7 +308,7 @@ class KlaviyoClient:
             self.stats.requests += 1
             if stream:
                 self.stats.by_stream[stream] += 1
-        logger.debug("%s %s %s", method, _endpoint_of(url), params or "")
+        logger.debug("%s %s %s", method, endpoint_of(url), params or "")
         try:
             response = self._session.request(
                 method,
@@ -343,117 +336,20 @@ class KlaviyoClient:
         except (requests.Timeout, urllib3.exceptions.TimeoutError):
             raise TransientError("timeout") from None
         except (requests.ConnectionError, urllib3.exceptions.ProtocolError) as error:
-            raise TransientError(_connection_reason(error, url)) from None
+            raise TransientError(connection_reason(error, url)) from None
         except (requests.RequestException, urllib3.exceptions.HTTPError) as error:
             raise TransientError(type(error).__name__) from None
         headers = response.headers
         if response.is_redirect:
             raise Redirected(urljoin(response.url, headers["Location"]))
         return (
-            self._parse(response, content, decode),
-            _number(headers.get("RateLimit-Remaining")),
-            _number(headers.get("RateLimit-Reset")),
+            parse_answer(response, content, decode),
+            header_number(headers.get("RateLimit-Remaining")),
+            header_number(headers.get("RateLimit-Reset")),
         )
-
-    def _parse(
-        self, response: requests.Response, content: bytes, decode: Decode | None = None
-    ) -> dict[str, t.Any]:
-        status = response.status_code
-        if status == 200 and decode is not None and (document := decode(content)) is not None:
-            return document
-        if status in RETRIABLE_STATUS:
-            raise TransientError(str(status), _retry_after(response) if status == 429 else None)
-        if status == 401:
-            raise AuthenticationError(AUTH_HELP)
-        json_body = _json_or_none(content, response)
-        if status == 403:
-            if _error_code(json_body) == "permission_denied":
-                raise PermissionDeniedError(
-                    f"Klaviyo denied access to {_endpoint_of(response.url)} (403 "
-                    f"permission_denied): {_error_detail(json_body)}",
-                    endpoint=_endpoint_of(response.url),
-                )
-            # An HTML 403 is the CDN's bot challenge, not a missing scope: try again.
-            raise TransientError("403 (not from the API: CDN challenge page)")
-        endpoint = _endpoint_of(response.url)
-        if status == 410:
-            raise GoneError(
-                "Klaviyo no longer serves the requested API revision (410): set 'revision' "
-                "to a current one, e.g. 2026-07-15.",
-                status=status,
-                endpoint=endpoint,
-            )
-        if status == 404:
-            raise NotFoundError(
-                f"Klaviyo answered 404 for {endpoint}: {_error_detail(json_body)}",
-                status=status,
-                endpoint=endpoint,
-            )
-        if status >= 400:
-            raise KlaviyoAPIError(
-                f"Klaviyo answered {status} for {_endpoint_of(response.url)}: "
-                f"{_error_detail(json_body) if json_body else 'no JSON error body'}"
-            )
-        if json_body is None:
-            raise TransientError(f"{status} with a body that is not JSON")
-        return json_body
 
     def _wait_before_retry(self, attempt: int, retry_after: float | None) -> float:
         if retry_after is not None:
             return min(max(retry_after, 1.0), MAX_RETRY_WAIT)
         # Exponential backoff with full jitter: 0.5 s, 1 s, 2 s... capped.
         return random.uniform(0.25, min(0.5 * 2 ** (attempt - 1), 30.0))
-
-
-def _endpoint_of(url: str) -> str:
-    """The path without its query: what logs and errors may show (never the query's values)."""
-    return urlsplit(url).path
-
-
-def _number(value: str | None) -> t.Any:
-    try:
-        return int(value) if value is not None else None
-    except ValueError:
-        return None
-
-
-def _retry_after(response: requests.Response) -> float | None:
-    return _number(response.headers.get("Retry-After"))
-
-
-def _json_or_none(content: bytes, response: requests.Response) -> dict[str, t.Any] | None:
-    if "json" not in response.headers.get("Content-Type", ""):
-        return None
-    try:
-        parsed = orjson.loads(content)
-    except orjson.JSONDecodeError:
-        return None
-    return parsed if isinstance(parsed, dict) else None
-
-
-def _error_code(body: dict[str, t.Any] | None) -> str | None:
-    errors = (body or {}).get("errors") or [{}]
-    return errors[0].get("code")
-
-
-def _error_detail(body: dict[str, t.Any] | None) -> str:
-    errors = (body or {}).get("errors") or [{}]
-    first = errors[0]
-    return str(first.get("detail") or first.get("title") or "no detail given")
-
-
-def _connection_reason(error: Exception, url: str) -> str:
-    """Why a connection failed, naming the host it was made to."""
-    host = urlsplit(url).netloc
-    text = str(error).lower()
-    if "reset" in text or "aborted" in text:
-        return f"connection reset by {host}"
-    if "refused" in text:
-        return f"connection refused by {host}"
-    if (
-        "name or service not known" in text
-        or "nodename nor servname" in text
-        or ("name resolution" in text)
-    ):
-        return f"name not resolved: {urlsplit(url).hostname}"
-    return f"connection error with {host}"
