@@ -302,16 +302,22 @@ def test_full_sync_through_a_fault_mix_matches_ground_truth(
             assert expected, stream
             assert not expected - emitted, f"{stream}: {len(expected - emitted)} records lost"
             assert not emitted - expected, f"{stream}: records the sandbox does not have"
-        # Every fault but emptynext costs one retry; nothing is retried without a fault.
-        # Counted by cause: on a loaded machine a healthy response may also outlast
-        # request_timeout, a retry owed to the machine; only a timeout has such a twin.
+        # Every fault but emptynext costs one retry; nothing is retried without a fault. On a
+        # loaded machine (the sandbox shares the tap's process) any answer may outlast
+        # request_timeout: its retry then says "timeout", whatever was injected, and a
+        # healthy answer may cost one too. So: at least one retry per fault, and no retry
+        # for another reason than a timeout without a fault of that kind.
         reasons = [match.group(1) for match in RETRY_REASON.finditer(run.stderr)]
         assert len(reasons) == retries  # the tap counted every retry it logged
-        timeouts = reasons.count("timeout")
         faults = sum(injected.values()) - injected.get("emptynext", 0)
-        assert len(reasons) - timeouts == faults - injected.get("timeout", 0), reasons
+        assert len(reasons) >= faults, reasons
+        timeouts = reasons.count("timeout")
         assert timeouts >= injected.get("timeout", 0)
-        assert throttled == injected.get("429", 0)
+        assert len(reasons) - timeouts <= faults - injected.get("timeout", 0), reasons
+        for kind, count in injected.items():
+            if kind.isdigit():  # a status: its retry names it
+                assert reasons.count(kind) <= count, f"{kind}: {count} injected: {reasons}"
+        assert throttled <= injected.get("429", 0)
         for stream in ("campaign_values_reports", "flow_values_reports"):
             assert run.records[stream], stream
         # Daily aggregates agree with the events the same run read, day by the account's day.
