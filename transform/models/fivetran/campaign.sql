@@ -3,8 +3,8 @@
 -- tables (klaviyo_revision()). In 2026-10-15 the name is the campaign's `definition`'s, the
 -- channel, status and send time its first message's, the sender, subject and template the
 -- variation of that message's first channel; nothing says when it was scheduled.
+-- 2026-10-15 also reads {{ source('klaviyo', 'campaign_variations') }}
 {%- if klaviyo_revision() == '2026-10-15' %}
--- reads {{ source('klaviyo', 'campaign_variations') }}
 with first_message as (
     select distinct on (campaign_id) *
     from {{ source('klaviyo', 'campaign_messages') }}

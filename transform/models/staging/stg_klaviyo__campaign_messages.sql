@@ -5,8 +5,8 @@
 -- variation, its push channel `push` (named `mobile_push` here, as 2026-07-15 names it).
 -- `is_first_channel` marks the row a message's attributed conversions go to:
 -- Klaviyo credits the message, not one of its channels.
+-- 2026-10-15 also reads {{ source('klaviyo', 'campaign_variations') }}
 {%- if klaviyo_revision() == '2026-10-15' %}
--- reads {{ source('klaviyo', 'campaign_variations') }}
 with messages as (
     select message.*, campaign.definition ->> 'name' as campaign_name
     from {{ source('klaviyo', 'campaign_messages') }} as message
