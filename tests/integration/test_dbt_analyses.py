@@ -22,8 +22,7 @@ import subprocess
 import sys
 import venv
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -37,7 +36,7 @@ from klaviyo_sandbox.server import Sandbox, running_sandbox
 from tap_klaviyo.resources import REVISION_2026_10
 from tests.conftest import POSTGRES_DSN, tap_config, target_config
 from tests.integration.test_meltano import CACHE, run, succeeded
-from tests.singer import TapRun, run_tap, run_tap_cli, select_only
+from tests.singer import run_tap, select_only
 from tests.truth import expected_keys, local_days, segment_series
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
@@ -140,14 +139,13 @@ class Warehouse:
 
     def load(
         self, sandbox: Sandbox, catalog: dict, state: dict | None, number: int, *,
-        run_as: str = "incremental", tap: Callable[..., TapRun] = run_tap, **settings: Any,
+        run_as: str = "incremental", **settings: Any,
     ) -> dict:  # fmt: skip
-        """tap | target-postgres into ``run_as``'s raw schema (``run_tap_cli``: the tap as a
-        process of its own, off the main thread); the STATE the target confirmed."""
+        """tap | target-postgres into ``run_as``'s raw schema; the STATE the target confirmed."""
         config = tap_config(
             sandbox, report_timeframe_days=365, series_report_days=SERIES_DAYS, **settings
         )
-        tap_run = tap(config, catalog=catalog, state=state)
+        tap_run = run_tap(config, catalog=catalog, state=state)
         assert tap_run.returncode == 0, tap_run.stderr[-3000:]
         settings_file = self.tmp / f"target-{run_as}.json"
         settings_file.write_text(json.dumps(target_config(self.raws[run_as])))
@@ -546,21 +544,16 @@ def assert_forms(rows: list[tuple], expected: dict[tuple[str, str], dict[str, An
         assert float(rate) == pytest.approx(expected[key]["submit_rate"], abs=1e-12), key
 
 
-def load_revision_2026_10(sandbox: Sandbox, warehouse: Warehouse) -> None:
-    """The campaign models' streams of the same account, read under revision 2026-10-15 (the
-    tap in processes of its own: this runs beside a dbt build)."""
+def check_revision_2026_10(dbt: Path, sandbox: Sandbox, warehouse: Warehouse) -> None:
+    """The same account's campaign models' streams, read under revision 2026-10-15, build
+    the same campaign models: the same attribution, the same rows (in that revision's status
+    words), and one row more per extra channel of a multi-channel message, with nothing
+    credited to it."""
     run_as = REVISION_2026_10
-    discovered = run_tap_cli(tap_config(sandbox, revision=run_as), "--discover")
+    discovered = run_tap(tap_config(sandbox, revision=run_as), "--discover")
     assert discovered.returncode == 0, discovered.stderr[-2000:]
     catalog = select_only(json.loads(discovered.stdout), CAMPAIGN_STREAMS)
-    warehouse.load(sandbox, catalog, None, 2, run_as=run_as, tap=run_tap_cli, revision=run_as)
-
-
-def check_revision_2026_10(dbt: Path, sandbox: Sandbox, warehouse: Warehouse) -> None:
-    """The campaign tables of revision 2026-10-15 build the same campaign models: the same
-    attribution, the same rows (in that revision's status words), and one row more per
-    extra channel of a multi-channel message, with nothing credited to it."""
-    run_as = REVISION_2026_10
+    warehouse.load(sandbox, catalog, None, 2, run_as=run_as, revision=run_as)
     warehouse.dbt(dbt, run_as, "build", "--select", *CAMPAIGN_MODELS)
     check_attribution(sandbox, warehouse, run_as)
 
@@ -648,11 +641,7 @@ def test_models_equal_the_truth_and_a_full_refresh(dbt: Path, warehouse: Warehou
         assert discovered.returncode == 0, discovered.stderr[-2000:]
         catalog = select_only(json.loads(discovered.stdout), STREAMS)
         state = warehouse.load(sandbox, catalog, None, 0)
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            # The 2026-10-15 read while dbt builds: each waits on its own subprocesses.
-            read_2026_10 = pool.submit(load_revision_2026_10, sandbox, warehouse)
-            warehouse.dbt(dbt, "incremental", "build")
-            read_2026_10.result()
+        warehouse.dbt(dbt, "incremental", "build")
 
         profiles = profile_truth(sandbox)
         check_attribution(sandbox, warehouse)

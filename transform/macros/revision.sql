@@ -32,3 +32,16 @@
 {% macro campaign_channel(channel) -%}
     case when {{ channel }} = 'push' then 'mobile_push' else {{ channel }} end
 {%- endmacro %}
+
+{#- Each campaign's first live message: the first of the campaign's `campaign_message_ids`
+    (Klaviyo's order, in both revisions), else the earliest created. -#}
+{% macro first_campaign_message(created) -%}
+    select distinct on (message.campaign_id) message.*
+    from {{ source('klaviyo', 'campaign_messages') }} as message
+    left join {{ source('klaviyo', 'campaigns') }} as campaign
+        on campaign.id = message.campaign_id
+    where {{ live('message') }}
+    order by message.campaign_id,
+        array_position(campaign.campaign_message_ids, message.id),
+        message.{{ created }}, message.id
+{%- endmacro %}

@@ -6,10 +6,7 @@
 -- 2026-10-15 also reads {{ source('klaviyo', 'campaign_variations') }}
 {%- if klaviyo_revision() == '2026-10-15' %}
 with first_message as (
-    select distinct on (campaign_id) *
-    from {{ source('klaviyo', 'campaign_messages') }}
-    where {{ live() }}
-    order by campaign_id, created, id
+    {{ first_campaign_message('created') }}
 ),
 
 first_variation as (
@@ -39,10 +36,7 @@ campaigns as (
 )
 {%- else %}
 with first_message as (
-    select distinct on (campaign_id) *
-    from {{ source('klaviyo', 'campaign_messages') }}
-    where {{ live() }}
-    order by campaign_id, created_at, id
+    {{ first_campaign_message('created_at') }}
 ),
 
 campaigns as (
