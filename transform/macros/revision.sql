@@ -34,7 +34,8 @@
 {%- endmacro %}
 
 {#- Each campaign's first live message: the first of the campaign's `campaign_message_ids`
-    (Klaviyo's order, in both revisions), else the earliest created. -#}
+    (Klaviyo's order) where the load has them, else the earliest created, to the second as
+    Klaviyo sorts (the sub-second part varies with how a timestamp is written), then id. -#}
 {% macro first_campaign_message(created) -%}
     select distinct on (message.campaign_id) message.*
     from {{ source('klaviyo', 'campaign_messages') }} as message
@@ -43,5 +44,5 @@
     where {{ live('message') }}
     order by message.campaign_id,
         array_position(campaign.campaign_message_ids, message.id),
-        message.{{ created }}, message.id
+        date_trunc('second', message.{{ created }}), message.id
 {%- endmacro %}
