@@ -41,13 +41,15 @@ RAW_SCHEMA ?= klaviyo
 ANALYTICS_SCHEMA ?= klaviyo_analytics
 FIVETRAN_SCHEMA ?= klaviyo_fivetran
 SCALE ?=
+REVISION ?=
 
 ## make analyses: load a sandbox account into PostgreSQL, dbt build transform/, show each analysis
 analyses: $(STAMP) $(DBT_STAMP)
 	PGHOST=$(PGHOST) PGPORT=$(PGPORT) PGUSER=$(PGUSER) ANALYSES_DATABASE=$(ANALYSES_DATABASE) \
 	KLAVIYO_RAW_SCHEMA=$(RAW_SCHEMA) DBT_POSTGRES_SCHEMA=$(ANALYTICS_SCHEMA) \
 	KLAVIYO_FIVETRAN_SCHEMA=$(FIVETRAN_SCHEMA) \
-	$(BIN)/python scripts/analyses.py --dbt $(DBT_VENV)/bin/dbt $(if $(SCALE),--scale $(SCALE))
+	$(BIN)/python scripts/analyses.py --dbt $(DBT_VENV)/bin/dbt $(if $(SCALE),--scale $(SCALE)) \
+	$(if $(REVISION),--revision $(REVISION))
 
 ## make lint: ruff (lint + format) and mypy
 lint: $(STAMP)

@@ -51,6 +51,13 @@ SHOWN = (
     ("Segment growth (klaviyo__segment_growth)",
      "SELECT segment_name, day, members_added, net_members_changed, total_members, "
      "profile_count FROM {schema}.klaviyo__segment_growth ORDER BY day DESC, 1 LIMIT 5"),
+    ("Products (klaviyo__products)",
+     "SELECT product_id, product_name, catalog_title, orders, units, revenue, currency "
+     "FROM {schema}.klaviyo__products ORDER BY revenue DESC LIMIT 5"),
+    ("Sign-up forms (klaviyo__form_performance)",
+     "SELECT form_name, variation_name, viewed_form_uniques, submits, round(submit_rate, 3) "
+     "AS submit_rate FROM {schema}.klaviyo__form_performance "
+     "ORDER BY submit_rate DESC NULLS LAST LIMIT 5"),
     ("Engagement (klaviyo__engagement_daily)",
      "SELECT day, metric_name, events, unique_profiles FROM {schema}.klaviyo__engagement_daily "
      "WHERE day <= current_date ORDER BY day DESC, events DESC LIMIT 5"),
@@ -82,11 +89,12 @@ def prepare(database: str, schemas: list[str]) -> None:
             db.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
-def load(url: str, database: str, schema: str, tmp: Path) -> None:
+def load(url: str, database: str, schema: str, tmp: Path, revision: str) -> None:
     """tap-klaviyo | target-postgres, the live pipe."""
     (tmp / "tap.json").write_text(
-        json.dumps({"api_key": DEMO_API_KEY, "base_url": url, "report_timeframe_days": 365})
-    )
+        json.dumps({"api_key": DEMO_API_KEY, "base_url": url, "report_timeframe_days": 365,
+                    "revision": revision})
+    )  # fmt: skip
     (tmp / "target.json").write_text(
         json.dumps({
             "host": os.environ.get("PGHOST", "127.0.0.1"),
@@ -151,6 +159,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dbt", default=".venv-dbt/bin/dbt", help="the dbt executable")
     parser.add_argument("--scale", type=float, help="the mid-size account at this scale")
+    parser.add_argument(
+        "--revision", default="2026-07-15", help="the API revision the tap reads (or 2026-10-15)"
+    )
     args = parser.parse_args()
     database = os.environ.get("ANALYSES_DATABASE", "klaviyo_demo")
     raw = os.environ.get("KLAVIYO_RAW_SCHEMA", "klaviyo")
@@ -165,7 +176,7 @@ def main() -> None:
     ):
         print(f"Loading a sandbox account ({account}) into {database}.{raw}...", flush=True)
         started = time.monotonic()
-        load(sandbox.url, database, raw, Path(tmp))
+        load(sandbox.url, database, raw, Path(tmp), args.revision)
         print(f"Loaded in {time.monotonic() - started:.0f} s; dbt build...", flush=True)
     seconds = build(dbt, database)
     print(f"dbt build: {seconds:.1f} s (models in {database}.{models}, the dbt_klaviyo layer in "

@@ -1,8 +1,10 @@
 """The dbt project (``transform/``) over a real load: a sandbox account, tap | target-postgres,
 ``dbt build``; the models equal what the sandbox's own truth says (revenue and conversions per
 campaign and flow message, consent counts, segment growth per day, each person's stage and
-churn decile). Then the next day's run: the sandbox's ``advance``, a second load, an
-incremental ``dbt build``, equal to a ``--full-refresh`` build in other schemas.
+churn decile, ordered products and their catalog items, sign-up forms). The same account read
+under revision 2026-10-15 (its campaign tables alone) builds the same campaign models. Then the
+next day's run: the sandbox's ``advance``, a second load, an incremental ``dbt build``, equal
+to a ``--full-refresh`` build in other schemas.
 
 dbt gets a virtualenv of its own from ``transform/requirements.txt``, cached across runs like
 Meltano's (tests/integration/test_meltano.py) and keyed by the file's contents and Python's version.
@@ -29,7 +31,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from klaviyo_sandbox.data import Sizes
+from klaviyo_sandbox.data import _omnichannel as omnichannel
 from klaviyo_sandbox.server import Sandbox, running_sandbox
+from tap_klaviyo.resources import REVISION_2026_10
 from tests.conftest import POSTGRES_DSN, tap_config, target_config
 from tests.integration.test_meltano import CACHE, run, succeeded
 from tests.singer import run_tap, select_only
@@ -48,7 +52,15 @@ STREAMS = {
     "accounts", "profiles", "events", "metrics", "campaigns", "campaign_messages", "flows",
     "flow_actions", "flow_messages", "campaign_values_reports", "flow_values_reports", "lists",
     "list_members", "segments", "segments_detailed", "segment_members", "segment_series_reports",
+    "catalog_items", "forms", "form_versions", "form_values_reports", "form_series_reports",
 }  # fmt: skip
+# Under revision 2026-10-15, what the campaign models read, and those models.
+CAMPAIGN_STREAMS = {
+    "accounts", "events", "campaigns", "campaign_messages", "campaign_variations",
+    "campaign_values_reports", "flows", "flow_actions", "flow_messages", "flow_values_reports",
+}  # fmt: skip
+CAMPAIGN_MODELS = ("+klaviyo__campaign_performance", "+klaviyo__flow_performance",
+                   "+klaviyo__attributed_revenue_daily", "+campaign")  # fmt: skip
 SERIES_DAYS = 10
 CONVERSION = "Placed Order"
 # The columns dbt_klaviyo reads from each table (its get_*_columns macros, pass-through
@@ -112,13 +124,19 @@ class Warehouse:
     def __init__(self, postgres: Any, tmp: Path) -> None:
         pid = os.getpid()
         self.db, self.tmp = postgres, tmp
+        # The runs: the daily load built incrementally and in full, and the same account
+        # read under revision 2026-10-15 into a load of its own.
         self.raw = f"dbt_raw_{pid}"
-        self.models = {"incremental": f"dbt_models_{pid}", "full": f"dbt_full_{pid}"}
-        self.fivetran = {"incremental": f"dbt_fivetran_{pid}", "full": f"dbt_fivetran_full_{pid}"}
+        self.raws = {"incremental": self.raw, "full": self.raw,
+                     REVISION_2026_10: f"dbt_raw_2026_10_{pid}"}  # fmt: skip
+        self.models = {"incremental": f"dbt_models_{pid}", "full": f"dbt_full_{pid}",
+                       REVISION_2026_10: f"dbt_models_2026_10_{pid}"}  # fmt: skip
+        self.fivetran = {"incremental": f"dbt_fivetran_{pid}", "full": f"dbt_fivetran_full_{pid}",
+                         REVISION_2026_10: f"dbt_fivetran_2026_10_{pid}"}  # fmt: skip
 
     @property
     def schemas(self) -> list[str]:
-        return [self.raw, *self.models.values(), *self.fivetran.values()]
+        return [*set(self.raws.values()), *self.models.values(), *self.fivetran.values()]
 
     def drop(self) -> None:
         for schema in self.schemas:
@@ -127,15 +145,21 @@ class Warehouse:
     def rows(self, query: str, *params: Any) -> list[tuple]:
         return self.db.execute(query, params).fetchall()
 
-    def load(self, sandbox: Sandbox, catalog: dict, state: dict | None, number: int) -> dict:
-        """tap | target-postgres; the STATE the target confirmed."""
-        config = tap_config(sandbox, report_timeframe_days=365, series_report_days=SERIES_DAYS)
-        tap = run_tap(config, catalog=catalog, state=state)
-        assert tap.returncode == 0, tap.stderr[-3000:]
-        (self.tmp / "target.json").write_text(json.dumps(target_config(self.raw)))
+    def load(
+        self, sandbox: Sandbox, catalog: dict, state: dict | None, number: int, *,
+        run_as: str = "incremental", **settings: Any,
+    ) -> dict:  # fmt: skip
+        """tap | target-postgres into ``run_as``'s raw schema; the STATE the target confirmed."""
+        config = tap_config(
+            sandbox, report_timeframe_days=365, series_report_days=SERIES_DAYS, **settings
+        )
+        tap_run = run_tap(config, catalog=catalog, state=state)
+        assert tap_run.returncode == 0, tap_run.stderr[-3000:]
+        settings_file = self.tmp / f"target-{run_as}.json"
+        settings_file.write_text(json.dumps(target_config(self.raws[run_as])))
         target = subprocess.run(
-            [TARGET, "--config", self.tmp / "target.json"],
-            input=tap.stdout, capture_output=True, text=True, check=False,
+            [TARGET, "--config", settings_file],
+            input=tap_run.stdout, capture_output=True, text=True, check=False,
         )  # fmt: skip
         (self.tmp / f"target-{number}.log").write_text(target.stderr)
         assert target.returncode == 0, target.stderr[-3000:]
@@ -155,7 +179,7 @@ class Warehouse:
             DBT_POSTGRES_PASSWORD=str(dsn.get("password", "")),
             DBT_POSTGRES_DBNAME=str(dsn.get("dbname", "test")),
             DBT_POSTGRES_SCHEMA=self.models[run_as],
-            KLAVIYO_RAW_SCHEMA=self.raw,
+            KLAVIYO_RAW_SCHEMA=self.raws[run_as],
             KLAVIYO_FIVETRAN_SCHEMA=self.fivetran[run_as],
         )
         built = run(
@@ -293,7 +317,7 @@ def decile(probability: float | None) -> int | None:
 # --- the checks -------------------------------------------------------------------------------
 
 
-def check_attribution(sandbox: Sandbox, warehouse: Warehouse) -> None:
+def check_attribution(sandbox: Sandbox, warehouse: Warehouse, run_as: str = "incremental") -> None:
     daily = attributed_truth(sandbox)
     assert daily, "the sandbox credits no conversion to a live message"
     expected = per_message(daily)
@@ -301,13 +325,14 @@ def check_attribution(sandbox: Sandbox, warehouse: Warehouse) -> None:
     for model, key in (("klaviyo__campaign_performance", "campaign_message_id"),
                        ("klaviyo__flow_performance", "flow_message_id")):  # fmt: skip
         for message, conversions, revenue in warehouse.table(
-            "incremental", model, f"{key}, attributed_conversions, attributed_revenue"
+            run_as, model, f"{key}, attributed_conversions, attributed_revenue"
         ):
             if conversions:
+                assert message not in found, f"{message}: credited on two channels"
                 found[message] = (conversions, revenue)
     assert found == expected
     rows = warehouse.table(
-        "incremental", "klaviyo__attributed_revenue_daily",
+        run_as, "klaviyo__attributed_revenue_daily",
         "message_id, day::text, conversions, revenue, currency, timezone",
     )  # fmt: skip
     assert {(m, d): (c, r) for m, d, c, r, _, _ in rows} == {
@@ -410,7 +435,7 @@ def check_readme_queries(warehouse: Warehouse) -> None:
     """The README's example queries, pointed at the test's models, each return rows."""
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     section = readme.split("## What data you get", 1)[1].split("\n## ", 1)[0]
-    # Those of the models; the storefront's, over the raw tables, run in test_postgres.
+    # Those of the models; those over the raw tables run in test_postgres.
     blocks = [
         block
         for block in re.findall(r"```sql\n(.*?)```", section, re.DOTALL)
@@ -433,6 +458,173 @@ def check_docs(dbt: Path, warehouse: Warehouse) -> None:
             assert node["description"], node["name"]
     catalog = json.loads((warehouse.tmp / "target" / "catalog.json").read_text())
     assert {node["unique_id"] for node in models} <= set(catalog["nodes"])
+
+
+def check_products(sandbox: Sandbox, warehouse: Warehouse) -> None:
+    """Each ordered product's orders, units, revenue and customers (the conversion events'
+    ``Items``), and its catalog item: the one whose external id is its ProductID or SKU."""
+    account = sandbox.account
+    catalog = account.storefront.tables["catalog-items"]
+    items = {
+        catalog.by_id[key].attributes["external_id"]: key
+        for key in expected_keys(sandbox, "catalog_items")
+    }
+    expected: dict[str, dict[str, Any]] = {}
+    for e in synced_events(sandbox):
+        metric = account.events.metric_of(e)
+        if metric is None or metric.name != CONVERSION:
+            continue
+        profile = account.profiles.id(account.events.profile_of(e))
+        for line in account.events.build(e)["attributes"]["event_properties"]["Items"]:
+            product, sku = str(line["ProductID"]), line["SKU"]
+            row = expected.setdefault(product, {
+                "catalog_item_id": items.get(product, items.get(sku)),
+                "orders": set(), "units": 0, "revenue": Decimal(0), "customers": set(),
+            })  # fmt: skip
+            row["orders"].add(e)
+            row["units"] += line["Quantity"]
+            row["revenue"] += Decimal(str(line["RowTotal"]))
+            row["customers"].add(profile)
+    columns = ("product_id", "catalog_item_id", "orders", "units", "revenue", "customers")
+    found = {
+        product: dict(zip(columns[1:], rest, strict=True))
+        for product, *rest in warehouse.table(
+            "incremental", "klaviyo__products", ", ".join(columns)
+        )
+    }
+    assert found == {
+        product: {**row, "orders": len(row["orders"]), "customers": len(row["customers"])}
+        for product, row in expected.items()
+    }
+    matched = {row["catalog_item_id"] for row in found.values()} - {None}
+    assert matched, "no ordered product is in the sandbox's catalog"
+
+
+FORM_COUNTS = ("viewed_form", "viewed_form_uniques", "submits", "closed_form")
+
+
+def form_truth(sandbox: Sandbox, days: list[dt.date]) -> dict[tuple[str, str], dict[str, Any]]:
+    """(form id, version id) -> its statistics summed over ``days``, with the submit rate."""
+    store = sandbox.account.storefront
+    live_forms = expected_keys(sandbox, "forms")
+    found = {}
+    for version in store.form_versions():
+        if version.parent not in live_forms:
+            continue
+        totals = {name: sum(store.form_day(version.id, day)[name] for day in days)
+                  for name in FORM_COUNTS}  # fmt: skip
+        uniques = totals["viewed_form_uniques"]
+        found[version.parent, version.id] = {
+            **totals,
+            "submit_rate": totals["submits"] / uniques if uniques else 0.0,
+        }
+    return found
+
+
+def check_forms(sandbox: Sandbox, warehouse: Warehouse) -> None:
+    """The forms' values (the report's timeframe) and series (its days), per version."""
+    columns = ("form_id", "form_version_id", "report_timeframe_start", "report_timeframe_end",
+               *FORM_COUNTS, "submit_rate")  # fmt: skip
+    rows = warehouse.table("incremental", "klaviyo__form_performance", ", ".join(columns))
+    zone = ZoneInfo(sandbox.account.timezone)
+    ((start, end),) = {(row[2], row[3]) for row in rows}
+    first, last = (utc(moment).astimezone(zone).date() for moment in (start, end))
+    expected = form_truth(sandbox, local_days(first, last - dt.timedelta(1)))
+    assert_forms(rows, expected)
+
+    daily = ("form_id", "form_version_id", "day", *FORM_COUNTS, "submit_rate")
+    rows = warehouse.table("incremental", "klaviyo__form_performance_daily", ", ".join(daily))
+    days = sorted({row[2] for row in rows})
+    assert days == local_days(days[-1] - dt.timedelta(SERIES_DAYS - 1), days[-1])
+    for day in days:
+        assert_forms(
+            [(form, version, *rest) for form, version, on, *rest in rows if on == day],
+            form_truth(sandbox, [day]),
+        )
+
+
+def assert_forms(rows: list[tuple], expected: dict[tuple[str, str], dict[str, Any]]) -> None:
+    """Each row (form, version, anything else, the counts and the submit rate) against the
+    truth: counts equal, the rate within float rounding (Klaviyo's JSON number)."""
+    found = {(row[0], row[1]): row[-len(FORM_COUNTS) - 1 :] for row in rows}
+    assert found.keys() == expected.keys()
+    for key, (*counts, rate) in found.items():
+        assert counts == [expected[key][name] for name in FORM_COUNTS], key
+        assert float(rate) == pytest.approx(expected[key]["submit_rate"], abs=1e-12), key
+
+
+def check_revision_2026_10(dbt: Path, sandbox: Sandbox, warehouse: Warehouse) -> None:
+    """The same account's campaign models' streams, read under revision 2026-10-15, build
+    the same campaign models: the same attribution, the same rows (in that revision's status
+    words), and one row more per extra channel of a multi-channel message, with nothing
+    credited to it."""
+    run_as = REVISION_2026_10
+    discovered = run_tap(tap_config(sandbox, revision=run_as), "--discover")
+    assert discovered.returncode == 0, discovered.stderr[-2000:]
+    catalog = select_only(json.loads(discovered.stdout), CAMPAIGN_STREAMS)
+    warehouse.load(sandbox, catalog, None, 2, run_as=run_as, revision=run_as)
+    warehouse.dbt(dbt, run_as, "build", "--select", *CAMPAIGN_MODELS)
+    check_attribution(sandbox, warehouse, run_as)
+
+    view = omnichannel.View(sandbox.account.seed, sandbox.account.catalog)
+    channels = set()  # each live message's channels in 2026-10-15, in 2026-07-15's words
+    for message in expected_keys(sandbox, "campaign_messages"):
+        for variation in view.tables[omnichannel.VARIATIONS].children(message):
+            channel = variation.attributes["definition"]["details"]["channel"]
+            channels.add((message, "mobile_push" if channel == "push" else channel))
+    old, new = (campaign_rows(warehouse, name) for name in ("incremental", run_as))
+    assert set(new) == channels
+    assert set(old) < set(new), "no multi-channel message in the account"
+    for key, row in new.items():
+        if key not in old:
+            assert row["recipients"] is None, key
+            assert row["attributed_conversions"] == 0, key
+            continue
+        before = old[key]
+        assert row.pop("campaign_status") == omnichannel.STATUSES.get(
+            before.pop("campaign_status"), "cancelled"
+        )
+        assert row == before, key
+
+    old_campaigns, new_campaigns = (
+        fivetran_campaigns(warehouse, name) for name in ("incremental", run_as)
+    )
+    assert new_campaigns.keys() == old_campaigns.keys()
+    for campaign, row in new_campaigns.items():
+        before = old_campaigns[campaign]
+        status = omnichannel.STATUSES.get(before.pop("status"), "cancelled")
+        assert row.pop("status") == status, campaign
+        assert row.pop("scheduled") is None  # 2026-10-15 does not say when
+        before.pop("scheduled")
+        assert row == before, campaign
+
+
+def campaign_rows(warehouse: Warehouse, run_as: str) -> dict[tuple[str, str], dict[str, Any]]:
+    """klaviyo__campaign_performance by (message, channel)."""
+    rows = table_dicts(warehouse, warehouse.models[run_as], "klaviyo__campaign_performance")
+    return {(row["campaign_message_id"], row["channel"]): row for row in rows}
+
+
+def fivetran_campaigns(warehouse: Warehouse, run_as: str) -> dict[str, dict[str, Any]]:
+    """The compatibility layer's campaigns by id, without the load's time."""
+    rows = table_dicts(warehouse, warehouse.fivetran[run_as], "campaign")
+    for row in rows:
+        del row["_fivetran_synced"], row["status_label"]
+    return {row["id"]: row for row in rows}
+
+
+def table_dicts(warehouse: Warehouse, schema: str, table: str) -> list[dict[str, Any]]:
+    """A table's rows as dicts, times to the second: the sandbox adds sub-second noise to
+    2026-07-15's top-level timestamps (as Klaviyo's vary), not to those inside a JSON object."""
+    cursor = warehouse.db.execute(f'SELECT * FROM "{schema}"."{table}"')
+    names = [column.name for column in cursor.description]
+    return [
+        {
+            name: value.replace(microsecond=0) if isinstance(value, dt.datetime) else value
+            for name, value in zip(names, row, strict=True)
+        }
+        for row in cursor.fetchall()
+    ]
 
 
 def model_names(warehouse: Warehouse, run_as: str) -> list[str]:
@@ -465,9 +657,12 @@ def test_models_equal_the_truth_and_a_full_refresh(dbt: Path, warehouse: Warehou
         check_consent(sandbox, warehouse, profiles)
         check_segment_growth(sandbox, warehouse)
         check_persons(sandbox, warehouse, profiles)
+        check_products(sandbox, warehouse)
+        check_forms(sandbox, warehouse)
         check_fivetran_layer(warehouse)
         check_readme_queries(warehouse)
         check_docs(dbt, warehouse)
+        check_revision_2026_10(dbt, sandbox, warehouse)
 
         # The next day's run: new events and profiles, deleted campaigns and flows.
         changes = sandbox.account.advance(3600)

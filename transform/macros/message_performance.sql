@@ -1,5 +1,6 @@
 {#- One row per live campaign (or flow) message and channel: Klaviyo's reported statistics
-    (the latest values report) beside what the events credit to the message. -#}
+    (the latest values report) beside what the events credit to the message, on the row of
+    its first channel (a campaign message of several channels, revision 2026-10-15). -#}
 {% macro message_performance(source_type) -%}
 with attributed as (
     select
@@ -54,4 +55,7 @@ left join {{ ref('stg_klaviyo__values_reports') }} as report
     and report.message_id = message.{{ source_type }}_message_id
     and {{ channel_family('report.channel') }} = {{ channel_family('message.channel') }}
 left join attributed on attributed.message_id = message.{{ source_type }}_message_id
+    {%- if source_type == 'campaign' %}
+    and message.is_first_channel
+    {%- endif %}
 {%- endmacro %}

@@ -1,6 +1,7 @@
 -- Conversions Klaviyo credits to a live campaign or flow message (its first attribution,
 -- the events' `attributed_*` columns). Conversions credited to a message since deleted
--- are left out, as are that message's rows in every model.
+-- are left out, as are that message's rows in every model. A campaign message of several
+-- channels (revision 2026-10-15) lends its first channel.
 select
     event.event_id,
     event.profile_id,
@@ -16,6 +17,7 @@ select
 from {{ ref('int_klaviyo__events') }} as event
 left join {{ ref('stg_klaviyo__campaign_messages') }} as campaign
     on campaign.campaign_message_id = event.attributed_campaign_message_id
+    and campaign.is_first_channel
 left join {{ ref('stg_klaviyo__flow_messages') }} as flow
     on flow.flow_message_id = event.attributed_flow_message_id
 where event.is_conversion
