@@ -52,7 +52,7 @@ EACH_TEST_ALONE = frozenset(
 ROUGH_SECONDS = {
     "test_kill_resume.py::test_sigkill_and_resume": 90,
     "test_daily_runs.py": 90,
-    "test_dbt_analyses.py": 80,
+    "test_dbt_analyses.py": 110,
     "test_install_as_printed.py": 60,
     "test_daily_deletes.py": 45,
     "test_first_hour_messages.py": 30,

@@ -463,7 +463,7 @@ def check_docs(dbt: Path, warehouse: Warehouse) -> None:
 def check_products(sandbox: Sandbox, warehouse: Warehouse) -> None:
     """Each ordered product's orders, units, revenue and customers (the conversion events'
     ``Items``), and its catalog item: the one whose external id is its ProductID or SKU."""
-    account = sandbox.account
+    account = data(sandbox)
     catalog = account.storefront.tables["catalog-items"]
     items = {
         catalog.by_id[key].attributes["external_id"]: key
@@ -503,11 +503,13 @@ def check_products(sandbox: Sandbox, warehouse: Warehouse) -> None:
 FORM_COUNTS = ("viewed_form", "viewed_form_uniques", "submits", "closed_form")
 
 
-def form_truth(sandbox: Sandbox, days: list[dt.date]) -> dict[tuple[str, str], dict[str, Any]]:
+def form_truth(
+    sandbox: Sandbox, days: list[dt.date]
+) -> dict[tuple[str | None, str], dict[str, Any]]:
     """(form id, version id) -> its statistics summed over ``days``, with the submit rate."""
-    store = sandbox.account.storefront
+    store = data(sandbox).storefront
     live_forms = expected_keys(sandbox, "forms")
-    found = {}
+    found: dict[tuple[str | None, str], dict[str, Any]] = {}
     for version in store.form_versions():
         if version.parent not in live_forms:
             continue
@@ -526,7 +528,7 @@ def check_forms(sandbox: Sandbox, warehouse: Warehouse) -> None:
     columns = ("form_id", "form_version_id", "report_timeframe_start", "report_timeframe_end",
                *FORM_COUNTS, "submit_rate")  # fmt: skip
     rows = warehouse.table("incremental", "klaviyo__form_performance", ", ".join(columns))
-    zone = ZoneInfo(sandbox.account.timezone)
+    zone = ZoneInfo(data(sandbox).timezone)
     ((start, end),) = {(row[2], row[3]) for row in rows}
     first, last = (utc(moment).astimezone(zone).date() for moment in (start, end))
     expected = form_truth(sandbox, local_days(first, last - dt.timedelta(1)))
@@ -543,7 +545,7 @@ def check_forms(sandbox: Sandbox, warehouse: Warehouse) -> None:
         )
 
 
-def assert_forms(rows: list[tuple], expected: dict[tuple[str, str], dict[str, Any]]) -> None:
+def assert_forms(rows: list[tuple], expected: dict[tuple[str | None, str], dict[str, Any]]) -> None:
     """Each row (form, version, anything else, the counts and the submit rate) against the
     truth: counts equal, the rate within float rounding (Klaviyo's JSON number)."""
     found = {(row[0], row[1]): row[-len(FORM_COUNTS) - 1 :] for row in rows}
@@ -566,7 +568,7 @@ def check_revision_2026_10(dbt: Path, sandbox: Sandbox, warehouse: Warehouse) ->
     warehouse.dbt(dbt, run_as, "build", "--select", *CAMPAIGN_MODELS)
     check_attribution(sandbox, warehouse, run_as)
 
-    view = omnichannel.View(sandbox.account.seed, sandbox.account.catalog)
+    view = omnichannel.View(data(sandbox).seed, data(sandbox).catalog)
     channels = set()  # each live message's channels in 2026-10-15, in 2026-07-15's words
     for message in expected_keys(sandbox, "campaign_messages"):
         for variation in view.tables[omnichannel.VARIATIONS].children(message):
