@@ -256,8 +256,7 @@ class Account:
         if quirks:
             # after the groups: vanished lists and segments have no members
             self.vanished.update(catalog.add_quirks())
-            for groups in (self.list_groups, self.segment_groups):
-                self._future_members(groups)
+            self._future_dated()
         if gone is not None:
             self.vanished["metrics"] = frozenset({gone.id})
         self.stamps = Stamps(seed)
@@ -625,6 +624,13 @@ class Account:
         )
         return removed
 
+    def _future_dated(self) -> None:
+        """Rows Klaviyo keeps dated in the future: members and suppressions (metric
+        aggregates: ``_reports._one_interval_on``)."""
+        for groups in (self.list_groups, self.segment_groups):
+            self._future_members(groups)
+        self._future_suppressions()
+
     def _future_members(self, groups: Groups) -> None:
         """A few members of each group joined in the future (``joined_group_at`` days ahead:
         an import with a wrong clock, which Klaviyo keeps as sent), one group in two."""
@@ -634,6 +640,17 @@ class Account:
                 p = rng.randrange(self.profiles.total)
                 if groups.join(g, p, self.anchor + rng.randint(2, 20) * DAY + g):
                     break
+
+    def _future_suppressions(self) -> None:
+        """A few profiles suppressed in the future (the suppression's ``timestamp`` days
+        ahead: an import with a wrong clock, which Klaviyo keeps as sent)."""
+        rng = random.Random(f"{self.seed}:future-suppressions")
+        profiles = self.profiles
+        for _ in range(3 if profiles.total else 0):
+            p = rng.randrange(profiles.total)
+            if profiles.suppression(p) is None:
+                when = self.anchor + rng.randint(2, 20) * DAY + p % DAY
+                profiles.overlay.suppressed[p] = (when, rng.choice(SUPPRESSION_REASONS))
 
     def _join(self, rng: random.Random, groups: Groups, now: int) -> int:
         joined = 0
