@@ -1,0 +1,158 @@
+"""Events' and profiles' windowed reads, run in this process against the sandbox, pinned:
+each test kills mutants of ``tap_klaviyo/streams/windows.py`` that the suite let live
+(tests/MUTANTS.md). The end-to-end tests read the same way in a subprocess, where mutation
+testing cannot see which test runs which function."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any
+
+import orjson
+import pytest
+
+from klaviyo_sandbox.server import Sandbox
+from tap_klaviyo import late_events, timestamps
+from tap_klaviyo.streams.windows import Density, Frontier, WindowedStream, WindowPage
+from tests.conftest import tap_config
+from tests.singer import quiet_tap
+from tests.truth import expected_keys
+
+KEYS = {"events": "datetime", "profiles": "updated"}
+
+
+def windowed(sandbox: Sandbox, name: str, **settings: Any) -> WindowedStream:
+    stream = quiet_tap(tap_config(sandbox, **settings)).streams[name]
+    assert isinstance(stream, WindowedStream)
+    return stream
+
+
+def read_all(stream: WindowedStream, state: dict[str, Any] | None = None) -> list[dict]:
+    """The stream's read from ``state`` as the SDK runs it: every record it writes."""
+    stream.stream_state.update(state or {})
+    stream.write_starting_value(None)
+    return [orjson.loads(bytes(line))["record"] for line in stream.get_records(None)]
+
+
+@pytest.mark.parametrize("name", ["events", "profiles"])
+@pytest.mark.parametrize("start_date", [None, "2000-01-01T00:00:00Z"])
+def test_a_read_emits_each_record_once_and_bookmarks_the_highest_before_the_sync(
+    sandbox: Sandbox, name: str, start_date: str | None
+) -> None:
+    """Without a start_date the read begins at the account's first record (one request
+    finds it); with one years before, at it. Either way every record comes once, the
+    future-dated ones too, and the bookmark is the highest value at or before the sync's
+    start, as a sequential read's would be."""
+    settings = {"start_date": start_date} if start_date else {}
+    stream = windowed(sandbox, name, max_workers=3, late_events_days=0, **settings)
+    records = read_all(stream)
+    ids = [record["id"] for record in records]
+    assert len(ids) == len(set(ids)), "a record came twice"
+    assert set(ids) == expected_keys(sandbox, name)
+    moments = [timestamps.parse(record[KEYS[name]]) for record in records]
+    past = max(moment for moment in moments if moment <= stream.sync_started)
+    assert stream.stream_state["replication_key_value"] == timestamps.to_text(past)
+
+
+def in_range(sandbox: Sandbox, start: dt.datetime, end: dt.datetime) -> set[str]:
+    """The events dated in [start, end), whole seconds (the truth's range is (since, until])."""
+    second = dt.timedelta(seconds=1)
+    return set(sandbox.account.truth("events", since=start - second, until=end - second)["ids"])
+
+
+def test_a_window_reads_its_range_and_teaches_the_density(sandbox: Sandbox) -> None:
+    """One window's task: its pages carry its index and exactly its range's records; once
+    done, the density learned from it sizes the windows after it."""
+    stream = windowed(sandbox, "events", late_events_days=0)
+    stream.write_starting_value(None)
+    end = timestamps.floor_second(stream.sync_started - 100 * late_events.DAY)
+    start = end - 400 * late_events.DAY
+    density = Density(0, 0)
+    frontier = Frontier(stream.sync_started)
+    frontier.open((start, start))  # an earlier window: this one's index is 1
+    pages = list(stream.window_task(None, frontier, (start, end), density)())
+    assert pages[-1] == WindowPage(1), "a window ends on its done mark"
+    assert {page.window for page in pages} == {1}
+    records = [orjson.loads(bytes(line))["record"] for page in pages[:-1] for line in page.records]
+    assert records, "no event in the window: the test proves nothing"
+    assert {record["id"] for record in records} == in_range(sandbox, start, end)
+    keys = [key for page in pages[:-1] for key in page.keys]
+    assert keys == [timestamps.parse(record["datetime"]) for record in records]
+    per_second = len(records) / (1 + (end - start).total_seconds())
+    assert density.span_for(1000).total_seconds() == pytest.approx(1000 / per_second)
+    # Without a density to teach (a window of a read cut differently), it reads the same.
+    again = list(stream.window_task(None, frontier, (start, end), None)())
+    assert sum(len(page.records or ()) for page in again) == len(records)
+
+
+def second_read_state(stream: WindowedStream, days_back: int) -> tuple[dict, dt.datetime]:
+    point = timestamps.floor_second(stream.sync_started - days_back * late_events.DAY)
+    bookmark = stream.sync_started - dt.timedelta(hours=1)
+    state = {
+        "replication_key": "datetime",
+        "replication_key_value": timestamps.to_text(bookmark),
+        late_events.READ_AGAIN_TO: timestamps.to_text(point),
+    }
+    return state, point
+
+
+@pytest.mark.parametrize("start_date_days_back", [None, 60])
+def test_the_second_read_reads_its_range_once_says_so_and_keeps_its_point(
+    sandbox: Sandbox, caplog: pytest.LogCaptureFixture, start_date_days_back: int | None
+) -> None:
+    """A run with a second read due (its point saved 120 days back, events 7 days late):
+    it reads [point, 7 days ago), or from start_date when that is later, each event once;
+    its line says the range and how many it wrote; the point ends 7 days back."""
+    settings: dict[str, Any] = {"late_events_days": 7, "lookback_window": 0}
+    probe = windowed(sandbox, "events")
+    if start_date_days_back is not None:
+        start_date = probe.sync_started - start_date_days_back * late_events.DAY
+        settings["start_date"] = timestamps.to_text(timestamps.floor_second(start_date))
+    stream = windowed(sandbox, "events", max_workers=2, **settings)
+    state, point = second_read_state(stream, 120)
+    if start_date_days_back is not None:
+        point = timestamps.parse(settings["start_date"])
+    end = timestamps.floor_second(stream.sync_started - 7 * late_events.DAY)
+    with caplog.at_level(logging.INFO):
+        records = read_all(stream, state)
+    again = [r["id"] for r in records if point <= timestamps.parse(r["datetime"]) < end]
+    assert again, "no event in the second read's range: the test proves nothing"
+    assert len(again) == len(set(again)), "an event came twice"
+    assert set(again) == in_range(sandbox, point, end)
+    line = (
+        f"Stream 'events': second read of {timestamps.to_text(point)} to "
+        f"{timestamps.to_text(end)} (events up to 7 days late): {len(again):,} records."
+    )
+    assert line in caplog.messages
+    assert stream.stream_state[late_events.READ_AGAIN_TO] == timestamps.to_text(end)
+
+
+def test_a_read_with_an_end_date_or_without_late_arrivals_reads_nothing_twice(
+    sandbox: Sandbox, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A bounded backfill (end_date) and profiles (no late arrivals) make no second read
+    and keep no point of one."""
+    events = windowed(sandbox, "events", late_events_days=7, end_date="2030-01-01T00:00:00Z")
+    state, _ = second_read_state(events, 120)
+    profiles = windowed(sandbox, "profiles", late_events_days=7)
+    with caplog.at_level(logging.INFO):
+        read_all(events, state)
+        read_all(profiles)
+    assert not [message for message in caplog.messages if "second read" in message]
+    assert events.stream_state[late_events.READ_AGAIN_TO] == state[late_events.READ_AGAIN_TO]
+    assert late_events.READ_AGAIN_TO not in profiles.stream_state
+
+
+@pytest.mark.parametrize("days", [0, 1])
+def test_the_second_read_point_follows_late_events_days(sandbox: Sandbox, days: int) -> None:
+    """A first run keeps the point ``late_events_days`` before the sync's start (none when
+    there is no second read)."""
+    stream = windowed(sandbox, "events", late_events_days=days, start_date="2026-11-01T00:00:00Z")
+    read_all(stream)
+    point = stream.stream_state.get(late_events.READ_AGAIN_TO)
+    if days == 0:
+        assert point is None
+    else:
+        end = timestamps.floor_second(stream.sync_started - days * late_events.DAY)
+        assert point == timestamps.to_text(end)
