@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Iterator
 from typing import Any
 
 import orjson
 import pytest
 
-from klaviyo_sandbox.server import Sandbox
+from klaviyo_sandbox.data import Sizes
+from klaviyo_sandbox.server import Sandbox, running_sandbox
 from tap_klaviyo import late_events, timestamps
 from tap_klaviyo.streams.windows import Density, Frontier, WindowedStream, WindowPage
 from tests.conftest import tap_config
@@ -156,3 +158,59 @@ def test_the_second_read_point_follows_late_events_days(sandbox: Sandbox, days: 
     else:
         end = timestamps.floor_second(stream.sync_started - days * late_events.DAY)
         assert point == timestamps.to_text(end)
+
+
+@pytest.fixture(scope="module")
+def many_profiles() -> Iterator[Sandbox]:
+    """Enough profiles that one cursor's windows hold several pages each."""
+    sizes = Sizes(
+        profiles=3000, events=10, lists=1, segments=1, campaigns=1, flows=1, templates=1, tags=1
+    )
+    with running_sandbox(seed=53, sizes=sizes, rate_limits=False) as running:
+        yield running
+
+
+def test_the_bookmark_follows_each_page_written_and_the_line_says_how_far(
+    many_profiles: Sandbox,
+) -> None:
+    """With one cursor, a STATE taken while a record is written covers every page but the
+    one before that record's own (no more than two pages behind, however long the window:
+    the page just written joins the bookmark once the next one is asked for); the progress
+    line says how far the time range is written."""
+    stream = windowed(many_profiles, "profiles", max_workers=1, start_date="2020-01-01T00:00:00Z")
+    behind = 2 * stream.page_size
+    stream.write_starting_value(None)
+    values: list[dt.datetime] = []
+    for line in stream.get_records(None):
+        values.append(timestamps.parse(orjson.loads(bytes(line))["record"]["updated"]))
+        # A bookmark keeps whole seconds (its second is read again).
+        written = timestamps.floor_second(values[-1 - behind]) if len(values) > behind else None
+        if written is not None and written <= stream.sync_started:
+            bookmark = stream.stream_state.get("replication_key_value")
+            assert bookmark is not None
+            assert timestamps.parse(bookmark) >= written
+    assert len(values) > 5 * behind, "too few pages to lag behind: the test proves nothing"
+    start = timestamps.parse("2020-01-01T00:00:00Z")
+    reached = timestamps.parse(stream.stream_state["replication_key_value"])
+    done = (reached - start) / (stream.sync_started - start)
+    assert stream.progress_detail() == (
+        f"time range written up to {timestamps.to_text(reached)} ({done:.0%} of the time "
+        f"range since {timestamps.to_text(start)})"
+    )
+
+
+def test_a_lookback_never_moves_the_bookmark_back(sandbox: Sandbox) -> None:
+    """The lookback reads 600 days behind the bookmark again (pages of them): no STATE of
+    the read holds a bookmark before the one it started from."""
+    stream = windowed(sandbox, "events", late_events_days=0, lookback_window=600 * 86400)
+    state, _ = second_read_state(stream, 0)
+    bookmark = timestamps.floor_second(stream.sync_started - 2 * late_events.DAY)
+    state["replication_key_value"] = timestamps.to_text(bookmark)
+    stream.stream_state.update(state)
+    stream.write_starting_value(None)
+    before = 0
+    for line in stream.get_records(None):
+        moment = timestamps.parse(orjson.loads(bytes(line))["record"]["datetime"])
+        before += moment < bookmark
+        assert timestamps.parse(stream.stream_state["replication_key_value"]) >= bookmark
+    assert before > 2 * stream.page_size, "the lookback read too little: it proves nothing"
