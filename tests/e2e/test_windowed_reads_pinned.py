@@ -48,7 +48,10 @@ def test_a_read_emits_each_record_once_and_bookmarks_the_highest_before_the_sync
     start, as a sequential read's would be."""
     settings = {"start_date": start_date} if start_date else {}
     stream = windowed(sandbox, name, max_workers=3, late_events_days=0, **settings)
+    before = sandbox.requests()["total"]
     records = read_all(stream)
+    # Each request is counted for the stream (the run's cost lines), the first one's too.
+    assert stream.client.stats.by_stream[name] == sandbox.requests()["total"] - before
     ids = [record["id"] for record in records]
     assert len(ids) == len(set(ids)), "a record came twice"
     assert set(ids) == expected_keys(sandbox, name)
