@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -22,6 +23,7 @@ from tests.singer import quiet_tap
 from tests.truth import expected_keys
 
 KEYS = {"events": "datetime", "profiles": "updated"}
+PAST_WINDOW = re.compile(r"([\d,]+) records? past the window's end")
 
 
 def windowed(sandbox: Sandbox, name: str, **settings: Any) -> WindowedStream:
@@ -40,16 +42,20 @@ def read_all(stream: WindowedStream, state: dict[str, Any] | None = None) -> lis
 @pytest.mark.parametrize("name", ["events", "profiles"])
 @pytest.mark.parametrize("start_date", [None, "2000-01-01T00:00:00Z"])
 def test_a_read_emits_each_record_once_and_bookmarks_the_highest_before_the_sync(
-    sandbox: Sandbox, name: str, start_date: str | None
+    sandbox: Sandbox, caplog: pytest.LogCaptureFixture, name: str, start_date: str | None
 ) -> None:
     """Without a start_date the read begins at the account's first record (one request
     finds it); with one years before, at it. Either way every record comes once, the
     future-dated ones too, and the bookmark is the highest value at or before the sync's
-    start, as a sequential read's would be."""
+    start, as a sequential read's would be. The first page is cut at its last record's
+    second: only that second's records are left to the next window, not the page's."""
     settings = {"start_date": start_date} if start_date else {}
     stream = windowed(sandbox, name, max_workers=3, late_events_days=0, **settings)
     before = sandbox.requests()["total"]
-    records = read_all(stream)
+    with caplog.at_level(logging.INFO):
+        records = read_all(stream)
+    left = [int(n.replace(",", "")) for n in PAST_WINDOW.findall(" ".join(caplog.messages))]
+    assert sum(left) < stream.page_size // 4, caplog.messages[-1]
     # Each request is counted for the stream (the run's cost lines), the first one's too.
     assert stream.client.stats.by_stream[name] == sandbox.requests()["total"] - before
     ids = [record["id"] for record in records]
