@@ -64,6 +64,14 @@ def test_a_read_emits_each_record_once_and_bookmarks_the_highest_before_the_sync
     moments = [timestamps.parse(record[KEYS[name]]) for record in records]
     past = max(moment for moment in moments if moment <= stream.sync_started)
     assert stream.stream_state["replication_key_value"] == timestamps.to_text(past)
+    if start_date is None:  # no range known before the read: no share of it to tell
+        assert stream.progress_detail() == f"time range written up to {timestamps.to_text(past)}"
+
+
+def test_a_read_that_wrote_nothing_says_nothing_of_its_progress(sandbox: Sandbox) -> None:
+    stream = windowed(sandbox, "profiles", start_date="2099-01-01T00:00:00Z")
+    assert read_all(stream) == []
+    assert stream.progress_detail() == ""
 
 
 def in_range(sandbox: Sandbox, start: dt.datetime, end: dt.datetime) -> set[str]:
@@ -190,8 +198,11 @@ def test_the_bookmark_follows_each_page_written_and_the_line_says_how_far(
     behind = 2 * stream.page_size
     stream.write_starting_value(None)
     values: list[dt.datetime] = []
+    shares: list[int] = []
     for line in stream.get_records(None):
         values.append(timestamps.parse(orjson.loads(bytes(line))["record"]["updated"]))
+        if len(values) % 500 == 0:  # the line mid-read: its share is of the range it names
+            shares.append(share_said(stream.progress_detail(), stream.sync_started))
         # A bookmark keeps whole seconds (its second is read again).
         written = timestamps.floor_second(values[-1 - behind]) if len(values) > behind else None
         if written is not None and written <= stream.sync_started:
@@ -199,6 +210,7 @@ def test_the_bookmark_follows_each_page_written_and_the_line_says_how_far(
             assert bookmark is not None
             assert timestamps.parse(bookmark) >= written
     assert len(values) > 5 * behind, "too few pages to lag behind: the test proves nothing"
+    assert any(0 < share < 100 for share in shares), shares
     start = timestamps.parse("2020-01-01T00:00:00Z")
     reached = timestamps.parse(stream.stream_state["replication_key_value"])
     done = (reached - start) / (stream.sync_started - start)
@@ -206,6 +218,19 @@ def test_the_bookmark_follows_each_page_written_and_the_line_says_how_far(
         f"time range written up to {timestamps.to_text(reached)} ({done:.0%} of the time "
         f"range since {timestamps.to_text(start)})"
     )
+
+
+PROGRESS = re.compile(r"time range written up to (\S+) \((\d+)% of the time range since (\S+)\)")
+
+
+def share_said(line: str, sync_started: dt.datetime) -> int:
+    """The share of the time range a progress line says is written, checked against the
+    instants it names."""
+    match = PROGRESS.fullmatch(line)
+    assert match, line
+    reached, start = timestamps.parse(match[1]), timestamps.parse(match[3])
+    assert match[2] == f"{(reached - start) / (sync_started - start) * 100:.0f}", line
+    return int(match[2])
 
 
 def test_a_lookback_never_moves_the_bookmark_back(sandbox: Sandbox) -> None:
