@@ -15,6 +15,7 @@ import orjson
 import pytest
 
 from klaviyo_sandbox.data import Sizes
+from klaviyo_sandbox.faults import FaultPlan
 from klaviyo_sandbox.server import Sandbox, running_sandbox
 from tap_klaviyo import late_events, timestamps
 from tap_klaviyo.streams.windows import Density, Frontier, WindowedStream, WindowPage
@@ -68,10 +69,43 @@ def test_a_read_emits_each_record_once_and_bookmarks_the_highest_before_the_sync
         assert stream.progress_detail() == f"time range written up to {timestamps.to_text(past)}"
 
 
-def test_a_read_that_wrote_nothing_says_nothing_of_its_progress(sandbox: Sandbox) -> None:
-    stream = windowed(sandbox, "profiles", start_date="2099-01-01T00:00:00Z")
-    assert read_all(stream) == []
+def test_a_start_date_in_the_future_reads_only_what_is_dated_from_it(sandbox: Sandbox) -> None:
+    """Half a day after the sync's start: only the future-dated events from there on (one
+    window to the end), nothing at or before the sync's start, so no bookmark's progress."""
+    probe = windowed(sandbox, "events")
+    start = timestamps.floor_second(probe.sync_started + dt.timedelta(hours=12))
+    stream = windowed(sandbox, "events", late_events_days=0, start_date=timestamps.to_text(start))
+    ids = {record["id"] for record in read_all(stream)}
+    assert ids, "no event dated after the start_date: the test proves nothing"
+    assert ids == in_range(sandbox, start, start + 400 * late_events.DAY)
     assert stream.progress_detail() == ""
+
+
+class FirstPageEmptyWithNext(FaultPlan):
+    """The first API request answers an empty page whose next link goes on."""
+
+    def draw(self) -> str | None:
+        with self._lock:
+            first = not getattr(self, "drawn", False)
+            self.drawn = True
+        return "emptynext" if first else None
+
+
+def test_an_empty_first_page_with_a_next_link_reads_the_range_as_one_window(
+    sandbox: Sandbox,
+) -> None:
+    """An empty first page says nothing of the data's density: the range is read as one
+    window following every link, then the future-dated tail; every event once."""
+    stream = windowed(sandbox, "events", late_events_days=0, start_date="2000-01-01T00:00:00Z")
+    plan = FirstPageEmptyWithNext({})
+    sandbox.state.faults = plan
+    try:
+        ids = [record["id"] for record in read_all(stream)]
+    finally:
+        sandbox.state.faults = None
+    assert plan.counts().get("emptynext") == 1, "no empty first page: the test proves nothing"
+    assert len(ids) == len(set(ids)), "an event came twice"
+    assert set(ids) == expected_keys(sandbox, "events")
 
 
 def in_range(sandbox: Sandbox, start: dt.datetime, end: dt.datetime) -> set[str]:
