@@ -127,9 +127,11 @@ def test_metric_aggregates_reread_the_lookback_days(sandbox: Sandbox) -> None:
     first = sync(sandbox, {"metric_aggregates"}, metric_aggregates_days=30)
     second = sync(sandbox, {"metric_aggregates"}, state=first.state, report_lookback_days=2)
     days = {row["date"] for row in second.records["metric_aggregates"]}
+    # With its quirks, the sandbox answers a range ending now one day further: tomorrow too.
+    tomorrow = 1 if sandbox.state.quirks else 0
     midnights = {
         dt.datetime.combine(today() - n * DAY, dt.time(), NEW_YORK).astimezone(dt.timezone.utc)
-        for n in range(3)
+        for n in range(-tomorrow, 3)
     }
     assert {dt.datetime.fromisoformat(day) for day in days} == midnights
 

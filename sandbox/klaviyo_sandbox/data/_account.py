@@ -99,8 +99,7 @@ class Account(Activity):
         if quirks:
             # after the groups: vanished lists and segments have no members
             self.vanished.update(catalog.add_quirks())
-            for groups in (self.list_groups, self.segment_groups):
-                self._future_members(groups)
+            self._future_dated()
             self.vanished["metrics"] = frozenset({self.metrics[-1].id})
         self.stamps = Stamps(seed)
         self.attributions = Attributions(seed, self.events, catalog)

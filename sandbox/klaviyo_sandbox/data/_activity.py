@@ -269,6 +269,24 @@ class Activity:
         )
         return removed
 
+    def _future_dated(self) -> None:
+        """Rows Klaviyo keeps dated in the future: members and suppressions (metric
+        aggregates: ``_aggregates.one_interval_on``)."""
+        for groups in (self.list_groups, self.segment_groups):
+            self._future_members(groups)
+        self._future_suppressions()
+
+    def _future_suppressions(self) -> None:
+        """A few profiles suppressed in the future (the suppression's ``timestamp`` days
+        ahead: an import with a wrong clock, which Klaviyo keeps as sent)."""
+        rng = random.Random(f"{self.seed}:future-suppressions")
+        profiles = self.profiles
+        for _ in range(3 if profiles.total else 0):
+            p = rng.randrange(profiles.total)
+            if profiles.suppression(p) is None:
+                when = self.anchor + rng.randint(2, 20) * DAY + p % DAY
+                profiles.overlay.suppressed[p] = (when, rng.choice(SUPPRESSION_REASONS))
+
     def _future_members(self, groups: Groups) -> None:
         """A few members of each group joined in the future (``joined_group_at`` days ahead:
         an import with a wrong clock, which Klaviyo keeps as sent), one group in two."""

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from ..model import InvalidQuery, NotFound
 from ._core import INF, Run, epoch, mix, salt, uuid_text
 from ._metrics import PRODUCT_KIND
-from ._timeframes import add_years, interval_starts
+from ._timeframes import add_years, interval_starts, one_interval_on
 
 MEASUREMENTS = frozenset({"count", "sum_value", "unique"})
 # The ``by`` dimensions the spec lists; the attribution ones split by the events' credits.
@@ -59,6 +59,8 @@ class Aggregates:
                 f"'by' must be a list of: {', '.join(sorted(AGGREGATE_DIMENSIONS))}.", "by"
             )
         buckets = interval_starts(start, end, interval)
+        if account.quirks:
+            end = one_interval_on(buckets, end, interval, account.now())
         events = account.events
         stream = events.span(metric)
         run = Run(stream.lo, stream.hi, stream.at) if stream else Run(0, 0, lambda e: 0)
