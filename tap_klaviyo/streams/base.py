@@ -211,7 +211,7 @@ class KlaviyoStream(StreamInternals):
     def write_record(self, record: dict[str, t.Any] | memoryview | RecordBlock) -> None:
         if isinstance(record, memoryview):  # a line from ``record_lines``
             line: bytes | memoryview = record
-        elif isinstance(record, RecordBlock):  # a window page's lines (``typed_windows``)
+        elif isinstance(record, RecordBlock):  # a window page's lines (``streams.window_blocks``)
             line = record.lines
         elif (plan := self.writer.plan) is not None:
             line = record_line(

@@ -73,7 +73,7 @@ def in_window(
     """The rows whose replication-key value (``value_of``; None: the stream has none) is in
     [low, high) (whole seconds, as Klaviyo filters), and the counts of those left out
     (``after``: why a row past ``high`` is). With a bound, ``moments`` (when given) receives
-    each kept row's value. Rows are dicts, or a typed page's structs (``typed_windows``)."""
+    each kept row's value. Rows are dicts, or a typed page's structs (``streams.window_blocks``)."""
     low, high = (timestamps.floor_second(b) if b and value_of else None for b in bounds)
     kept: list[Row] = []
     left_out = Counter[tuple[str, str]]()

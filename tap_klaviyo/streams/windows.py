@@ -21,7 +21,7 @@ from tap_klaviyo.records import Page
 from tap_klaviyo.request_plan import ONE_SECOND, Context
 from tap_klaviyo.streams.base import KlaviyoStream
 from tap_klaviyo.streams.first_row import first_row
-from tap_klaviyo.typed_windows import window_block
+from tap_klaviyo.streams.window_blocks import window_block
 
 Window = tuple[dt.datetime, dt.datetime | None]
 

@@ -1,7 +1,7 @@
 """The typed decoder of event pages makes exactly the rows the generic path makes.
 
 - Every events page the quirky sandbox serves over HTTP, with attributions on and off: the
-  RECORD lines of the typed rows, one block per page (``typed_windows``), parse to the same
+  RECORD lines of the typed rows, one block per page (``streams.window_blocks``), parse to the same
   messages as the generic rows' lines, window and deselected columns applied alike (and so
   does the block of a page read generically), and the typed decoder read (nearly) every page
   itself (the quirks are all types it expects).
@@ -26,7 +26,7 @@ from tap_klaviyo import records, timestamps, typed_pages
 from tap_klaviyo.records import Page, event_row, normalize_timestamps, timestamp_tree
 from tap_klaviyo.schemas import load_schema
 from tap_klaviyo.streams.base import KlaviyoStream
-from tap_klaviyo.typed_windows import window_block
+from tap_klaviyo.streams.window_blocks import window_block
 from tests.conftest import tap_config
 from tests.singer import quiet_tap
 from tests.truth import expected_keys
