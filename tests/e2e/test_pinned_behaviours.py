@@ -34,6 +34,7 @@ from klaviyo_sandbox.faults import FaultPlan
 from klaviyo_sandbox.server import Sandbox, running_sandbox
 from tap_klaviyo.errors import OutputClosedError
 from tests.conftest import BOOKMARK_ONLY, SMALL, tap_config
+from tests.fault_plans import EveryOther
 from tests.integration.test_kill_resume import blocked_writing_stdout, poll_until
 from tests.singer import TapRun, parse_messages, run_tap, select_only
 from tests.truth import REPORT_STREAMS, data, emitted_keys, expected_keys
@@ -315,20 +316,11 @@ def in_flight(stderr: str) -> int:
 # --- short pages that are not the last ----------------------------------------------------
 
 
-class EveryOtherPageShort(FaultPlan):
-    """Every other API request answers a short, non-empty page whose next link goes on."""
-
-    def draw(self) -> str | None:
-        with self._lock:
-            self.drawn = getattr(self, "drawn", 0) + 1
-            return "shortnext" if self.drawn % 2 == 1 else None
-
-
 def test_a_short_page_with_a_next_link_is_followed_without_loss() -> None:
     streams = {"profiles", "events", "list_members", "campaigns", "lists"}
     with running_sandbox(seed=41, sizes=SMALL, rate_limits=False) as sandbox:
         catalog = discover(sandbox, streams)
-        plan = EveryOtherPageShort({})
+        plan = EveryOther("shortnext")  # a short, non-empty page whose next link goes on
         sandbox.state.faults = plan
         run = run_tap(tap_config(sandbox), catalog=catalog)
         sandbox.state.faults = None
