@@ -3,17 +3,27 @@
 
 - In CI (``CI=true``) a skipped test fails: a skip there would be a check that never ran.
 - Under ``pytest -n`` (xdist), what runs together on one worker and what starts first.
+- Bytecode is cached, whatever the environment says (below).
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Generator
 from typing import Any
 
 import pytest
 
 IN_CI = os.environ.get("CI") == "true"
+
+# Some machines (this project's CI among them) set PYTHONDONTWRITEBYTECODE. The suite starts
+# hundreds of Python processes (xdist workers, taps, targets, Meltano's plugins, dbt), and
+# each would compile every module it imports that has no cached bytecode (the checkout's, and
+# those of plugin venvs installed without it), and every worker would rewrite the tests'
+# asserts again: about a tenth of the suite's CPU. Caching it changes nothing under test.
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+sys.dont_write_bytecode = False
 
 
 @pytest.hookimpl(wrapper=True)

@@ -81,7 +81,9 @@ def week(postgres: Any, tmp_path: Path) -> Iterator[tuple[Sandbox, str, Path]]:
         catalog = select_only(json.loads(discovered.stdout), set(STREAMS))
         (tmp_path / "tap.json").write_text(json.dumps(config))
         (tmp_path / "catalog.json").write_text(json.dumps(catalog))
-        (tmp_path / "target.json").write_text(json.dumps(target_config(schema)))
+        (tmp_path / "target.json").write_text(
+            json.dumps(target_config(schema, validate_records=True))
+        )
         try:
             yield sandbox, schema, tmp_path
         finally:

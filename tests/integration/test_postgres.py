@@ -29,7 +29,7 @@ TARGET = shutil.which("target-postgres", path=str(Path(sys.executable).parent))
 
 def load_into_target(tmp: Path, tap_output: str, schema: str) -> str:
     """Feed the tap's output to the target; return the last STATE line the target confirmed."""
-    (tmp / "target.json").write_text(json.dumps(target_config(schema)))
+    (tmp / "target.json").write_text(json.dumps(target_config(schema, validate_records=True)))
     assert TARGET, "target-postgres is not installed in the test environment"
     target = subprocess.run(
         [TARGET, "--config", str(tmp / "target.json")],

@@ -180,7 +180,7 @@ def test_values_reports_join_campaign_messages_in_postgres(
 ) -> None:
     schema = f"klaviyo_revision_{revision.replace('-', '_')}_{os.getpid()}"
     postgres.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-    (tmp_path / "target.json").write_text(json.dumps(target_config(schema)))
+    (tmp_path / "target.json").write_text(json.dumps(target_config(schema, validate_records=True)))
     assert TARGET, "target-postgres is not installed in the test environment"
     try:
         loaded = subprocess.run(
