@@ -495,6 +495,23 @@ def test_advance_deletes_and_removes_with_ground_truth() -> None:
     assert changes == fresh().advance(3600) | {"clock": changes["clock"]}  # deterministic
 
 
+def test_the_truth_asked_again_is_that_of_the_account_as_it_is_now() -> None:
+    """The ground truth is worked out once per version of the account: asked again after
+    an ``advance`` or a ``delete``, it holds what changed."""
+    account = fresh()
+    events, campaigns = (set(account.truth(name)["ids"]) for name in ("events", "campaigns"))
+    assert set(account.truth("events")["ids"]) == events
+    changes = account.advance(3600)
+    assert len(set(account.truth("events")["ids"]) - events) == changes["events"]
+    gone = set(changes["deleted"]["campaigns"])
+    assert set(account.truth("campaigns")["ids"]) == campaigns - gone
+    (campaign, *_) = campaigns - gone
+    account.delete("campaigns", campaign)
+    assert campaign not in account.truth("campaigns")["ids"]
+    account.truth("events")["ids"].clear()  # a caller's copy
+    assert account.truth("events")["count"] == len(account.truth("events")["ids"]) > 0
+
+
 # --- scale ---------------------------------------------------------------------------------
 
 

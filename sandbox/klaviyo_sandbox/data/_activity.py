@@ -64,10 +64,14 @@ class Activity:
     deleted: dict[str, set[str]]
     removed: dict[str, set[tuple[str, str]]]
     late_events: dict[str, LateEvent]
+    version: int
     _advances: int
 
     def _open_activity(self) -> None:
         """Nothing happened yet."""
+        self.version = 0
+        """One more after each change (``advance``, ``delete``): what was worked out from
+        the account before (its ground truth) is out of date."""
         self._advances = 0
         self.deleted = {name: set() for name in ("profiles", *DELETABLE)}
         """Collection -> ids ``advance`` deleted: gone from listings, NotFound by id."""
@@ -92,6 +96,7 @@ class Activity:
         ``LATE_DAYS`` days before now, as integrations send historical events (backfilled
         orders). The answer's ``late_events`` names them, with when they arrived."""
         self._advances += 1
+        self.version += 1
         rng = random.Random(salt(self.seed, f"advance-{self._advances}"))
         self.clock_offset += move_clock
         now = int(epoch(self.now()))
@@ -233,6 +238,7 @@ class Activity:
         item = self.tables[collection].by_id.get(id)
         if item is None:
             raise NotFound(f"A resource with id {id} does not exist.")
+        self.version += 1
         before = {name: set(table.by_id) for name, table in self.tables.items()}
         self._drop(collection, item)
         self.deleted[collection].add(id)
