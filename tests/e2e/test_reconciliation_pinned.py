@@ -1,0 +1,282 @@
+"""A reconciliation pass's ids, read in this process against the sandbox, pinned: each test
+kills mutants of ``tap_klaviyo/streams/deletes.py`` that the suite let live
+(tests/MUTANTS.md). The integration tests check the same pass through target-postgres, in
+a subprocess, where mutation testing cannot see which test runs which function."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections import Counter
+from typing import Any
+
+import pytest
+
+from klaviyo_sandbox.server import Sandbox
+from tap_klaviyo import timestamps, versions
+from tap_klaviyo.streams.base import KlaviyoStream
+from tests.conftest import tap_catalog, tap_config
+from tests.singer import TapRun, quiet_tap, run_tap, select_only
+from tests.truth import emitted_keys, expected_keys, ids
+
+PROFILES = select_only(tap_catalog(), {"profiles"})
+GROUPS = select_only(tap_catalog(), {"profiles", "lists", "list_members"})
+
+
+def sync(
+    sandbox: Sandbox,
+    state: dict[str, Any] | None = None,
+    catalog: dict[str, Any] = PROFILES,
+    **settings: Any,
+) -> TapRun:
+    run = run_tap(tap_config(sandbox, **settings), state=state, catalog=catalog)
+    assert run.returncode == 0, run.stderr[-3000:]
+    return run
+
+
+@pytest.fixture(scope="module")
+def first(sandbox: Sandbox) -> TapRun:
+    """A first read of profiles: complete by itself (from where the rows begin)."""
+    return sync(sandbox)
+
+
+@pytest.mark.parametrize("max_workers", [1, 3])
+def test_a_pass_after_a_bookmark_sends_every_id_once_then_activates(
+    sandbox: Sandbox, first: TapRun, max_workers: int
+) -> None:
+    """The next run asked for a pass reads from its bookmark, then every profile's id in a
+    schema of the key alone, each once whatever the windows the ids are cut into, all of
+    the run's table version, before its ACTIVATE_VERSION; the pass then completes in the
+    state, its row count the ids read."""
+    assert first.state is not None
+    run = sync(sandbox, first.state, reconcile_now=True, max_workers=max_workers)
+    lines = [json.loads(line) for line in run.stdout.splitlines()]
+    schemas = [m for m in lines if m["type"] == "SCHEMA"]
+    assert [s["key_properties"] for s in schemas] == [["id"], ["id"]]
+    assert list(schemas[1]["schema"]["properties"]) == ["id"]
+    assert schemas[1]["schema"]["required"] == ["id"]
+    at = lines.index(schemas[1])
+    keys = [m["record"] for m in lines[at:] if m["type"] == "RECORD"]
+    expected = expected_keys(sandbox, "profiles")
+    assert all(list(key) == ["id"] for key in keys)
+    assert Counter(key["id"] for key in keys) == Counter(expected)
+    versions_sent = {m["version"] for m in lines[at:] if m["type"] == "RECORD"}
+    (activation,) = [m for m in lines if m["type"] == "ACTIVATE_VERSION"]
+    assert versions_sent == {activation["version"]}
+    assert lines.index(activation) > at + len(keys)
+    assert lines[-1]["type"] == "STATE"
+    assert run.state is not None
+    bookmarks = run.state["bookmarks"]["profiles"]
+    assert versions.RECONCILIATION not in bookmarks
+    assert bookmarks[versions.ACTIVATED] == {
+        "version": activation["version"],
+        "rows": len(expected),
+    }
+    assert f"the pass read {len(expected):,} ids" in run.stderr
+
+
+def test_a_pass_leaves_out_the_ids_of_rows_before_where_the_table_begins(
+    sandbox: Sandbox, first: TapRun
+) -> None:
+    """A table loaded from a start_date holds no profile last updated before it: the ids
+    pass does not send theirs either (a row of the key alone would be blank), whatever
+    start_date says by the time of the pass."""
+    updated = sorted(timestamps.parse(row["updated"]) for row in first.records["profiles"])
+    start = updated[len(updated) // 2]
+    loaded = sync(sandbox, start_date=timestamps.to_text(start))
+    assert loaded.state is not None
+    run = sync(sandbox, loaded.state, reconcile_now=True, start_date="2000-01-01T00:00:00Z")
+    lines = [json.loads(line) for line in run.stdout.splitlines()]
+    at = max(i for i, m in enumerate(lines) if m["type"] == "SCHEMA")
+    keys = {m["record"]["id"] for m in lines[at:] if m["type"] == "RECORD"}
+    since = ids(sandbox, "profiles", field="updated", since=start - dt.timedelta(seconds=1))
+    assert keys == since
+    assert 0 < len(keys) < len(updated)
+
+
+def test_each_activation_says_its_rows_and_the_previous_versions(sandbox: Sandbox) -> None:
+    """A table read whole (lists), one read parent by parent (list_members: every list
+    read in full during a pass, whatever its bookmark) and one read by its ids (profiles):
+    each activation counts the rows of its version as the sandbox has them, keeps that
+    count in the state, and the run's last lines compare it with the previous version's."""
+    before = sync(sandbox, catalog=GROUPS)
+    run = sync(sandbox, before.state, catalog=GROUPS, reconcile_now=True)
+    assert before.state is not None
+    assert run.state is not None
+    members = expected_keys(sandbox, "list_members")
+    assert emitted_keys("list_members", run.records["list_members"]) == members
+    rows = {
+        "lists": len(expected_keys(sandbox, "lists")),
+        "list_members": len(members),
+        "profiles": len(expected_keys(sandbox, "profiles")),
+    }
+    for stream, count in rows.items():
+        previous = before.state["bookmarks"][stream][versions.ACTIVATED]
+        activated = run.state["bookmarks"][stream][versions.ACTIVATED]
+        assert activated["rows"] == count, stream
+        assert activated["version"] > previous["version"], stream
+        assert (
+            f"Deletes: {stream}: table version {activated['version']} activated with "
+            f"{count:,} rows; the previous version ({previous['version']}) had "
+            f"{previous['rows']:,}: at least 0 rows left out"
+        ) in run.stderr
+        assert versions.RECONCILIATION not in run.state["bookmarks"][stream], stream
+    version = run.state["bookmarks"]["lists"][versions.ACTIVATED]["version"]
+    assert f"; table version {version} activated\n" in run.stderr  # lists' end line
+    assert f"the pass read {rows['profiles']:,} ids, table version {version} activated\n" in (
+        run.stderr
+    )
+
+
+# --- when a run makes a pass, and where it reads from (the stream's own decisions) --------
+
+BOOKMARK = {"replication_key": "updated", "replication_key_value": "2026-11-01T00:00:00+00:00"}
+
+
+def stream_of(
+    sandbox: Sandbox,
+    name: str,
+    state: dict[str, Any] | None = None,
+    context: dict[str, Any] | None = None,
+    **settings: Any,
+) -> KlaviyoStream:
+    """The tap's stream ``name`` in this process, its bookmarks ``state`` (read as a sync
+    reads them: ``context``'s), its state flushed (nothing to write yet)."""
+    stream = quiet_tap(tap_config(sandbox, **settings)).streams[name]
+    assert isinstance(stream, KlaviyoStream)
+    stream.stream_state.update(json.loads(json.dumps(state or {})))
+    stream.write_starting_value(context)
+    stream.state_manager.is_flushed = True
+    return stream
+
+
+def at_sync_start(stream: KlaviyoStream, moment: str) -> KlaviyoStream:
+    """The stream as if its sync had started at ``moment`` (the clock a test cannot wait
+    for: a start_date at the sync's very second)."""
+    stream.sync_started = timestamps.parse(moment)
+    return stream
+
+
+RECENT = {versions.RECONCILED_AT: "2099-01-01T00:00:00+00:00"}  # never due again
+IN_PROGRESS = {versions.RECONCILIATION: {"version": 1, "done": []}}
+
+
+@pytest.mark.parametrize(
+    ("state", "settings", "passes"),
+    [
+        ({}, {"reconcile_every_days": 1}, True),  # never reconciled: due
+        (RECENT, {"reconcile_every_days": 1}, False),
+        (RECENT, {"reconcile_every_days": 1, "reconcile_now": True}, True),
+        ({}, {"reconcile_every_days": 0}, False),
+        ({}, {"reconcile_every_days": 0, "reconcile_now": True}, True),
+        (IN_PROGRESS, {"reconcile_every_days": 0}, False),  # passes off: none resumed
+        (IN_PROGRESS, {"reconcile_every_days": 7}, True),
+        ({}, {"reconcile_now": True, "end_date": "2026-01-01T00:00:00Z"}, False),
+        ({}, {"reconcile_now": True, "flattening_enabled": True, "flattening_max_depth": 1}, False),
+        ({}, {"reconcile_now": True, "start_date": "2099-01-01T00:00:00Z"}, False),
+    ],
+)
+def test_a_pass_is_made_when_due_or_asked_and_the_read_can_be_complete(
+    sandbox: Sandbox, state: dict[str, Any], settings: dict[str, Any], passes: bool
+) -> None:
+    assert stream_of(sandbox, "profiles", state, **settings).deletes.reconciles() is passes
+
+
+def test_a_start_date_at_the_syncs_very_second_is_not_in_the_future(sandbox: Sandbox) -> None:
+    second = "2030-01-01T00:00:00+00:00"
+    stream = at_sync_start(
+        stream_of(sandbox, "profiles", start_date=second, reconcile_now=True), second
+    )
+    assert stream.deletes.reconciles()
+    assert stream.deletes.keeps_bookmark(timestamps.parse(second))
+
+
+def test_only_a_reconciled_streams_bookmark_wins_over_a_later_start_date(
+    sandbox: Sandbox,
+) -> None:
+    profiles = stream_of(sandbox, "profiles").deletes
+    assert profiles.keeps_bookmark(timestamps.parse("2026-01-01T00:00:00Z"))
+    assert not profiles.keeps_bookmark(timestamps.parse("2099-01-01T00:00:00Z"))
+    events = stream_of(sandbox, "events").deletes
+    assert not events.keeps_bookmark(timestamps.parse("2026-01-01T00:00:00Z"))
+
+
+@pytest.mark.parametrize(
+    ("state", "bookmarked"),
+    [
+        ({}, False),
+        ({"replication_key_value": None}, False),
+        (BOOKMARK, True),
+        ({"partitions": [{"context": {"list_id": "a"}}]}, False),
+        (
+            {"partitions": [{"context": {"list_id": "a"}}, {"replication_key_value": "x"}]},
+            True,
+        ),
+    ],
+)
+def test_a_stream_was_read_before_when_it_or_a_partition_has_a_bookmark(
+    sandbox: Sandbox, state: dict[str, Any], bookmarked: bool
+) -> None:
+    assert stream_of(sandbox, "list_members", state).deletes.has_bookmark() is bookmarked
+
+
+def test_a_bookmark_from_before_the_coverage_was_kept_is_taken_to_cover_start_date(
+    sandbox: Sandbox,
+) -> None:
+    start = "2026-10-01T00:00:00+00:00"
+    stream = stream_of(sandbox, "profiles", BOOKMARK, start_date=start)
+    stream.deletes.record_coverage()
+    assert stream.stream_state[versions.COVERED_FROM] == start
+    assert not stream.state_manager.is_flushed
+    assert stream.deletes.coverage_start() == timestamps.parse(start)
+
+
+@pytest.mark.parametrize("state", [{}, {versions.COVERED_FROM: "2026-10-01T00:00:00+00:00"}])
+def test_a_first_read_covers_from_its_lower_bound(sandbox: Sandbox, state: dict[str, Any]) -> None:
+    """Without a start_date, from the beginning; a coverage already known is widened."""
+    stream = stream_of(sandbox, "profiles", state)
+    stream.deletes.record_coverage()
+    assert stream.stream_state[versions.COVERED_FROM] is None
+    assert not stream.state_manager.is_flushed
+    assert stream.deletes.coverage_start() is None
+
+
+def test_a_coverage_already_reaching_the_bookmark_leaves_the_state_as_it_is(
+    sandbox: Sandbox,
+) -> None:
+    covered = {**BOOKMARK, versions.COVERED_FROM: "2026-10-01T00:00:00+00:00"}
+    stream = stream_of(sandbox, "profiles", covered, start_date="2026-10-15T00:00:00Z")
+    before = json.loads(json.dumps(stream.stream_state))
+    stream.deletes.record_coverage()
+    assert stream.stream_state == before
+    assert stream.state_manager.is_flushed
+    assert stream.deletes.coverage_start() == timestamps.parse("2026-10-01T00:00:00Z")
+
+
+def test_a_child_covers_each_parents_start_not_its_own(sandbox: Sandbox) -> None:
+    stream = stream_of(sandbox, "list_members", start_date="2026-10-01T00:00:00Z")
+    stream.deletes.record_coverage()
+    assert versions.COVERED_FROM not in stream.stream_state
+    assert stream.state_manager.is_flushed
+
+
+def test_during_a_pass_a_parent_not_done_is_read_from_where_the_table_begins(
+    sandbox: Sandbox,
+) -> None:
+    """A parent the pass has read in full is read from its bookmark; the others from the
+    table's coverage, which the first read of a parent widens."""
+    start = "2026-10-01T00:00:00+00:00"
+    done = {"context": {"list_id": "done"}, **BOOKMARK, "replication_key": "joined_group_at"}
+    state = {"partitions": [done], versions.COVERED_FROM: "2026-09-01T00:00:00+00:00"}
+    stream = stream_of(sandbox, "list_members", state, {"list_id": "done"}, start_date=start)
+    deletes = stream.deletes
+    bookmark = timestamps.parse(BOOKMARK["replication_key_value"])
+    assert deletes.parent_start({"list_id": "done"}) == bookmark  # no pass: its bookmark
+    deletes.reconciliation = versions.Reconciliation(1, {"done"})
+    assert deletes.parent_start({"list_id": "done"}) == bookmark
+    assert deletes.parent_start({"list_id": "new"}) == timestamps.parse("2026-09-01T00:00:00Z")
+    assert stream.state_manager.is_flushed
+    stream.stream_state.pop(versions.COVERED_FROM)
+    assert deletes.parent_start({"list_id": "new"}) == timestamps.parse(start)
+    assert stream.stream_state[versions.COVERED_FROM] == start
+    assert not stream.state_manager.is_flushed
