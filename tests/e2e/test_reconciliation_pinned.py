@@ -6,7 +6,9 @@ a subprocess, where mutation testing cannot see which test runs which function."
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
+import re
 from collections import Counter
 from typing import Any
 
@@ -14,7 +16,10 @@ import pytest
 
 from klaviyo_sandbox.server import Sandbox
 from tap_klaviyo import timestamps, versions
+from tap_klaviyo.request_plan import time_filters
+from tap_klaviyo.resources import Increment
 from tap_klaviyo.streams.base import KlaviyoStream
+from tap_klaviyo.streams.deletes import KEY_WINDOWS_PER_CURSOR, KeyReader
 from tests.conftest import tap_catalog, tap_config
 from tests.singer import TapRun, quiet_tap, run_tap, select_only
 from tests.truth import emitted_keys, expected_keys, ids
@@ -34,6 +39,12 @@ def sync(
     return run
 
 
+def requests_served(sandbox: Sandbox, route: str) -> int:
+    """The requests the sandbox has answered on ``route`` so far."""
+    counts = sandbox.requests()["counts"]
+    return sum(c["count"] for c in counts if c["route"] == route)
+
+
 @pytest.fixture(scope="module")
 def first(sandbox: Sandbox) -> TapRun:
     """A first read of profiles: complete by itself (from where the rows begin)."""
@@ -49,16 +60,26 @@ def test_a_pass_after_a_bookmark_sends_every_id_once_then_activates(
     the run's table version, before its ACTIVATE_VERSION; the pass then completes in the
     state, its row count the ids read."""
     assert first.state is not None
+    served = requests_served(sandbox, "/api/profiles")
     run = sync(sandbox, first.state, reconcile_now=True, max_workers=max_workers)
     lines = [json.loads(line) for line in run.stdout.splitlines()]
     schemas = [m for m in lines if m["type"] == "SCHEMA"]
     assert [s["key_properties"] for s in schemas] == [["id"], ["id"]]
-    assert list(schemas[1]["schema"]["properties"]) == ["id"]
-    assert schemas[1]["schema"]["required"] == ["id"]
+    assert schemas[1]["schema"] == {
+        "type": "object",
+        "properties": {"id": schemas[0]["schema"]["properties"]["id"]},
+        "required": ["id"],
+    }
     at = lines.index(schemas[1])
-    keys = [m["record"] for m in lines[at:] if m["type"] == "RECORD"]
+    sent = [m for m in lines[at:] if m["type"] == "RECORD"]
+    assert {(m["stream"], type(m["time_extracted"])) for m in sent} == {("profiles", str)}
+    keys = [m["record"] for m in sent]
     expected = expected_keys(sandbox, "profiles")
     assert all(list(key) == ["id"] for key in keys)
+    # Every request of the pass is counted as the stream's (the run's last lines).
+    counted = re.search(r"\| profiles +[\d,]+ +([\d,]+) ", run.stderr)
+    assert counted is not None, run.stderr[-2000:]
+    assert int(counted[1].replace(",", "")) == requests_served(sandbox, "/api/profiles") - served
     assert Counter(key["id"] for key in keys) == Counter(expected)
     versions_sent = {m["version"] for m in lines[at:] if m["type"] == "RECORD"}
     (activation,) = [m for m in lines if m["type"] == "ACTIVATE_VERSION"]
@@ -280,3 +301,32 @@ def test_during_a_pass_a_parent_not_done_is_read_from_where_the_table_begins(
     assert deletes.parent_start({"list_id": "new"}) == timestamps.parse(start)
     assert stream.stream_state[versions.COVERED_FROM] == start
     assert not stream.state_manager.is_flushed
+
+
+def key_reader(sandbox: Sandbox, filters: list[str]) -> KeyReader:
+    stream = stream_of(sandbox, "profiles")
+    return KeyReader(stream.client, stream.resource, filters, stream.sync_started)
+
+
+@pytest.mark.parametrize("cursors", [1, 3])
+def test_the_ids_are_read_in_two_windows_per_cursor_from_the_first_created(
+    sandbox: Sandbox, first: TapRun, cursors: int
+) -> None:
+    """Windows of equal time, of whole seconds, tiling [the oldest profile's ``created``,
+    the sync's start) with neither gap nor overlap."""
+    reader = key_reader(sandbox, [])
+    spans = reader.spans(cursors)
+    oldest = min(timestamps.parse(row["created"]) for row in first.records["profiles"])
+    # Each bound floored to its second: a last window of the seconds left over, at most.
+    assert cursors * KEY_WINDOWS_PER_CURSOR <= len(spans) <= cursors * KEY_WINDOWS_PER_CURSOR + 1
+    assert spans[0][0] == timestamps.floor_second(oldest)
+    assert spans[-1][1] == reader.end
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(spans))
+    assert all(start == timestamps.floor_second(start) for start, _ in spans)
+
+
+def test_no_ids_no_windows(sandbox: Sandbox) -> None:
+    never = time_filters(
+        Increment("updated", lower="greater-than"), timestamps.parse("2099-01-01T00:00:00Z"), None
+    )
+    assert key_reader(sandbox, never).spans(3) == []
