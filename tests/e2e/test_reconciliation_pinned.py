@@ -25,7 +25,7 @@ from tests.singer import TapRun, quiet_tap, run_tap, select_only
 from tests.truth import emitted_keys, expected_keys, ids
 
 PROFILES = select_only(tap_catalog(), {"profiles"})
-GROUPS = select_only(tap_catalog(), {"profiles", "lists", "list_members"})
+GROUPS = select_only(tap_catalog(), {"profiles", "lists", "list_members", "flow_messages"})
 
 
 def sync(
@@ -116,8 +116,9 @@ def test_a_pass_leaves_out_the_ids_of_rows_before_where_the_table_begins(
 
 
 def test_each_activation_says_its_rows_and_the_previous_versions(sandbox: Sandbox) -> None:
-    """A table read whole (lists), one read parent by parent (list_members: every list
-    read in full during a pass, whatever its bookmark) and one read by its ids (profiles):
+    """A table read whole (lists, and flow_messages: parent by parent, every run), one read
+    parent by parent (list_members: every list read in full during a pass, whatever its
+    bookmark) and one read by its ids (profiles):
     each activation counts the rows of its version as the sandbox has them, keeps that
     count in the state, and the run's last lines compare it with the previous version's."""
     before = sync(sandbox, catalog=GROUPS)
@@ -130,6 +131,7 @@ def test_each_activation_says_its_rows_and_the_previous_versions(sandbox: Sandbo
         "lists": len(expected_keys(sandbox, "lists")),
         "list_members": len(members),
         "profiles": len(expected_keys(sandbox, "profiles")),
+        "flow_messages": len(expected_keys(sandbox, "flow_messages")),  # children, every run
     }
     for stream, count in rows.items():
         previous = before.state["bookmarks"][stream][versions.ACTIVATED]
@@ -313,7 +315,7 @@ def test_the_ids_are_read_in_two_windows_per_cursor_from_the_first_created(
     sandbox: Sandbox, first: TapRun, cursors: int
 ) -> None:
     """Windows of equal time, of whole seconds, tiling [the oldest profile's ``created``,
-    the sync's start) with neither gap nor overlap."""
+    the sync's start) with neither gap nor overlap: every id read once."""
     reader = key_reader(sandbox, [])
     spans = reader.spans(cursors)
     oldest = min(timestamps.parse(row["created"]) for row in first.records["profiles"])
@@ -323,6 +325,12 @@ def test_the_ids_are_read_in_two_windows_per_cursor_from_the_first_created(
     assert spans[-1][1] == reader.end
     assert all(a[1] == b[0] for a, b in itertools.pairwise(spans))
     assert all(start == timestamps.floor_second(start) for start, _ in spans)
+    served = requests_served(sandbox, "/api/profiles")
+    keys = [key["id"] for span in spans for page in reader.keys(span) for key in page]
+    assert Counter(keys) == Counter(expected_keys(sandbox, "profiles"))
+    # Each window asks for its own range only: its pages are those its ids fill.
+    page_size = reader.resource.page_size or 100
+    assert requests_served(sandbox, "/api/profiles") - served <= len(spans) + len(keys) // page_size
 
 
 def test_no_ids_no_windows(sandbox: Sandbox) -> None:
@@ -330,3 +338,46 @@ def test_no_ids_no_windows(sandbox: Sandbox) -> None:
         Increment("updated", lower="greater-than"), timestamps.parse("2099-01-01T00:00:00Z"), None
     )
     assert key_reader(sandbox, never).spans(3) == []
+
+
+def test_a_resumed_pass_of_parents_counts_the_rows_of_the_parents_done_before(
+    sandbox: Sandbox,
+) -> None:
+    """A pass stopped after a list was read in full resumes with that list read from its
+    bookmark only: the version's row count is still every membership, not this run's."""
+    members = select_only(tap_catalog(), {"list_members"})
+    before = sync(sandbox, catalog=members)
+    assert before.state is not None
+    bookmarks = before.state["bookmarks"]["list_members"]
+    done = next(p["context"]["list_id"] for p in bookmarks["partitions"] if len(p) > 1)
+    read_before = len(ids(sandbox, "list-profiles", parent_id=done))
+    bookmarks[versions.RECONCILIATION] = {"version": 5, "done": [done], "rows": read_before}
+    run = sync(sandbox, before.state, catalog=members)
+    assert run.state is not None
+    assert len(run.records["list_members"]) < len(expected_keys(sandbox, "list_members"))
+    assert run.state["bookmarks"]["list_members"][versions.ACTIVATED] == {
+        "version": 5,
+        "rows": len(expected_keys(sandbox, "list_members")),
+    }
+
+
+def test_a_passs_row_count_adds_the_rows_created_since_the_sync_started(
+    sandbox: Sandbox, first: TapRun
+) -> None:
+    """The ids pass reads the keys created before the sync started; the rows of the normal
+    read created since are in the version too, and counted with the ids."""
+    assert first.state is not None
+    profiles = first.records["profiles"]
+    bookmarks = first.state["bookmarks"]["profiles"]
+    stream = stream_of(sandbox, "profiles", bookmarks, reconcile_now=True)
+    created = sorted(timestamps.parse(row["created"]) for row in profiles)
+    at_sync_start(stream, timestamps.to_text(created[len(created) // 2]))
+    deletes = stream.deletes
+    deletes.begin()  # a pass after a bookmark: the ids are read after the normal read
+    assert deletes.version is not None
+    deletes.count_new_rows(profiles)  # as the normal read's pages are written
+    deletes.activate(deletes.version)
+    assert stream.stream_state[versions.ACTIVATED] == {
+        "version": deletes.version,
+        "rows": len(profiles),
+    }
