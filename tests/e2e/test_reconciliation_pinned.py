@@ -133,6 +133,13 @@ def test_each_activation_says_its_rows_and_the_previous_versions(sandbox: Sandbo
         "profiles": len(expected_keys(sandbox, "profiles")),
         "flow_messages": len(expected_keys(sandbox, "flow_messages")),  # children, every run
     }
+    # The first run's versions are the first in its state: their rows in one line.
+    firsts = re.search(r"Deletes: first table versions in this state .*: (.*)\.\n", before.stderr)
+    assert firsts is not None, before.stderr[-3000:]
+    assert sorted(firsts[1].split(", ")) == sorted(
+        f"{stream} {before.state['bookmarks'][stream][versions.ACTIVATED]['rows']:,}"
+        for stream in rows
+    )
     for stream, count in rows.items():
         previous = before.state["bookmarks"][stream][versions.ACTIVATED]
         activated = run.state["bookmarks"][stream][versions.ACTIVATED]
@@ -375,7 +382,9 @@ def test_a_passs_row_count_adds_the_rows_created_since_the_sync_started(
     deletes = stream.deletes
     deletes.begin()  # a pass after a bookmark: the ids are read after the normal read
     assert deletes.version is not None
-    deletes.count_new_rows(profiles)  # as the normal read's pages are written
+    half = len(profiles) // 2
+    for page in (profiles[:half], profiles[half:]):  # as the normal read's pages are written
+        deletes.count_new_rows(page)
     deletes.activate(deletes.version)
     assert stream.stream_state[versions.ACTIVATED] == {
         "version": deletes.version,
