@@ -390,3 +390,35 @@ def test_a_passs_row_count_adds_the_rows_created_since_the_sync_started(
         "version": deletes.version,
         "rows": len(profiles),
     }
+
+
+@pytest.mark.parametrize(
+    ("state", "start_date", "ids_read"),
+    [
+        # start_date moved later than where the table's rows begin: the read from it is not
+        # complete, the ids pass covers the rows before it.
+        ({versions.COVERED_FROM: "2026-09-01T00:00:00+00:00"}, "2026-10-01T00:00:00Z", True),
+        # A first read from where the rows begin is complete by itself: no ids pass.
+        ({versions.COVERED_FROM: "2026-10-01T00:00:00+00:00"}, "2026-10-01T00:00:00Z", False),
+    ],
+)
+def test_a_pass_reads_the_ids_unless_its_normal_read_is_complete(
+    sandbox: Sandbox, state: dict[str, Any], start_date: str, ids_read: bool
+) -> None:
+    stream = stream_of(sandbox, "profiles", state, start_date=start_date, reconcile_now=True)
+    deletes = stream.deletes
+    deletes.begin()
+    assert deletes.version is not None
+    deletes.activate(deletes.version)
+    assert deletes.activated.startswith("the pass read ") is ids_read
+
+
+def test_the_sdks_own_records_carry_the_table_version(sandbox: Sandbox) -> None:
+    """With flattening the SDK writes the records: each carries the run's version too."""
+    lists = select_only(tap_catalog(), {"lists"})
+    run = sync(sandbox, catalog=lists, flattening_enabled=True, flattening_max_depth=1)
+    lines = [json.loads(line) for line in run.stdout.splitlines()]
+    (activation,) = [m for m in lines if m["type"] == "ACTIVATE_VERSION"]
+    sent = [m for m in lines if m["type"] == "RECORD"]
+    assert len(sent) == len(expected_keys(sandbox, "lists"))
+    assert {m.get("version") for m in sent} == {activation["version"]}
