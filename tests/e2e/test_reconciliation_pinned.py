@@ -152,6 +152,12 @@ def test_each_activation_says_its_rows_and_the_previous_versions(sandbox: Sandbo
         ) in run.stderr
         assert versions.RECONCILIATION not in run.state["bookmarks"][stream], stream
     version = run.state["bookmarks"]["lists"][versions.ACTIVATED]["version"]
+    bookmark = before.state["bookmarks"]["profiles"]["replication_key_value"]
+    assert (
+        f"profiles: incremental on updated from {bookmark}"
+        f"; a reconciliation pass (table version {version}): rows Klaviyo no longer has are "
+        "marked deleted at its end\n"
+    ) in run.stderr
     assert f"; table version {version} activated\n" in run.stderr  # lists' end line
     assert f"the pass read {rows['profiles']:,} ids, table version {version} activated\n" in (
         run.stderr
@@ -362,6 +368,7 @@ def test_a_resumed_pass_of_parents_counts_the_rows_of_the_parents_done_before(
     run = sync(sandbox, before.state, catalog=members)
     assert run.state is not None
     assert len(run.records["list_members"]) < len(expected_keys(sandbox, "list_members"))
+    assert "; resuming the reconciliation pass (table version 5): rows Klaviyo" in run.stderr
     assert run.state["bookmarks"]["list_members"][versions.ACTIVATED] == {
         "version": 5,
         "rows": len(expected_keys(sandbox, "list_members")),
