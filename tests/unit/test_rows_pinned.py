@@ -26,6 +26,7 @@ def datetime_of(row: dict[str, Any]) -> Any:
 def test_a_window_keeps_its_seconds_and_counts_the_rows_outside() -> None:
     page = dated(
         "2025-12-31T23:59:59.999Z",  # before the window's first second
+        "2025-12-01T00:00:00Z",
         "2026-01-01T00:00:00Z",  # its first second, though before LOW's fraction
         None,  # no value: never outside a window
         "2026-01-01T23:59:59.999999Z",
@@ -34,9 +35,9 @@ def test_a_window_keeps_its_seconds_and_counts_the_rows_outside() -> None:
     )
     moments: list[dt.datetime] = []
     kept, left_out = rows.in_window(page, datetime_of, (LOW, HIGH), AFTER, moments)
-    assert [row["id"] for row in kept] == ["1", "2", "3"]
-    assert left_out == Counter({("record", rows.BEFORE_WINDOW): 1, ("record", AFTER): 2})
-    assert moments == [timestamps.parse(page[1]["datetime"]), timestamps.parse(page[3]["datetime"])]
+    assert [row["id"] for row in kept] == ["2", "3", "4"]
+    assert left_out == Counter({("record", rows.BEFORE_WINDOW): 2, ("record", AFTER): 2})
+    assert moments == [timestamps.parse(page[2]["datetime"]), timestamps.parse(page[4]["datetime"])]
 
 
 def test_a_window_open_at_one_end_bounds_only_the_other() -> None:
