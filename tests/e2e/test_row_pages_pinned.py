@@ -33,6 +33,7 @@ def test_rows_are_shaped_from_their_page_and_a_snapshot_carries_its_time(
     for campaign in campaigns:
         found = {message["id"] for message in campaign["messages"]}
         assert found == ids(sandbox, "campaign-messages", parent_id=campaign["id"])
+    assert not any("snapshot_at" in row for row in [*messages, *campaigns])  # no snapshots
     lists = run.records["lists_detailed"]
     assert lists
     (snapshot,) = {row["snapshot_at"] for row in lists}
