@@ -291,3 +291,13 @@ def test_a_lookback_never_moves_the_bookmark_back(sandbox: Sandbox) -> None:
             before += timestamps.parse(record["datetime"]) < bookmark
         assert timestamps.parse(stream.stream_state["replication_key_value"]) >= bookmark
     assert before > 2 * stream.page_size, "the lookback read too little: it proves nothing"
+
+
+def test_an_account_without_events_reads_none_and_keeps_no_bookmark() -> None:
+    """Where the data begins is unknown without a first event: nothing is read."""
+    empty = Sizes(profiles=5, events=0, lists=1, segments=1, campaigns=1, flows=1, tags=1)
+    with running_sandbox(seed=3, sizes=empty, rate_limits=False) as sandbox:
+        stream = windowed(sandbox, "events")
+        assert stream.earliest_record(None) is None
+        assert read_all(stream) == []
+        assert stream.stream_state.get("replication_key_value") is None

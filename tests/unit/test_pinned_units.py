@@ -10,9 +10,13 @@ from typing import Any
 
 import pytest
 
+from klaviyo_sandbox.app import DEMO_API_KEY
 from tap_klaviyo import late_events, state, timestamps, versions
 from tap_klaviyo.errors import InputFileError
 from tap_klaviyo.report_quota import ReportQuota
+from tap_klaviyo.request_plan import RequestPlan
+from tap_klaviyo.resources import LISTS, PROFILES
+from tap_klaviyo.settings import Settings
 
 NOW = dt.datetime(2026, 12, 5, 12, 0, tzinfo=dt.timezone.utc)
 KEYS = {"events": "datetime", "profiles": "updated", "lists": None}
@@ -400,3 +404,14 @@ def test_a_coverage_the_state_cannot_say_is_not_known(value: Any) -> None:
     start = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
     assert versions.cover(bookmarks, start)
     assert versions.covered_from(bookmarks) == (True, start)
+
+
+# --- request_plan: the ids pass's lower bound -------------------------------------------
+
+
+def test_the_ids_pass_filters_on_the_increment_only_from_a_start() -> None:
+    settings = Settings.from_config({"api_key": DEMO_API_KEY, "base_url": "http://127.0.0.1:9"})
+    profiles = RequestPlan(PROFILES, settings)
+    assert profiles.increment_filters(NOW) == ["greater-than(updated,2026-12-05T11:59:59Z)"]
+    assert profiles.increment_filters(None) == []
+    assert RequestPlan(LISTS, settings).increment_filters(NOW) == []  # read whole: no bound

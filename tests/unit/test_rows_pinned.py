@@ -1,0 +1,68 @@
+"""Unit tests pinning which of a page's rows a window keeps (``tap_klaviyo.streams.rows``,
+issue 28): each kills mutants `make mutate` found living (tests/MUTANTS.md)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from typing import Any
+
+from tap_klaviyo import timestamps
+from tap_klaviyo.streams import rows
+
+LOW = timestamps.parse("2026-01-01T00:00:00.700Z")  # bounds are whole seconds: 00:00:00
+HIGH = timestamps.parse("2026-01-02T00:00:00.300Z")  # and 2026-01-02T00:00:00
+AFTER = "past the window (a test's reason)"
+
+
+def dated(*values: str | None) -> list[dict[str, Any]]:
+    return [{"id": str(i), "datetime": value} for i, value in enumerate(values)]
+
+
+def datetime_of(row: dict[str, Any]) -> Any:
+    return row["datetime"]
+
+
+def test_a_window_keeps_its_seconds_and_counts_the_rows_outside() -> None:
+    page = dated(
+        "2025-12-31T23:59:59.999Z",  # before the window's first second
+        "2025-12-01T00:00:00Z",
+        "2026-01-01T00:00:00Z",  # its first second, though before LOW's fraction
+        None,  # no value: never outside a window
+        "2026-01-01T23:59:59.999999Z",
+        "2026-01-02T00:00:00Z",  # its end's second: the next window's
+        "2026-01-03T00:00:00Z",
+    )
+    moments: list[dt.datetime] = []
+    kept, left_out = rows.in_window(page, datetime_of, (LOW, HIGH), AFTER, moments)
+    assert [row["id"] for row in kept] == ["2", "3", "4"]
+    assert left_out == Counter({("record", rows.BEFORE_WINDOW): 2, ("record", AFTER): 2})
+    assert moments == [timestamps.parse(page[2]["datetime"]), timestamps.parse(page[4]["datetime"])]
+
+
+def test_a_window_open_at_one_end_bounds_only_the_other() -> None:
+    page = dated("2000-01-01T00:00:00Z", "2099-01-01T00:00:00Z")
+    kept, left_out = rows.in_window(page, datetime_of, (None, HIGH), AFTER)
+    assert kept == page[:1]
+    assert left_out == Counter({("record", AFTER): 1})
+    kept, left_out = rows.in_window(page, datetime_of, (LOW, None), AFTER)
+    assert kept == page[1:]
+    assert left_out == Counter({("record", rows.BEFORE_WINDOW): 1})
+
+
+def test_rows_of_a_stream_without_a_replication_key_are_all_kept() -> None:
+    page = dated("2000-01-01T00:00:00Z", "2099-01-01T00:00:00Z")
+    moments: list[dt.datetime] = []
+    kept, left_out = rows.in_window(page, None, (LOW, HIGH), AFTER, moments)
+    assert (kept, left_out, moments) == (page, Counter(), [])
+    kept, left_out = rows.in_window(page, datetime_of, (None, None), AFTER, moments)
+    assert (kept, left_out, moments) == (page, Counter(), [])
+
+
+def test_a_row_past_the_end_date_is_said_to_be_so_and_past_a_window_to_be_the_nexts() -> None:
+    end_date = timestamps.parse("2026-01-02T00:00:00Z")
+    assert rows.past_window(HIGH, end_date) == rows.PAST_END_DATE  # HIGH's second is it
+    assert rows.past_window(HIGH, None) == rows.AFTER_WINDOW
+    assert rows.past_window(LOW, end_date) == rows.AFTER_WINDOW
+    assert rows.past_window(None, end_date) == rows.AFTER_WINDOW
+    assert rows.past_window(None, None) == rows.AFTER_WINDOW
