@@ -32,7 +32,8 @@ from tap_klaviyo.sdk_compat import StateWriter
 
 BLOCK = 1 << 16  # bytes gathered before one write to stdout
 
-_encoder = msgspec.json.Encoder()
+# A typed row's ``typed_pages.Stamp`` (a text msgspec does not take for one) as its text.
+_encoder = msgspec.json.Encoder(enc_hook=str)
 
 
 def _default(value: t.Any) -> t.Any:

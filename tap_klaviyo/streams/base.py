@@ -291,6 +291,8 @@ class KlaviyoStream(StreamInternals):
     @functools.cached_property
     def decode(self) -> t.Callable[[bytes], dict[str, t.Any] | None] | None:
         """The endpoint's typed page decoder, on the tap's own record path only (stream maps
-        and the SDK's writer get plain rows)."""
+        and the SDK's writer get plain rows), and where no row needs its raw parts as objects
+        (property columns take theirs out of ``properties``)."""
         typed = self.resource.typed
-        return typed.decode if typed and self.writer.plan is not None else None
+        usable = self.writer.plan is not None and not self.property_columns
+        return typed.decode if typed and usable else None
