@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import gc
 import json
 import os
 import sys
@@ -94,6 +95,10 @@ def _is_catalog_entry(entry: object) -> bool:
 
 def main() -> None:
     use_one_malloc_arena()
+    # What is imported lives as long as the process: out of the collector's way. Its full
+    # collections, which a sync's many short-lived objects set off, otherwise walk every
+    # module's objects each time (about a fifth of a profile's CPU).
+    gc.freeze()
     try:
         check_input_files(sys.argv[1:])
         TapKlaviyo.cli()
