@@ -222,6 +222,9 @@ class KlaviyoClient:
             try:
                 with self._in_flight:
                     response, content = self._send(method, url, params, body, stream=stream)
+                # Out of the slot (the page may wait for room: another request may go), a
+                # parallel read makes its page when it has room for it.
+                prefetch.body_received(len(content))
                 document, remaining, reset = self._answer(response, content, decode)
             except Redirected as redirect:
                 redirects += 1
@@ -320,8 +323,6 @@ class KlaviyoClient:
                 allow_redirects=False,  # followed by ``request``, on our origin only
             )
             try:
-                # A parallel read takes the body in when it has room for it and its page.
-                prefetch.body_arriving(int(response.headers.get("Content-Length") or 0))
                 # The body in one read: ``response.content`` would read it 10 KiB at a time
                 # in Python. Reading may fail too (cut-off responses).
                 content = response.raw.read(decode_content=True)

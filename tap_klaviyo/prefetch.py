@@ -13,15 +13,16 @@ children). Workers run tasks ahead of the consumer, so request latency overlaps.
 
 Memory stays flat, bounded in bytes as well as pages: at most ``max_buffered`` pages are being
 fetched or wait in the buffer (plus, when ordered, one of the head's), and, when ``size`` says
-what a page weighs, what is in memory stays within ``max_bytes``: the pages waiting, and each
-page from its response's body on (counted at the body's length, at least ``IN_FLIGHT_FACTOR``
-times the largest page seen: the body, its decoded objects and its lines are all alive at
-once while the page is made). A request waiting on the network holds nothing yet and counts
+what a page weighs, what is really in memory stays within ``max_bytes``: the pages waiting,
+the response bodies received, and each page being made (from its body to its finished lines,
+counted at ``IN_FLIGHT_FACTOR`` times the largest page seen: the body, its decoded objects and
+its lines are all alive at once). A fetch waiting on the network holds nothing yet and counts
 for nothing: the budget need not be large for many requests to be in flight at a high
-latency. Once a response's headers are in, the client says how long its body is
-(``body_arriving``), and the body is read when there is room for its page. A page may always
-be made when nothing else is made or waiting (and, ordered, the head's), so a page larger
-than the budget slows the read but never stops it.
+latency. A fetch's body, once received (``body_received``, which the client calls out of
+its slot of requests in flight: a body waiting here keeps no other request off the wire, nor
+the consumer's own), waits for room before its page is made. A page may always be made when
+nothing else is made or waiting (and, ordered, the head's), so a page larger than the budget
+slows the read but never stops it.
 
 A new task starts whenever a worker is free and fewer than ``4 * max_workers`` tasks are
 started but not yet consumed.
@@ -38,19 +39,18 @@ Page = t.TypeVar("Page")
 Task = t.Callable[[], t.Iterator[Page]]
 
 _DONE = object()
-# The default byte budget of the pages waiting to be written and those being made.
+# The default byte budget of pages made or waiting to be written, and bodies received.
 MAX_BYTES = 32 << 20
 IN_FLIGHT_FACTOR = 3
 
-# The worker thread's gate (``Prefetch._make``) for the page it fetches: ``body_arriving``
+# The worker thread's gate (``Prefetch._make``) for the page it fetches: ``body_received``
 # calls it.
 _worker = threading.local()
 
 
-def body_arriving(body: int) -> None:
-    """A response's body of ``body`` bytes is about to be read (the client calls this for
-    each one): on a ``Prefetch`` worker, wait for room to make the page from it; elsewhere,
-    nothing."""
+def body_received(body: int) -> None:
+    """A response body of ``body`` bytes is in memory (the client calls this for each one):
+    on a ``Prefetch`` worker, wait for room to make the page from it; elsewhere, nothing."""
     gate = getattr(_worker, "gate", None)
     if gate is not None:
         gate(body)
@@ -80,7 +80,7 @@ class Prefetch(t.Generic[Page]):
         lock = threading.Lock()
         self._cond = threading.Condition(lock)  # a page, an error or the end is ready
         self._roomy = threading.Condition(lock)  # room for another fetch, or closed
-        self._gate = threading.Condition(lock)  # room to make a page arriving, or closed
+        self._gate = threading.Condition(lock)  # room to make a page received, or closed
         self._task_lock = threading.Lock()  # next(tasks) may send requests: one at a time
         self._running = 0
         # (page, its bytes) of each started task not yet consumed, in task order; ``_DONE``
@@ -90,7 +90,8 @@ class Prefetch(t.Generic[Page]):
         self._size = size
         self._max_bytes = max_bytes
         self._bytes = 0  # of the pages waiting
-        self._making = 0  # pages being made (from their body's first byte to the page handed on)
+        self._received = 0  # of the bodies received, waiting for room to be made into pages
+        self._making = 0  # pages being made (from a body received to the page handed on)
         self._estimate = 0  # bytes a page being made is counted for
         self._submitted = 0
         self._exhausted = False
@@ -181,7 +182,7 @@ class Prefetch(t.Generic[Page]):
 
     def _run(self, index: int, task: Task[Page]) -> None:
         pages = task()
-        making = [False]  # this worker's page: its body let in
+        making = [False]  # this worker's page: its body received and let in
         _worker.gate = functools.partial(self._make, index, making)
         try:
             while self._reserve(index):
@@ -226,13 +227,15 @@ class Prefetch(t.Generic[Page]):
             return not self._closed
 
     def _make(self, index: int, making: list[bool], body: int) -> None:
-        """The worker's body is arriving: wait for room to read it and make its page (once
-        per page: a retry's body does not count again)."""
+        """The worker's body is received: wait for room to make its page (once per page: a
+        retry's body does not count again)."""
         if making[0]:
             return
         with self._cond:
+            self._received += body
             while not self._closed and not self._may_make(index, body):
                 self._gate.wait()
+            self._received -= body
             self._making += 1
             making[0] = True
             self._gate.notify()  # the next one waiting may fit too: it looks for itself
@@ -240,7 +243,8 @@ class Prefetch(t.Generic[Page]):
     def _may_make(self, index: int, body: int) -> bool:
         if self._ordered and index == self._head and not self._lanes[index]:
             return True  # the consumer waits on this very task
-        weight = self._bytes + (self._making + 1) * max(self._estimate, body)
+        others = self._received - body  # this body is counted in the page's estimate
+        weight = self._bytes + others + (self._making + 1) * max(self._estimate, body)
         return weight <= self._max_bytes or (self._making == 0 and self._bytes == 0)
 
     def _done_making(self, making: list[bool]) -> None:
@@ -256,7 +260,7 @@ class Prefetch(t.Generic[Page]):
         always run when nothing else is fetched or waiting)."""
         if self._buffered >= self._max_buffered:
             return False
-        weight = self._bytes + self._making * self._estimate
+        weight = self._bytes + self._received + self._making * self._estimate
         return weight <= self._max_bytes or self._buffered == 0
 
     def _release(self, making: list[bool]) -> None:

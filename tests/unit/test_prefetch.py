@@ -20,7 +20,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tap_klaviyo.prefetch import Prefetch, body_arriving
+from tap_klaviyo.prefetch import Prefetch, body_received
 from tap_klaviyo.streams.windows import Frontier
 
 WAIT = 10.0  # seconds: a generous bound on any event in these tests, never reached when right
@@ -62,7 +62,7 @@ class Probe:
                     together.wait(WAIT)  # broken (an error) if they never all run at once
                 for page in range(pages):
                     if body is not None:
-                        body_arriving(body)
+                        body_received(body)
                     with self.changed:
                         self.fetched += 1
                         self.unconsumed += 1

@@ -1,7 +1,7 @@
 """``Prefetch`` bounds what it holds in bytes as well as pages (real threads, no sleeps).
 
-- What is in memory stays within ``max_bytes``: the pages waiting and each page being made
-  (from its body on, counted at ``IN_FLIGHT_FACTOR`` times the largest page seen). Small
+- What is in memory stays within ``max_bytes``: the pages waiting, the bodies received and
+  each page being made (counted at ``IN_FLIGHT_FACTOR`` times the largest page seen). Small
   pages are held by the many, large ones by the few, the same bytes either way.
 - A fetch waiting on the network holds nothing and counts for nothing: many are in flight
   at once, even where the budget has room for a single page being made.
@@ -18,7 +18,7 @@ import typing as t
 import pytest
 
 from tap_klaviyo.output import RecordBlock, lines_bytes
-from tap_klaviyo.prefetch import IN_FLIGHT_FACTOR, Prefetch, body_arriving
+from tap_klaviyo.prefetch import IN_FLIGHT_FACTOR, Prefetch, body_received
 from tests.unit.test_prefetch import WAIT, Probe, drain
 
 BUDGET = 100
@@ -62,13 +62,13 @@ def test_fetches_waiting_on_the_network_count_for_nothing() -> None:
     page_bytes = BUDGET // IN_FLIGHT_FACTOR  # the budget holds one page being made
 
     def task(name: str) -> t.Iterator[str]:
-        body_arriving(page_bytes)
+        body_received(page_bytes)
         yield f"{name}0"  # the largest page is known from here on
         with held.changed:
             held.running += 1  # this task's second request is on the network
             held.changed.notify_all()
         assert network.wait(WAIT), "the network never answered"
-        body_arriving(page_bytes)
+        body_received(page_bytes)
         yield f"{name}1"
 
     prefetch = Prefetch(
