@@ -3,7 +3,7 @@
     python -m benchmarks                 # the full run (about 25-30 minutes on 2 cores)
     python -m benchmarks --quick         # a small smoke run (about 2 minutes)
     python -m benchmarks --only 1,2      # some scenarios: 1 2 3 4 5 6 7 sandbox
-    python -m benchmarks --events 500000 --mid-scale 0.05 --span 180
+    python -m benchmarks --events 500000 --profiles 20000 --mid-scale 0.05 --span 180
     python -m benchmarks --snapshot      # measure the committed HEAD, immune to edits meanwhile
 
 Each scenario prints its row when it ends; the whole table, the targets and the sandbox
@@ -40,6 +40,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run")
     parser.add_argument("--only", help="comma-separated scenarios: 1,2,3,4,5,6,7,sandbox")
     parser.add_argument("--events", type=int, help="events of scenarios 1 and 2")
+    parser.add_argument("--profiles", type=int, help="profiles of scenario 1")
     parser.add_argument("--span", type=float, help="scenario 3: seconds of steady state")
     parser.add_argument("--warmup", type=float, help="scenario 3: seconds before the span")
     parser.add_argument("--mid-scale", type=float, help="scenarios 4/5: share of mid-size")
@@ -61,6 +62,7 @@ def plan_from(args: argparse.Namespace) -> scenarios.Plan:
     overrides = {
         "events_cpu": args.events,
         "events_latency": args.events,
+        "profiles_cpu": args.profiles,
         "steady_span": args.span,
         "steady_warmup": args.warmup,
         "mid_scale": args.mid_scale,

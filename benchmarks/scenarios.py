@@ -1,6 +1,7 @@
 """The issue's scenarios, each a function of the plan (sizes) returning its table rows.
 
-1. CPU: events at latency 0 and no rate limits, output to /dev/null.
+1. CPU: events at latency 0 and no rate limits, output to /dev/null; profiles the same way
+   (the second-largest stream, whose records are the largest).
 2. Latency hidden: the same events at 250 ms latency and Klaviyo's tiers.
 3. Profiles at the real tiers, with and without predictive analytics, in steady state.
 4. A full default sync of a mid-size account (every stream), and the same account's core
@@ -42,7 +43,7 @@ from benchmarks.harness import (
 from benchmarks.report import FLOOR_RATIO_TARGET, Row
 from tap_klaviyo import versions
 from tap_klaviyo.config_schema import DEFAULTS
-from tap_klaviyo.resources import EVENTS, L, M, Tier
+from tap_klaviyo.resources import EVENTS, PROFILES, L, M, Resource, Tier
 
 # A mid-size account (the issue's example); scenario 4/5 scale it by ``Plan.mid_scale``.
 MID_SIZE = {
@@ -65,6 +66,7 @@ class Plan:
     name: str
     events_cpu: int  # scenario 1
     events_latency: int  # scenario 2
+    profiles_cpu: int  # scenario 1's profiles row
     latency_ms: float = 250
     steady_warmup: float = 15  # scenario 3: seconds before the measured span
     steady_span: float = 120  # scenario 3: at least this long a steady state is measured
@@ -88,11 +90,12 @@ class Plan:
         return {**sizes, **self.mid_fixed}
 
 
-FULL = Plan(name="full", events_cpu=1_000_000, events_latency=1_000_000)
+FULL = Plan(name="full", events_cpu=1_000_000, events_latency=1_000_000, profiles_cpu=100_000)
 QUICK = Plan(
     name="quick",
     events_cpu=50_000,
     events_latency=50_000,
+    profiles_cpu=5_000,
     steady_warmup=3,
     steady_span=10,
     mid_scale=0.005,
@@ -140,26 +143,37 @@ def sandbox_note(run: TapRun) -> str:
 # -- 1 and 2: events ---------------------------------------------------------------------------
 
 
-def events_run(
+def cpu_run(
     plan: Plan,
     scenario: str,
-    events: int,
+    resource: Resource,
+    count: int,
     options: SandboxOptions,
+    *,
     floor: bool = False,
     **settings: t.Any,
 ) -> Row:
-    options.sizes = {"events": events}
-    slug = f"s{scenario.split(maxsplit=1)[0]}" + ("-" + "-".join(settings) if settings else "")
+    """One stream's run (``count`` records in the sandbox), stdout to /dev/null; with the
+    orjson floor of its pages (events only) when ``floor``."""
+    stream = resource.name
+    options.sizes = {stream: count}
+    slug = f"s{scenario.split(maxsplit=1)[0]}-{stream}" + (
+        "-" + "-".join(settings) if settings else ""
+    )
     with SandboxProcess(options, name=f"{slug}-sandbox") as sandbox:
-        catalog = write_json("events-catalog.json", select(discovered_catalog(sandbox), ["events"]))
+        catalog = write_json(
+            f"{stream}-catalog.json", select(discovered_catalog(sandbox), [stream])
+        )
         config = write_json(
             f"{slug}-config.json", sandbox.tap_config(**plan.tap_settings(**settings))
         )
         run = run_tap(tap_argv(str(config), str(catalog)), name=f"{slug}-tap", sandbox=sandbox)
-        expected = sandbox.summary()["events"]
+        expected = sandbox.summary()[stream]
         floor_us = floor_us_per_event(event_pages(sandbox.url)) if floor else None
-    row = row_from(run, scenario, "events", ceiling=per_second(EVENTS.tier, EVENTS.page_size or 0))
-    row.notes.append(f"{events:,} events, {options.describe()}, stdout to /dev/null")
+    row = row_from(
+        run, scenario, stream, ceiling=per_second(resource.tier, resource.page_size or 0)
+    )
+    row.notes.append(f"{count:,} {stream}, {options.describe()}, stdout to /dev/null")
     row.notes.append(sandbox_note(run))
     if floor_us and row.cpu_us:
         row.floor_us = floor_us
@@ -176,16 +190,26 @@ def scenario_1(plan: Plan) -> list[Row]:
     options = SandboxOptions(latency_ms=0, rate_limits=False)
     # What attributions (on by default) cost: the same run without ``include=attributions``.
     return [
-        events_run(plan, "1 CPU", plan.events_cpu, options, floor=True),
-        events_run(
-            plan, "1 CPU, no attributions", plan.events_cpu, options, event_attributions=False
+        cpu_run(plan, "1 CPU", EVENTS, plan.events_cpu, options, floor=True),
+        cpu_run(
+            plan,
+            "1 CPU, no attributions",
+            EVENTS,
+            plan.events_cpu,
+            options,
+            event_attributions=False,
+        ),
+        # Profiles (predictions on, the default): their CPU per record. Without the tap's
+        # budget, which would pace them at their tier (the sandbox's limits are off here).
+        cpu_run(
+            plan, "1 CPU, profiles", PROFILES, plan.profiles_cpu, options, rate_limit_budget=False
         ),
     ]
 
 
 def scenario_2(plan: Plan, first: Row | None) -> list[Row]:
     options = SandboxOptions(latency_ms=plan.latency_ms, rate_limits=True)
-    row = events_run(plan, "2 latency", plan.events_latency, options)
+    row = cpu_run(plan, "2 latency", EVENTS, plan.events_latency, options)
     if first is not None and first.wall and row.wall and first.records == row.records:
         row.notes.insert(0, f"wall {row.wall / first.wall:.2f}x scenario 1")
     return [row]

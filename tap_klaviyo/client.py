@@ -20,6 +20,7 @@ import requests
 import urllib3
 from requests.adapters import HTTPAdapter
 
+from tap_klaviyo import prefetch
 from tap_klaviyo.answers import (
     Decode,
     Redirected,
@@ -220,9 +221,11 @@ class KlaviyoClient:
                 )  # fmt: skip
             try:
                 with self._in_flight:
-                    document, remaining, reset = self._send(
-                        method, url, params, body, decode=decode, stream=stream
-                    )
+                    response, content = self._send(method, url, params, body, stream=stream)
+                # Out of the slot (the page may wait for room: another request may go), a
+                # parallel read makes its page when it has room for it.
+                prefetch.body_received(len(content))
+                document, remaining, reset = self._answer(response, content, decode)
             except Redirected as redirect:
                 redirects += 1
                 url, params = self._redirect_target(redirect.location, redirects), None
@@ -300,10 +303,9 @@ class KlaviyoClient:
         params: dict[str, str] | None,
         body: dict[str, t.Any] | None,
         *,
-        decode: Decode | None = None,
         stream: str | None = None,
-    ) -> tuple[dict[str, t.Any], int | None, float | None]:
-        """One attempt: the parsed body and the steady window's ``RateLimit-*`` reading."""
+    ) -> tuple[requests.Response, bytes]:
+        """One attempt: the response and its body."""
         with self.stats.lock:
             self.stats.requests += 1
             if stream:
@@ -339,6 +341,14 @@ class KlaviyoClient:
             raise TransientError(connection_reason(error, url)) from None
         except (requests.RequestException, urllib3.exceptions.HTTPError) as error:
             raise TransientError(type(error).__name__) from None
+        return response, content
+
+    @staticmethod
+    def _answer(
+        response: requests.Response, content: bytes, decode: Decode | None
+    ) -> tuple[dict[str, t.Any], int | None, float | None]:
+        """The parsed body (through ``decode`` when given) and the steady window's
+        ``RateLimit-*`` reading."""
         headers = response.headers
         if response.is_redirect:
             raise Redirected(urljoin(response.url, headers["Location"]))

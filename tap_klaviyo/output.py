@@ -32,7 +32,8 @@ from tap_klaviyo.sdk_compat import StateWriter
 
 BLOCK = 1 << 16  # bytes gathered before one write to stdout
 
-_encoder = msgspec.json.Encoder()
+# A typed row's ``typed_pages.Stamp`` (a text msgspec does not take for one) as its text.
+_encoder = msgspec.json.Encoder(enc_hook=str)
 
 
 def _default(value: t.Any) -> t.Any:
@@ -247,24 +248,24 @@ class RecordBlock:
         self.count = count
 
 
+class RecordMessage(msgspec.Struct, gc=False):
+    """A RECORD message around a typed row: the keys of ``record_line``'s, in its order."""
+
+    type: str
+    stream: str
+    record: msgspec.Struct
+    time_extracted: str
+    version: int | msgspec.UnsetType = msgspec.UNSET
+
+
 def record_block(
     stream: str, rows: t.Sequence[msgspec.Struct], time_extracted: str, version: int | None
 ) -> RecordBlock:
-    """The RECORD lines of ``rows``: the same messages as ``output.record_line`` makes.
-
-    The rows are encoded as JSON lines in one call, then each line is wrapped in its message
-    by one replace: an encoded row has no line break of its own (msgspec escapes them in
-    strings, and typed pages with line breaks between tokens are read generically).
-    """
-    if not rows:
-        return RecordBlock(b"", 0)
-    prefix = b'{"type":"RECORD","stream":' + orjson.dumps(stream) + b',"record":'
-    suffix = b',"time_extracted":' + orjson.dumps(time_extracted)
-    if version is not None:
-        suffix += b',"version":' + orjson.dumps(version)
-    suffix += b"}\n"
-    body = _encoder.encode_lines(rows)
-    return RecordBlock(prefix + body[:-1].replace(b"\n", suffix + prefix) + suffix, len(rows))
+    """The RECORD lines of ``rows``: the same messages as ``output.record_line`` makes, all
+    encoded in one call, straight into the block (no copy of it is made)."""
+    tag = msgspec.UNSET if version is None else version
+    messages = [RecordMessage("RECORD", stream, row, time_extracted, tag) for row in rows]
+    return RecordBlock(_encoder.encode_lines(messages) if rows else b"", len(rows))
 
 
 def lines_bytes(lines: t.Iterable[object] | None) -> int:

@@ -16,7 +16,7 @@ import typing as t
 from dataclasses import dataclass, replace
 
 from tap_klaviyo import records
-from tap_klaviyo.typed_pages import EVENT_PAGES, TypedPages
+from tap_klaviyo.typed_pages import EVENT_PAGES, PROFILE_PAGES, TypedPages
 
 
 @dataclass(frozen=True)
@@ -244,6 +244,7 @@ PROFILES = Resource(
     # even fewer requests on part-filled last pages.
     pages_per_window=20,
     custom_properties=True,
+    typed=PROFILE_PAGES,
     description="People, with consent (`subscriptions`) and predictions by default.",
 )
 LISTS = Resource(

@@ -1,11 +1,18 @@
-"""Event pages decoded by type (msgspec): the hot path of the largest stream.
+"""Event and profile pages decoded by type (msgspec): the hot path of the largest streams.
 
 An events backfill is millions of records, and most of each is ``event_properties``, which
 the tap never reads. Decoded as ``msgspec.Raw`` it is neither parsed into Python objects nor
 encoded again: its bytes are copied into the RECORD line as Klaviyo sent them. Each event
 becomes an ``EventRecord`` (a struct, not a dict): the columns ``records.event_row`` makes of
 the same event, present in the same cases (a test compares the two on every page the quirky
-sandbox serves), encoded into RECORD lines a page at a time (``tap_klaviyo.record_blocks``).
+sandbox serves), encoded into RECORD lines a page at a time (``streams.window_blocks``).
+
+A profile is the same: its ``properties`` and ``location`` (no timestamp in either) stay raw,
+and a ``ProfileRecord`` holds the columns ``records.to_record`` makes of it. Its
+``subscriptions`` and ``predictive_analytics`` hold timestamps, so they are decoded and
+normalized as the generic rows are (``records.normalize_timestamps``, by the schema's tree).
+With ``profile_properties_as_columns`` the properties are needed as a dict: such a stream
+reads its pages generically (``KlaviyoStream.decode``).
 
 A page with anything the types do not expect (an attribute or relationship the schema does
 not know, a relationship of another shape) is parsed the generic way instead, so an unknown
@@ -22,7 +29,8 @@ import msgspec
 from msgspec import UNSET, Raw, Struct, UnsetType
 
 from tap_klaviyo import records, timestamps
-from tap_klaviyo.records import Page, Row
+from tap_klaviyo.records import Page, Row, TimestampTree
+from tap_klaviyo.schemas import load_schema
 
 
 @dataclass(frozen=True)
@@ -40,10 +48,13 @@ class TypedPages:
 
 
 def as_dict(row: Struct) -> Row:
-    """A typed row's columns as a dict, without the ones it does not have (``UNSET``)."""
-    return {
-        name: value for name in row.__struct_fields__ if (value := getattr(row, name)) is not UNSET
-    }
+    """A typed row as the dict its RECORD line holds: its columns, without the ones it does
+    not have (``UNSET``), raw and nested values as plain ones."""
+    as_json: Row = msgspec.json.decode(_encoder.encode(row))
+    return as_json
+
+
+_encoder = msgspec.json.Encoder(enc_hook=str)  # a ``Stamp`` (see below) as its text
 
 
 class Ref(Struct, gc=False):
@@ -107,18 +118,39 @@ class EventRecord(Struct, gc=False):
 
 ATTRIBUTES = tuple(EventAttributes.__struct_fields__)
 TO_ONE = (("metric", "metric_id"), ("profile", "profile_id"))
-_decoder = msgspec.json.Decoder(EventsDocument)
 
 
-def decode_events(body: bytes) -> dict[str, t.Any] | None:
-    """An events page as a document of typed events; None if it must be parsed generically."""
-    if b"\n" in body or b"\r" in body:
-        return None
-    try:
-        document = _decoder.decode(body)
-    except msgspec.DecodeError:  # unexpected types (ValidationError), or not JSON at all
-        return None
-    return {"data": document.data, "included": document.included, "links": document.links}
+class Stamp(str):
+    """A timestamp in the rows' one form (``timestamps.normalize``), made as it is decoded: a
+    typed row holds no timestamp left to normalize, and none is looked for in a walk."""
+
+    __slots__ = ()
+
+
+def _decode_other(kind: type[t.Any], value: t.Any) -> t.Any:
+    """``Stamp``s (msgspec's hook for the types it does not know); anything else at a
+    timestamp's place (not a text) fails the page's types: it is read generically."""
+    return Stamp(timestamps.normalize(value)) if isinstance(value, str) else value
+
+
+def page_decoder(document_type: type[t.Any]) -> t.Callable[[bytes], dict[str, t.Any] | None]:
+    """A page's decoder into ``document_type`` (data, included, links): None for a page that
+    must be parsed generically."""
+    decoder = msgspec.json.Decoder(document_type, dec_hook=_decode_other)
+
+    def decode(body: bytes) -> dict[str, t.Any] | None:
+        if b"\n" in body or b"\r" in body:
+            return None
+        try:
+            document = decoder.decode(body)
+        except msgspec.DecodeError:  # unexpected types (ValidationError), or not JSON at all
+            return None
+        return {"data": document.data, "included": document.included, "links": document.links}
+
+    return decode
+
+
+decode_events = page_decoder(EventsDocument)
 
 
 def _to_one(relationship: ToOne | UnsetType | None) -> t.Any:
@@ -168,3 +200,98 @@ def event_rows(events: list[t.Any], page: Page) -> list[EventRecord]:
 
 
 EVENT_PAGES = TypedPages(decode_events, event_rows)
+
+
+# -- profiles ---------------------------------------------------------------------------------
+
+
+def _fields_of(node: dict[str, t.Any], tree: TimestampTree) -> list[tuple[str, t.Any, t.Any]]:
+    """A schema object's properties as struct fields: ``UNSET`` where Klaviyo left one out."""
+    return [(name, _type_of(name, inner, tree.get(name)), UNSET) for name, inner in node.items()]
+
+
+def _type_of(name: str, node: dict[str, t.Any], inner: TimestampTree | bool | None) -> t.Any:
+    """A schema node's type: a ``Stamp`` where the schema says date-time, a struct (or a
+    list of them) where timestamps lie below, raw JSON for other objects and arrays (passed
+    through as Klaviyo sent them), any value else."""
+    if inner is True:
+        return Stamp | None | UnsetType
+    if inner and records.ITEMS in inner:
+        items = _type_of(name, node["items"], inner[records.ITEMS])
+        return list[items] | None | UnsetType  # type: ignore[valid-type]
+    if inner:
+        nested = msgspec.defstruct(
+            name, _fields_of(node["properties"], inner), forbid_unknown_fields=True, gc=False
+        )
+        return nested | None | UnsetType
+    kinds = node.get("type")
+    kinds = {kinds} if isinstance(kinds, str) else set(kinds or ())
+    return Raw | UnsetType if kinds & {"object", "array"} else t.Any
+
+
+class ProfileRelationships(Struct, forbid_unknown_fields=True, gc=False, rename="kebab"):
+    lists: ToMany | UnsetType | None = UNSET
+    segments: ToMany | UnsetType | None = UNSET
+    push_tokens: ToMany | UnsetType | None = UNSET
+    conversations: ToMany | UnsetType | None = UNSET
+
+
+# Each relationship's column, as ``records.to_record`` names it, in ``ProfileRecord``'s order.
+TO_MANY = tuple(
+    (name, records.relationship_column(name, to_many=True))
+    for name in ProfileRelationships.__struct_encode_fields__
+)
+PROFILE_SCHEMA = load_schema("profiles")["properties"]
+PROFILE_TIMESTAMPS = records.timestamp_tree({"properties": PROFILE_SCHEMA})
+# The schema's columns that are attributes: not the id, not a relationship's, not the one
+# for fields the schema does not list (``streams.writing.EXTRA_ATTRIBUTES``, which imports
+# this module through the resources).
+NOT_ATTRIBUTES = {"id", "extra_attributes", *(column for _, column in TO_MANY)}
+PROFILE_ATTRIBUTES = [name for name in PROFILE_SCHEMA if name not in NOT_ATTRIBUTES]
+ProfileAttributes = msgspec.defstruct(
+    "ProfileAttributes",
+    _fields_of({name: PROFILE_SCHEMA[name] for name in PROFILE_ATTRIBUTES}, PROFILE_TIMESTAMPS),
+    forbid_unknown_fields=True,
+    gc=False,
+)
+
+
+class Profile(Struct, gc=False):
+    id: str
+    attributes: ProfileAttributes = msgspec.field(default_factory=ProfileAttributes)  # type: ignore[valid-type]
+    relationships: ProfileRelationships = msgspec.field(default_factory=ProfileRelationships)
+
+
+class ProfilesDocument(Struct):
+    data: list[Profile]
+    included: list[dict[str, t.Any]] = msgspec.field(default_factory=list)
+    links: dict[str, t.Any] | None = None
+
+
+ProfileRecord = msgspec.defstruct(
+    "ProfileRecord",
+    [
+        ("id", str),
+        *((name, t.Any, UNSET) for name in PROFILE_ATTRIBUTES),
+        *((column, t.Any, UNSET) for _, column in TO_MANY),
+    ],
+    gc=False,
+)
+"""A profile's row: its id, its attributes, its relationships' ids (``UNSET``: no column)."""
+
+
+def profile_rows(profiles: list[t.Any], page: Page) -> list[Struct]:
+    """``records.to_record`` of each typed profile (its timestamps normalized when decoded),
+    as structs."""
+    astuple = msgspec.structs.astuple
+    rows = []
+    for profile in profiles:
+        ids = (
+            [ref.id for ref in many.data] if many and many.data is not UNSET else UNSET
+            for many in astuple(profile.relationships)
+        )
+        rows.append(ProfileRecord(profile.id, *astuple(profile.attributes), *ids))
+    return rows
+
+
+PROFILE_PAGES = TypedPages(page_decoder(ProfilesDocument), profile_rows)

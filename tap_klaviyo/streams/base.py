@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import itertools
 import typing as t
 
 from singer_sdk import Tap
@@ -254,21 +255,26 @@ class KlaviyoStream(StreamInternals):
         self, context: Context | None, start: dt.datetime | None, end: dt.datetime | None
     ) -> t.Iterator[dict[str, t.Any]]:
         """The rows whose replication key is in [start, end), either bound optional."""
-        for page in self.pages(context, start, end):
-            yield from self.rows(page, start, end)
+        # A page's rows, and the page, are not kept here once handed on (see ``pages``).
+        rows = functools.partial(self.rows, start=start, end=end)
+        yield from itertools.chain.from_iterable(map(rows, self.pages(context, start, end)))
 
     def pages(
         self, context: Context | None, start: dt.datetime | None, end: dt.datetime | None
     ) -> t.Iterator[Page]:
-        for document in self.client.paginate(
-            self.plan.path(context),
-            self.plan.params(context, start, end),
-            tier=self.plan.tier,
-            endpoint=self.resource.path,
-            decode=self.decode,
-            stream=self.name,
-        ):
-            yield Page(document)
+        # No reference kept here to a page handed on: freed once its reader is done with it,
+        # not held while the next one is fetched.
+        yield from map(
+            Page,
+            self.client.paginate(
+                self.plan.path(context),
+                self.plan.params(context, start, end),
+                tier=self.plan.tier,
+                endpoint=self.resource.path,
+                decode=self.decode,
+                stream=self.name,
+            ),
+        )
 
     def rows(
         self,
@@ -291,6 +297,8 @@ class KlaviyoStream(StreamInternals):
     @functools.cached_property
     def decode(self) -> t.Callable[[bytes], dict[str, t.Any] | None] | None:
         """The endpoint's typed page decoder, on the tap's own record path only (stream maps
-        and the SDK's writer get plain rows)."""
+        and the SDK's writer get plain rows), and where no row needs its raw parts as objects
+        (property columns take theirs out of ``properties``)."""
         typed = self.resource.typed
-        return typed.decode if typed and self.writer.plan is not None else None
+        usable = self.writer.plan is not None and not self.property_columns
+        return typed.decode if typed and usable else None

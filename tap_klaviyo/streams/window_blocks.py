@@ -4,12 +4,12 @@ Every page of a window becomes one ``output.RecordBlock`` on the thread that fet
 SDK's per-record loop sees one item per page, and the block is counted as the records it
 holds (a windowed stream's bookmark follows its windows, not each record).
 
-A typed page (``typed_pages``: events) makes no dict at all: its rows are structs, checked
-against the window on their replication key and encoded in one call. That needs nothing but
-the page: with profile property columns, snapshots or a keys pass, and for pages the typed
-decoder declined, the rows are the generic ones (``KlaviyoStream.rows``, whose rules of the
-window the typed check follows), encoded into one block all the same. With stream maps or
-flattening, the SDK writes each record itself (None here).
+A typed page (``typed_pages``: events, profiles) makes no dict at all: its rows are structs,
+checked against the window on their replication key and encoded in one call. That needs
+nothing but the page: for a snapshot, and for pages the typed decoder declined (or did not
+read: profile property columns), the rows are the generic ones (``KlaviyoStream.rows``, whose
+rules of the window the typed check follows), encoded into one block all the same. With
+stream maps or flattening, the SDK writes each record itself (None here).
 """
 
 from __future__ import annotations
@@ -49,9 +49,7 @@ def takes_typed_path(stream: KlaviyoStream, page: Page) -> bool:
         resource.typed is not None
         and bool(objects)
         and not isinstance(objects[0], dict)  # a page the typed decoder declined
-        and not stream.property_columns
         and not resource.snapshot
-        and not resource.keys_pass
     )
 
 
@@ -73,6 +71,9 @@ def typed_block(
     after = past_window(window[1], stream.upper_bound())
     typed = resource.typed.rows(page.objects(resource.emits), page)
     rows, left_out = in_window(typed, value_of, window, after, moments)
+    if resource.keys_pass:  # the rows' creation times, as the generic rows give them
+        created = resource.keys_pass.created
+        stream.deletes.count_new_rows([{created: getattr(row, created)} for row in rows])
     _, deselected = plan
     for row in rows if deselected else ():
         for name in deselected.intersection(row.__struct_fields__):

@@ -304,9 +304,9 @@ class WindowedStream(KlaviyoStream):
             records = 0
             for page in self.pages(context, start, end):
                 records += len(page.objects(self.resource.emits))
-                finished = self.window_page(index, page, window)
+                finished = [self.window_page(index, page, window)]
                 del page  # only the finished lines wait in the buffer
-                yield finished
+                yield finished.pop()  # not kept here while the next page is fetched
             if density is not None and end is not None:
                 density.add(records, (end - start).total_seconds())
             yield WindowPage(index)

@@ -1,15 +1,17 @@
-"""The typed decoder of event pages makes exactly the rows the generic path makes.
+"""The typed decoders of event and profile pages make exactly the rows the generic path makes.
 
-- Every events page the quirky sandbox serves over HTTP, with attributions on and off: the
-  RECORD lines of the typed rows, one block per page (``streams.window_blocks``), parse to the same
-  messages as the generic rows' lines, window and deselected columns applied alike (and so
-  does the block of a page read generically), and the typed decoder read (nearly) every page
-  itself (the quirks are all types it expects).
+- Every events and profiles page the quirky sandbox serves over HTTP (attributions on and
+  off, predictions on and off): the RECORD lines of the typed rows, one block per page
+  (``streams.window_blocks``), parse to the same messages as the generic rows' lines, window
+  and deselected columns applied alike (and so does the block of a page read generically),
+  and the typed decoder read (nearly) every page itself (the quirks are all types it expects).
+- With profile property columns, profiles are read generically (the columns come out of
+  ``properties``), still one block per page.
 - Pages the types do not expect (an unknown attribute or relationship, another shape, line
   breaks between tokens, not JSON) go the generic way, where unknown fields land in
   ``extra_attributes``.
-- The typed attributes and relationships cover the events schema: a column added to the
-  schema but not to the types would be dropped from typed rows.
+- The typed attributes and relationships cover the schemas: a column added to a schema but
+  not to the types would be dropped from typed rows.
 """
 
 from __future__ import annotations
@@ -34,19 +36,19 @@ from tests.truth import expected_keys
 START = "2000-01-01T00:00:00Z"
 
 
-def events_stream(sandbox: Sandbox, **settings: t.Any) -> KlaviyoStream:
-    stream = quiet_tap(tap_config(sandbox, start_date=START, **settings)).streams["events"]
+def tap_stream(sandbox: Sandbox, name: str = "events", **settings: t.Any) -> KlaviyoStream:
+    stream = quiet_tap(tap_config(sandbox, start_date=START, **settings)).streams[name]
     assert isinstance(stream, KlaviyoStream)
     return stream
 
 
 def raw_pages(stream: KlaviyoStream) -> list[bytes]:
-    """Every events page the sandbox serves for the stream's own request, as bytes."""
+    """Every page the sandbox serves for the stream's own request, as bytes."""
     bodies: list[bytes] = []
     params = stream.plan.params(None)
     # A decoder that keeps the body and declines it: the pages are parsed the generic way.
     for _ in stream.client.paginate(
-        "/api/events", params, tier=stream.plan.tier, decode=bodies.append
+        stream.resource.path, params, tier=stream.plan.tier, decode=bodies.append
     ):
         pass
     return bodies
@@ -85,13 +87,38 @@ def block_lines(stream: KlaviyoStream, page: Page, window: Window) -> tuple[list
     return messages(lines), moments
 
 
-def windows_of(body: bytes) -> list[Window]:
+def windows_of(body: bytes, key: str) -> list[Window]:
     """The whole range, and a window cutting the page in thirds (rows on both sides)."""
-    events = orjson.loads(body)["data"]
-    stamps = sorted(timestamps.parse(event["attributes"]["datetime"]) for event in events)
+    objects = orjson.loads(body)["data"]
+    stamps = sorted(timestamps.parse(o["attributes"][key]) for o in objects)
     third = len(stamps) // 3
     whole = (dt.datetime(2000, 1, 1, tzinfo=timestamps.UTC), None)
     return [whole, (stamps[third], stamps[2 * third])]
+
+
+def assert_typed_blocks_equal_generic_lines(
+    sandbox: Sandbox, stream: KlaviyoStream, deselected: tuple[str, ...]
+) -> None:
+    """On every page of the stream: the typed block's lines are the generic rows' lines."""
+    for column in deselected:
+        stream.mask[("properties", column)] = False
+    typed_path = stream.resource.typed
+    assert typed_path is not None
+    assert stream.decode is typed_path.decode
+    bodies = raw_pages(stream)
+    typed = 0
+    for body in bodies:
+        document = stream.decode(body)
+        if document is not None:
+            typed += 1
+            for window in windows_of(body, stream.resource.replication_key or ""):
+                expected = generic_lines(stream, Page(orjson.loads(body)), window)
+                assert block_lines(stream, Page(document), window) == expected
+                # A page the typed decoder declined: its generic rows, in one block too.
+                assert block_lines(stream, Page(orjson.loads(body)), window) == expected
+    found = {o["id"] for body in bodies for o in orjson.loads(body)["data"]}
+    assert found == expected_keys(sandbox, stream.name)
+    assert typed >= 0.9 * len(bodies), f"typed decoding read {typed} of {len(bodies)} pages"
 
 
 @pytest.mark.parametrize(
@@ -102,24 +129,40 @@ def windows_of(body: bytes) -> list[Window]:
 def test_typed_rows_equal_generic_rows_on_every_page(
     quirky_sandbox: Sandbox, attributions: bool, deselected: tuple[str, ...]
 ) -> None:
-    stream = events_stream(quirky_sandbox, event_attributions=attributions)
-    for column in deselected:
-        stream.mask[("properties", column)] = False
+    stream = tap_stream(quirky_sandbox, event_attributions=attributions)
     assert stream.decode is typed_pages.decode_events
-    bodies = raw_pages(stream)
-    typed = 0
-    for body in bodies:
-        document = typed_pages.decode_events(body)
-        if document is not None:
-            typed += 1
-            for window in windows_of(body):
-                expected = generic_lines(stream, Page(orjson.loads(body)), window)
-                assert block_lines(stream, Page(document), window) == expected
-                # A page the typed decoder declined: its generic rows, in one block too.
-                assert block_lines(stream, Page(orjson.loads(body)), window) == expected
-    events = {event["id"] for body in bodies for event in orjson.loads(body)["data"]}
-    assert events == expected_keys(quirky_sandbox, "events")
-    assert typed >= 0.9 * len(bodies), f"typed decoding read {typed} of {len(bodies)} pages"
+    assert_typed_blocks_equal_generic_lines(quirky_sandbox, stream, deselected)
+
+
+@pytest.mark.parametrize(
+    ("predictions", "deselected"),
+    [(True, ()), (False, ()), (True, ("properties", "subscriptions", "email", "list_ids"))],
+    ids=["predictions", "no-predictions", "deselected"],
+)
+def test_typed_profile_rows_equal_generic_rows_on_every_page(
+    quirky_sandbox: Sandbox, predictions: bool, deselected: tuple[str, ...]
+) -> None:
+    stream = tap_stream(quirky_sandbox, "profiles", profile_predictive_analytics=predictions)
+    assert_typed_blocks_equal_generic_lines(quirky_sandbox, stream, deselected)
+
+
+def test_profiles_with_property_columns_are_read_generically(quirky_sandbox: Sandbox) -> None:
+    stream = tap_stream(
+        quirky_sandbox,
+        "profiles",
+        profile_properties_as_columns=True,
+        profile_properties_sample=20,
+    )
+    columns = (
+        {c.name for c in stream.property_columns.columns} if stream.property_columns else set()
+    )
+    assert columns, "the sample found no property: the test would prove nothing"
+    assert stream.decode is None  # the columns come out of ``properties`` as a dict
+    for body in raw_pages(stream):
+        for window in windows_of(body, "updated"):
+            expected, moments = generic_lines(stream, Page(orjson.loads(body)), window)
+            assert block_lines(stream, Page(orjson.loads(body)), window) == (expected, moments)
+            assert all(columns <= message["record"].keys() for message in expected)
 
 
 EVENT: dict[str, t.Any] = {
@@ -224,3 +267,88 @@ def test_typed_events_cover_the_schema() -> None:
 def test_the_typed_event_row_normalizes_every_timestamp_column() -> None:
     # ``event_row`` normalizes ``datetime``: a date-time column added to the schema would not be.
     assert timestamp_tree(load_schema("events")) == {"datetime": True}
+
+
+# -- profiles ---------------------------------------------------------------------------------
+
+PROFILE: dict[str, t.Any] = {
+    "type": "profile",
+    "id": "P1",
+    "attributes": {
+        "email": "a@example.com",
+        "created": "2024-12-06 13:10:12Z",
+        "updated": "2025-04-18T11:17:51.5+02:00",
+        "last_event_date": None,
+        "location": {"city": "Denver", "latitude": "39.8041"},
+        "properties": {"$source": "API", "nested": {"a": [1, "é", None]}},
+        "subscriptions": {
+            "email": {"marketing": {"consent_timestamp": "2025-01-01T00:00:00Z",
+                                    "suppression": [{"timestamp": "2025-01-02 03:04:05Z"}]}},
+            "sms": None,
+        },
+        "predictive_analytics": {"expected_date_of_next_order": "2027-03-24T21:16:00.450Z"},
+    },
+    "relationships": {
+        "lists": {"data": [{"type": "list", "id": "L1"}, {"type": "list", "id": "L2"}]},
+        "segments": {"links": {"self": "x"}},
+        "push-tokens": {"data": []},
+    },
+    "links": {"self": "x"},
+}  # fmt: skip
+
+
+def profile_page(profile: dict[str, t.Any], **document: t.Any) -> bytes:
+    return orjson.dumps({"data": [profile], "links": {"next": None}, **document})
+
+
+def profile_variant(**changes: t.Any) -> dict[str, t.Any]:
+    """The profile above with attributes or relationships replaced (None: removed)."""
+    profile = json.loads(json.dumps(PROFILE))
+    for path, value in changes.items():
+        part, name = path.split("__")
+        if value is None:
+            profile[part].pop(name, None)
+        else:
+            profile[part][name.replace("_", "-")] = value
+    return profile
+
+
+@pytest.mark.parametrize(
+    "profile",
+    [
+        PROFILE,
+        profile_variant(attributes__location=None, attributes__subscriptions=None),
+        profile_variant(attributes__properties=None, relationships__lists=None),
+        {**PROFILE, "attributes": {**PROFILE["attributes"], "properties": None, "email": None}},
+        {"type": "profile", "id": "P2"},
+    ],
+    ids=["base", "fewer", "no-lists", "nulls", "bare"],
+)
+def test_typed_profile_rows_equal_generic_ones(profile: dict[str, t.Any]) -> None:
+    body = profile_page(profile)
+    document = typed_pages.PROFILE_PAGES.decode(body)
+    assert document is not None
+    typed = typed_pages.PROFILE_PAGES.shape(document["data"][0], Page(document))
+    generic = records.to_record(orjson.loads(body)["data"][0])
+    normalize_timestamps(generic, timestamp_tree(load_schema("profiles")))
+    assert orjson.loads(orjson.dumps(typed, default=_raw)) == generic
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        profile_page(profile_variant(attributes__new_field=1)),
+        profile_page(profile_variant(relationships__tags={"data": []})),
+        profile_page(profile_variant(relationships__lists={"data": None})),
+        profile_page(profile_variant(relationships__lists={"data": {"type": "list", "id": "L"}})),
+        json.dumps({"data": [PROFILE]}, indent=1).encode(),
+    ],
+    ids=["unknown-attribute", "unknown-relationship", "to-many-null", "to-one", "line-breaks"],
+)
+def test_unexpected_profile_pages_take_the_generic_path(body: bytes) -> None:
+    assert typed_pages.PROFILE_PAGES.decode(body) is None
+
+
+def test_typed_profiles_cover_the_schema() -> None:
+    typed = set(typed_pages.ProfileRecord.__struct_fields__) | {"extra_attributes"}
+    assert typed == set(load_schema("profiles")["properties"])

@@ -20,7 +20,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tap_klaviyo.prefetch import Prefetch
+from tap_klaviyo.prefetch import Prefetch, body_received
 from tap_klaviyo.streams.windows import Frontier
 
 WAIT = 10.0  # seconds: a generous bound on any event in these tests, never reached when right
@@ -44,9 +44,11 @@ class Probe:
         pages: int,
         gate: threading.Event | None = None,
         together: threading.Barrier | None = None,
+        body: int | None = None,
     ) -> t.Callable[[], t.Iterator[str]]:
         """A task of ``pages`` pages; it waits for ``gate`` before its first request, and
-        with the other tasks of ``together`` (all running at once) before its first page."""
+        with the other tasks of ``together`` (all running at once) before its first page.
+        With ``body``, each page's response body weighs that much (as the client says it)."""
 
         def run() -> t.Iterator[str]:
             with self.changed:
@@ -59,6 +61,8 @@ class Probe:
                 if together is not None:
                     together.wait(WAIT)  # broken (an error) if they never all run at once
                 for page in range(pages):
+                    if body is not None:
+                        body_received(body)
                     with self.changed:
                         self.fetched += 1
                         self.unconsumed += 1
