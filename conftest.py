@@ -69,7 +69,7 @@ ROUGH_SECONDS = {
     "test_pinned_behaviours.py": 30,
     "full_sync": 35,
     "test_deletes.py": 25,
-    "test_many_accounts.py": 27,
+    "test_many_accounts.py": 12,
     "test_meltano_accounts.py": 25,
     "test_packaging.py": 25,
     "test_meltano.py": 60,
