@@ -5,6 +5,7 @@ testing cannot see which test runs which function."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import re
@@ -110,6 +111,26 @@ def test_a_start_date_in_the_future_reads_only_what_is_dated_from_it(sandbox: Sa
     assert ids, "no event dated after the start_date: the test proves nothing"
     assert ids == in_range(sandbox, start, start + 400 * late_events.DAY)
     assert stream.progress_detail() == ""
+
+
+def test_a_first_page_that_would_reach_past_the_sync_start_ends_at_it(
+    sandbox: Sandbox,
+) -> None:
+    """The first page is asked for up to the sync's start: the future-dated tail reads what
+    lies past it. Pages two records longer than the events from the start_date to the sync's
+    start would otherwise reach into the tail's range (up to their last record's second),
+    and the records there would come twice."""
+    stream = windowed(sandbox, "events", late_events_days=0)
+    start = timestamps.floor_second(stream.sync_started - dt.timedelta(days=7))
+    since_start = in_range(sandbox, start, start + 800 * late_events.DAY)
+    before = len(in_range(sandbox, start, stream.sync_started))
+    assert 0 < before < len(since_start) - 2, "too few future-dated events: proves nothing"
+    stream = windowed(sandbox, "events", late_events_days=0, start_date=timestamps.to_text(start))
+    stream.resource = dataclasses.replace(stream.resource, page_size=before + 2)
+    stream.plan = dataclasses.replace(stream.plan, resource=stream.resource)
+    ids = [record["id"] for record in read_all(stream)]
+    assert len(ids) == len(set(ids)), "an event came twice"
+    assert set(ids) == since_start
 
 
 class FirstPageEmptyWithNext(FaultPlan):
