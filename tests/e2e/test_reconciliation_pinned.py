@@ -218,6 +218,15 @@ def test_a_pass_is_made_when_due_or_asked_and_the_read_can_be_complete(
     assert stream_of(sandbox, "profiles", state, **settings).deletes.reconciles() is passes
 
 
+def test_the_start_line_of_a_read_without_a_pass_names_none(sandbox: Sandbox) -> None:
+    """Not due (reconciled recently): the start line ends at where the read begins."""
+    bookmark = BOOKMARK["replication_key_value"]
+    stream = stream_of(sandbox, "profiles", {**BOOKMARK, **RECENT}, reconcile_every_days=1)
+    stream.deletes.begin()
+    assert stream.deletes.reconciliation is None
+    assert stream.describe_read(None).endswith(f"incremental on updated from {bookmark}")
+
+
 def test_a_start_date_at_the_syncs_very_second_is_not_in_the_future(sandbox: Sandbox) -> None:
     second = "2030-01-01T00:00:00+00:00"
     stream = at_sync_start(

@@ -5,6 +5,7 @@ testing cannot see which test runs which function."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import re
@@ -36,7 +37,10 @@ def windowed(sandbox: Sandbox, name: str, **settings: Any) -> WindowedStream:
 
 def records_of(written: Any) -> list[dict[str, Any]]:
     """The records of what a windowed read hands the SDK: a page's block of RECORD lines
-    (``output.RecordBlock``), or one line."""
+    (``output.RecordBlock``), one line, or a row the SDK writes itself (stream maps,
+    flattening)."""
+    if isinstance(written, dict):
+        return [written]
     lines = bytes(written.lines if isinstance(written, RecordBlock) else written).splitlines()
     return [orjson.loads(line)["record"] for line in lines]
 
@@ -77,6 +81,26 @@ def test_a_read_emits_each_record_once_and_bookmarks_the_highest_before_the_sync
         assert stream.progress_detail() == f"time range written up to {timestamps.to_text(past)}"
 
 
+@pytest.mark.parametrize("name", ["events", "profiles"])
+def test_a_read_the_sdk_writes_itself_emits_each_record_once_and_the_same_bookmark(
+    sandbox: Sandbox, name: str
+) -> None:
+    """With flattening the SDK writes each row itself: the windows hand it rows, not lines,
+    and every record still comes once, with the bookmark at the highest value before the
+    sync's start."""
+    stream = windowed(
+        sandbox, name, late_events_days=0, flattening_enabled=True, flattening_max_depth=1
+    )
+    assert stream.writer.plan is None, "the tap writes the lines: the test proves nothing"
+    records = read_all(stream)
+    ids = [record["id"] for record in records]
+    assert len(ids) == len(set(ids)), "a record came twice"
+    assert set(ids) == expected_keys(sandbox, name)
+    moments = [timestamps.parse(record[KEYS[name]]) for record in records]
+    past = max(moment for moment in moments if moment <= stream.sync_started)
+    assert stream.stream_state["replication_key_value"] == timestamps.to_text(past)
+
+
 def test_a_start_date_in_the_future_reads_only_what_is_dated_from_it(sandbox: Sandbox) -> None:
     """Half a day after the sync's start: only the future-dated events from there on (one
     window to the end), nothing at or before the sync's start, so no bookmark's progress."""
@@ -87,6 +111,26 @@ def test_a_start_date_in_the_future_reads_only_what_is_dated_from_it(sandbox: Sa
     assert ids, "no event dated after the start_date: the test proves nothing"
     assert ids == in_range(sandbox, start, start + 400 * late_events.DAY)
     assert stream.progress_detail() == ""
+
+
+def test_a_first_page_that_would_reach_past_the_sync_start_ends_at_it(
+    sandbox: Sandbox,
+) -> None:
+    """The first page is asked for up to the sync's start: the future-dated tail reads what
+    lies past it. Pages two records longer than the events from the start_date to the sync's
+    start would otherwise reach into the tail's range (up to their last record's second),
+    and the records there would come twice."""
+    stream = windowed(sandbox, "events", late_events_days=0)
+    start = timestamps.floor_second(stream.sync_started - dt.timedelta(days=7))
+    since_start = in_range(sandbox, start, start + 800 * late_events.DAY)
+    before = len(in_range(sandbox, start, stream.sync_started))
+    assert 0 < before < len(since_start) - 2, "too few future-dated events: proves nothing"
+    stream = windowed(sandbox, "events", late_events_days=0, start_date=timestamps.to_text(start))
+    stream.resource = dataclasses.replace(stream.resource, page_size=before + 2)
+    stream.plan = dataclasses.replace(stream.plan, resource=stream.resource)
+    ids = [record["id"] for record in read_all(stream)]
+    assert len(ids) == len(set(ids)), "an event came twice"
+    assert set(ids) == since_start
 
 
 class FirstPageEmptyWithNext(FaultPlan):
@@ -261,6 +305,18 @@ def test_the_bookmark_follows_each_page_written_and_the_line_says_how_far(
         f"time range written up to {timestamps.to_text(reached)} ({done:.0%} of the time "
         f"range since {timestamps.to_text(start)})"
     )
+
+
+def test_the_line_says_the_share_of_a_range_under_a_second_long(sandbox: Sandbox) -> None:
+    """A read that starts less than a second before the sync's start still says its share
+    of the range once a record of it is written (as a read's frontier holds it)."""
+    stream = windowed(sandbox, "events")
+    start = stream.sync_started - dt.timedelta(milliseconds=500)
+    frontier = Frontier(stream.sync_started)
+    window = frontier.open((start, stream.sync_started))
+    frontier.written(window, [start + dt.timedelta(milliseconds=250)])
+    stream._range = (start, frontier)
+    assert share_said(stream.progress_detail(), stream.sync_started) == 50
 
 
 PROGRESS = re.compile(r"time range written up to (\S+) \((\d+)% of the time range since (\S+)\)")

@@ -395,6 +395,31 @@ def test_a_comma_fraction_is_normalized_to_the_rows_form() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2024-01-01t00:00:00+00:00",  # RFC 3339 allows a lowercase t
+        "2024-01-01t00:00:00.500000+00:00",
+    ],
+)
+def test_a_lowercase_t_is_normalized_to_the_rows_form(text: str) -> None:
+    assert timestamps.normalize(text) == text.replace("t", "T")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "12.5 kg",  # a fraction that is no date-time's: the fallback reads it and fails
+        "v.2",
+        "2024-01-01T00:00:00?",  # a whole second's length, not ending in Z
+    ],
+)
+def test_a_text_that_is_no_date_time_is_kept_as_it_is(text: str) -> None:
+    assert timestamps.normalize(text) == text
+    with pytest.raises(ValueError, match="Invalid isoformat string"):
+        timestamps.parse(text)
+
+
 @pytest.mark.parametrize("value", [1700000000, 3.5, True, ["2024-01-01"], "not a date"])
 def test_a_coverage_the_state_cannot_say_is_not_known(value: Any) -> None:
     """A hand-edited ``covered_from`` that is not a timestamp: unknown, never a crash, and
