@@ -181,10 +181,10 @@ class Prefetch(t.Generic[Page]):
     # -- worker side -----------------------------------------------------------------------
 
     def _run(self, index: int, task: Task[Page]) -> None:
-        pages = task()
         making = [False]  # this worker's page: its body received and let in
         _worker.gate = functools.partial(self._make, index, making)
         try:
+            pages = task()  # a task that fails as it starts ends the read too, never hangs it
             while self._reserve(index):
                 try:
                     page = next(pages)  # the request happens here, inside a reserved slot

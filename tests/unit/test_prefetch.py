@@ -170,6 +170,17 @@ def test_a_task_error_reaches_the_consumer(ordered: bool) -> None:
         list(prefetch)
 
 
+@pytest.mark.parametrize("ordered", [True, False])
+def test_a_task_that_fails_as_it_starts_ends_the_read_with_its_error(ordered: bool) -> None:
+    def refused() -> t.Iterator[str]:
+        raise ConnectionError("refused before its first page")
+
+    tasks = [Probe().task("a", 2), refused, Probe().task("c", 2)]
+    prefetch = Prefetch(tasks, max_workers=2, max_buffered=4, ordered=ordered)
+    with pytest.raises(ConnectionError, match="refused"):
+        list(prefetch)
+
+
 def fetch_workers() -> set[threading.Thread]:
     return {thread for thread in threading.enumerate() if thread.name == "klaviyo-fetch"}
 
