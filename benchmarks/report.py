@@ -23,6 +23,10 @@ FLOOR_RATIO_TARGET = 1.5  # scenario 1's CPU per event over the orjson floor of 
 LATENCY_RATIO_TARGET = 1.3
 THROTTLED_TARGET = 0.01
 CEILING_TARGET = 0.9
+FULL_SYNC_RATIO_TARGET = 1.2  # scenario 4: the full sync's wall over its slowest stream alone
+# Issue 27's baseline of a profile's tap CPU (scenarios 3 and 4 of 39b7513: 160-175 µs), and
+# the target: halved, in every row of profiles.
+PROFILES_BASELINE_US = 160.0
 
 
 @dataclass
@@ -143,6 +147,8 @@ def verdicts(rows: t.Sequence[Row]) -> list[Verdict]:
         out.append(Verdict(target, ceiling_share >= CEILING_TARGET, detail))
     if not s3:
         out.append(Verdict("scenario 3: at least 90% of the tier ceiling", None, "-"))
+    out += full_sync_verdicts(by_scenario.get("4") or [])
+    out.append(profiles_verdict(rows))
     tap_rows = [row for row in rows if row.is_tap and row.rss_mb is not None]
     if tap_rows:
         worst = max(tap_rows, key=lambda row: row.rss_mb or 0)
@@ -158,3 +164,43 @@ def verdicts(rows: t.Sequence[Row]) -> list[Verdict]:
             )
         )
     return out
+
+
+def full_sync_verdicts(s4: t.Sequence[Row]) -> list[Verdict]:
+    """Scenario 4: the full sync takes little more than its slowest stream alone, and meets
+    few 429s."""
+    full = next((row for row in s4 if row.scenario == "4 full sync"), None)
+    alone = next((row for row in s4 if row.scenario == "4 slowest alone"), None)
+    target = f"scenario 4: the full sync at most {FULL_SYNC_RATIO_TARGET}x its slowest stream alone"
+    throttled = "scenario 4: fewer than 1% of the full sync's requests answered 429"
+    if full is None or alone is None or not full.wall or not alone.wall or not full.requests:
+        return [Verdict(target, None, "-"), Verdict(throttled, None, "-")]
+    ratio = full.wall / alone.wall
+    share = (full.throttled or 0) / full.requests
+    return [
+        Verdict(
+            target,
+            ratio <= FULL_SYNC_RATIO_TARGET,
+            f"{ratio:.2f}x: {full.wall:.1f} s vs {alone.stream} {alone.wall:.1f} s",
+        ),
+        Verdict(
+            throttled,
+            share < THROTTLED_TARGET,
+            f"{full.throttled} of {full.requests} ({share:.2%})",
+        ),
+    ]
+
+
+def profiles_verdict(rows: t.Sequence[Row]) -> Verdict:
+    """Every row of profiles alone at most half the issue's baseline CPU per profile."""
+    limit = PROFILES_BASELINE_US / 2
+    target = (
+        f"profiles: tap CPU per record at most {limit:.0f} µs (half of {PROFILES_BASELINE_US:.0f})"
+    )
+    measured = [
+        row for row in rows if row.is_tap and row.stream.startswith("profiles") and row.cpu_us
+    ]
+    if not measured:
+        return Verdict(target, None, "-")
+    detail = ", ".join(f"{row.scenario} {row.stream}: {row.cpu_us:.1f} µs" for row in measured)
+    return Verdict(target, all((row.cpu_us or 0) <= limit for row in measured), detail)

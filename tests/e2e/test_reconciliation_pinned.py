@@ -229,6 +229,21 @@ def test_the_start_line_of_a_read_without_a_pass_names_none(sandbox: Sandbox) ->
     assert stream.describe_read(None).endswith(f"incremental on updated from {bookmark}")
 
 
+def test_a_run_that_activates_no_version_says_it_marked_no_deletes(
+    sandbox: Sandbox, first: TapRun
+) -> None:
+    """No pass due, no version activated: no ACTIVATE_VERSION, and the logs do not tell the
+    user that rows were marked deleted (the end line, the Deletes lines, the table's notes,
+    the finished line)."""
+    run = sync(sandbox, first.state)
+    assert '"ACTIVATE_VERSION"' not in run.stdout
+    lines = [line.split(" | ")[-1] for line in run.stderr.splitlines()]
+    assert any(re.fullmatch(r"profiles: done, [\d,]+ records? in [\d.]+ s", l) for l in lines)
+    assert not [line for line in lines if line.startswith("Deletes:")]
+    assert any(re.fullmatch(r"profiles +[\d,]+ +[\d,]+ +[\d.]+ s +", l) for l in lines)
+    assert lines[-1].endswith("; deletes marked in 0 streams")
+
+
 def test_a_start_date_at_the_syncs_very_second_is_not_in_the_future(sandbox: Sandbox) -> None:
     second = "2030-01-01T00:00:00+00:00"
     stream = at_sync_start(

@@ -196,3 +196,14 @@ def test_a_child_is_read_by_its_parents_path_or_filter() -> None:
     codes = RequestPlan(COUPON_CODES, settings_with(True, True))
     assert codes.partition_filters({"coupon_id": "C1"}) == ["any(coupon.id,['C1'])"]
     assert codes.increment_filters(None) == []
+
+
+def test_a_read_between_two_bounds_asks_klaviyo_for_those_rows_only() -> None:
+    """The bounds become the request's filter: a request without them would read the whole
+    table again in every window (a fast test, so that mutation testing meets it before the
+    end-to-end reads that such a request makes endless)."""
+    events = RequestPlan(EVENTS, settings_with(True, True)).params(None, START, END)
+    assert events["filter"] == (
+        "greater-or-equal(datetime,2024-03-01T12:00:30Z),less-than(datetime,2024-03-02T00:00:00Z)"
+    )
+    assert events["sort"] == "datetime"

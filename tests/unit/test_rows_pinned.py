@@ -8,6 +8,9 @@ from collections import Counter
 from typing import Any
 
 from tap_klaviyo import timestamps
+from tap_klaviyo.records import Page
+from tap_klaviyo.resources import RESOURCE_BY_NAME
+from tap_klaviyo.schemas import load_schema
 from tap_klaviyo.streams import rows
 
 LOW = timestamps.parse("2026-01-01T00:00:00.700Z")  # bounds are whole seconds: 00:00:00
@@ -66,3 +69,28 @@ def test_a_row_past_the_end_date_is_said_to_be_so_and_past_a_window_to_be_the_ne
     assert rows.past_window(LOW, end_date) == rows.AFTER_WINDOW
     assert rows.past_window(None, end_date) == rows.AFTER_WINDOW
     assert rows.past_window(None, None) == rows.AFTER_WINDOW
+
+
+def test_a_generic_page_s_rows_have_every_timestamp_in_the_rows_one_form() -> None:
+    """Rows shaped the generic way (every stream but the typed pages of events and profiles)
+    have their timestamps rewritten into one form: a warehouse column
+    of one stream never mixes ``Z`` and offsets, fractions and none."""
+    schema = load_schema("campaigns")
+    shaper = rows.Rows(RESOURCE_BY_NAME["campaigns"], schema, None, None)
+    campaign = {
+        "type": "campaign",
+        "id": "01J",
+        "attributes": {
+            "name": "Spring",
+            "created_at": "2026-03-01T10:00:00Z",
+            "updated_at": "2026-03-01T12:00:00.5+02:00",
+            "send_time": "2026-03-02T08:00:00.123456789Z",
+        },
+    }
+    shaped = list(shaper.shaped(Page({"data": [campaign]})))
+    assert [
+        (row["created_at"], row["updated_at"], row["send_time"]) for row in shaped
+    ] == [
+        ("2026-03-01T10:00:00+00:00", "2026-03-01T10:00:00.500000+00:00",
+         "2026-03-02T08:00:00.123456+00:00"),
+    ]  # fmt: skip
