@@ -143,7 +143,9 @@ class Children(OwnPartitions):
     def state_context(
         self, record: dict[str, t.Any] | ChildBlock, context: Context | None
     ) -> Context | None:
-        """A child's row: its parent is its state partition."""
+        """A child's row (or page of rows): its parent is its state partition."""
+        if isinstance(record, ChildBlock):
+            return record.parent
         return self.fanout.parent_of(record) if self.fanout is not None else context
 
     @property
@@ -240,9 +242,7 @@ class FanOut:
             ordered=False,
         )
 
-    def parent_of(self, record: dict[str, t.Any] | ChildBlock) -> Context:
-        if isinstance(record, ChildBlock):
-            return record.parent
+    def parent_of(self, record: dict[str, t.Any]) -> Context:
         return self._parents[record[self._key]]
 
     def records(self) -> t.Iterator[dict[str, t.Any] | ChildBlock]:
