@@ -16,7 +16,7 @@ import typing as t
 from dataclasses import dataclass, replace
 
 from tap_klaviyo import records
-from tap_klaviyo.typed_pages import EVENT_PAGES, PROFILE_PAGES, TypedPages
+from tap_klaviyo.typed_pages import EVENT_PAGES, PROFILE_PAGES, TypedPages, member_pages
 
 
 @dataclass(frozen=True)
@@ -467,6 +467,7 @@ LIST_MEMBERS = Resource(
     parent="lists",
     parent_key="list_id",
     shape=records.member_row,
+    typed=member_pages("list_id"),
     description="Who is on each list and since when; every list, every run.",
 )
 SEGMENT_MEMBERS = replace(
@@ -477,6 +478,7 @@ SEGMENT_MEMBERS = replace(
     primary_keys=("segment_id", "profile_id"),
     parent="segments",
     parent_key="segment_id",
+    typed=member_pages("segment_id"),
     description="Who is in each segment and since when; every segment, every run.",
 )
 GLOBAL_EXCLUSIONS = Resource(

@@ -1,4 +1,5 @@
-"""Event and profile pages decoded by type (msgspec): the hot path of the largest streams.
+"""Event, profile and member pages decoded by type (msgspec): the hot path of the largest
+streams.
 
 An events backfill is millions of records, and most of each is ``event_properties``, which
 the tap never reads. Decoded as ``msgspec.Raw`` it is neither parsed into Python objects nor
@@ -13,6 +14,10 @@ and a ``ProfileRecord`` holds the columns ``records.to_record`` makes of it. Its
 normalized as the generic rows are (``records.normalize_timestamps``, by the schema's tree).
 With ``profile_properties_as_columns`` the properties are needed as a dict: such a stream
 reads its pages generically (``KlaviyoStream.decode``).
+
+A list's or a segment's member is ``records.member_row`` (its ``joined_group_at`` normalized
+as it is decoded), and its group's id, which the fan-out fills in from the member's parent
+(``streams.children``).
 
 A page with anything the types do not expect (an attribute or relationship the schema does
 not know, a relationship of another shape) is parsed the generic way instead, so an unknown
@@ -295,3 +300,46 @@ def profile_rows(profiles: list[t.Any], page: Page) -> list[Struct]:
 
 
 PROFILE_PAGES = TypedPages(page_decoder(ProfilesDocument), profile_rows)
+
+
+# -- list and segment members -----------------------------------------------------------------
+
+
+class MemberAttributes(Struct, forbid_unknown_fields=True, gc=False):
+    email: t.Any = None
+    joined_group_at: Stamp | None = None
+
+
+class Member(Struct, gc=False):
+    id: str
+    attributes: MemberAttributes = msgspec.field(default_factory=MemberAttributes)
+
+
+class MembersDocument(Struct):
+    data: list[Member]
+    included: list[dict[str, t.Any]] = msgspec.field(default_factory=list)
+    links: dict[str, t.Any] | None = None
+
+
+def member_pages(parent_key: str) -> TypedPages:
+    """A list's or a segment's member pages: ``records.member_row`` of each member, as
+    structs, with a column for the group's id (``parent_key``), which the fan-out fills from
+    the member's parent (``streams.children``)."""
+    record = msgspec.defstruct(
+        "MemberRecord",
+        [
+            ("profile_id", str),
+            ("email", t.Any),
+            ("joined_group_at", t.Any),
+            (parent_key, t.Any, UNSET),
+        ],
+        gc=False,
+    )
+
+    def member_rows(members: list[t.Any], page: Page) -> list[Struct]:
+        return [
+            record(member.id, member.attributes.email, member.attributes.joined_group_at)
+            for member in members
+        ]
+
+    return TypedPages(page_decoder(MembersDocument), member_rows)

@@ -26,7 +26,7 @@ from tap_klaviyo.run import RunContext
 from tap_klaviyo.schemas import load_schema
 from tap_klaviyo.sdk_compat import StreamInternals
 from tap_klaviyo.settings import Settings
-from tap_klaviyo.streams.children import read_mode
+from tap_klaviyo.streams.children import ChildBlock, read_mode
 from tap_klaviyo.streams.deletes import TableVersions
 from tap_klaviyo.streams.rows import Rows, in_window, past_window
 from tap_klaviyo.streams.writing import RecordWriter
@@ -171,20 +171,30 @@ class KlaviyoStream(StreamInternals):
             return value
         return super().compare_start_date(value, start_date_value)
 
-    def on_record_for_state(self, record: dict[str, t.Any], context: Context | None) -> None:
+    def on_record_for_state(
+        self, record: dict[str, t.Any] | ChildBlock, context: Context | None
+    ) -> None:
         context = self.mode.state_context(record, context)
-        value = record.get(self.resource.replication_key or "")
-        if isinstance(value, str):
-            moment = timestamps.parse(value)
-            if moment > self.sync_started:
-                return  # a future-dated record: a bookmark there would hide what comes
-            # Ties and values below the partition's highest so far (a second's records may
-            # come in any order of their fractions, unsorted streams in any order at all).
-            last = self._last_increment
-            if last is not None and last[0] == context and moment <= last[1]:
-                return
-            self._last_increment = (context, moment)
-        self.sdk_increment_state(record, context)
+        key = self.resource.replication_key or ""
+        if isinstance(record, ChildBlock):  # a page of one parent's rows: as row after row
+            moments = record.moments
+        elif isinstance(value := record.get(key), str):
+            moments = [timestamps.parse(value)]
+        else:
+            self.sdk_increment_state(record, context)
+            return
+        # Future-dated records are left out: a bookmark there would hide what comes.
+        moment = max((m for m in moments if m <= self.sync_started), default=None)
+        if moment is None:
+            return
+        # Ties and values below the partition's highest so far (a second's records may
+        # come in any order of their fractions, unsorted streams in any order at all).
+        last = self._last_increment
+        if last is not None and last[0] == context and moment <= last[1]:
+            return
+        self._last_increment = (context, moment)
+        row = record if isinstance(record, dict) else {key: timestamps.to_text(moment)}
+        self.sdk_increment_state(row, context)
 
     def lower_bound(self, context: Context | None) -> dt.datetime | None:
         """The bookmark (or start_date), to the whole second: its second is read again;

@@ -12,9 +12,11 @@ from collections import Counter
 
 from tap_klaviyo import timestamps
 from tap_klaviyo.errors import NotFoundError, PermissionDeniedError
+from tap_klaviyo.output import RecordBlock
 from tap_klaviyo.prefetch import Prefetch
 from tap_klaviyo.request_plan import Context
 from tap_klaviyo.resources import RESOURCE_BY_NAME, SCOPE_PROBES
+from tap_klaviyo.streams.window_blocks import window_block
 
 if t.TYPE_CHECKING:
     from tap_klaviyo.streams.base import KlaviyoStream
@@ -48,7 +50,9 @@ class OwnPartitions:
     def lacking(self, scopes: tuple[str, ...]) -> tuple[str, ...]:
         return scopes
 
-    def state_context(self, record: dict[str, t.Any], context: Context | None) -> Context | None:
+    def state_context(
+        self, record: dict[str, t.Any] | ChildBlock, context: Context | None
+    ) -> Context | None:
         return context
 
     @property
@@ -68,7 +72,18 @@ class Vanished(t.NamedTuple):
     error: NotFoundError
 
 
-Chunk = tuple[Context, "list[dict[str, t.Any]] | Vanished | None"]
+class ChildBlock(RecordBlock):
+    """One page of a parent's children as RECORD lines, with what its parent's bookmark needs:
+    the parent (its state partition) and the rows' replication-key values."""
+
+    __slots__ = ("moments", "parent")
+
+    def __init__(self, block: RecordBlock, parent: Context, moments: list[dt.datetime]) -> None:
+        super().__init__(block.lines, block.count)
+        self.parent, self.moments = parent, moments
+
+
+Chunk = tuple[Context, "list[dict[str, t.Any]] | ChildBlock | Vanished | None"]
 
 
 class Children(OwnPartitions):
@@ -105,9 +120,9 @@ class Children(OwnPartitions):
                 yield {self.key: record["id"], **{c: record.get(p) for p, c in carry}}
 
     def records(self, context: Context | None) -> t.Iterator[dict[str, t.Any]]:
-        """Every parent's children, as they come."""
+        """Every parent's children, as they come (typed pages: a block per page)."""
         self.fanout = FanOut(self, self.parents)
-        return self.fanout.records()
+        return self.fanout.records()  # type: ignore[return-value]  # blocks, as windows yield
 
     def describe(self, how: str, context: Context | None) -> str:
         return f"{how}, the children of {len(self.parents)} {self.kind}s"
@@ -125,8 +140,12 @@ class Children(OwnPartitions):
             scopes = tuple(scope for scope in scopes if scope not in granted) or scopes
         return scopes
 
-    def state_context(self, record: dict[str, t.Any], context: Context | None) -> Context | None:
-        """A child's row: its parent is its state partition."""
+    def state_context(
+        self, record: dict[str, t.Any] | ChildBlock, context: Context | None
+    ) -> Context | None:
+        """A child's row (or page of rows): its parent is its state partition."""
+        if isinstance(record, ChildBlock):
+            return record.parent
         return self.fanout.parent_of(record) if self.fanout is not None else context
 
     @property
@@ -151,22 +170,37 @@ class Children(OwnPartitions):
                 stream.run.reader(SCOPE_PROBES[scope]).probe()
 
     def chunks(self, parent: Context, start: dt.datetime | None) -> t.Iterator[Chunk]:
-        """One parent's rows in chunks, then ``None``; a ``Vanished`` before it if the
-        parent was deleted since it was listed."""
+        """One parent's rows in chunks (one block per page on the typed path: members), then
+        ``None``; a ``Vanished`` before it if the parent was deleted since it was listed."""
         chunk: list[dict[str, t.Any]] = []
         vanished = None
         try:
-            for record in self.stream.read_from(parent, start):
-                chunk.append(record)
-                if len(chunk) >= CHUNK_SIZE:
-                    yield parent, chunk
-                    chunk = []
+            if self.stream.decode:  # typed pages: the tap writes the RECORD lines itself
+                for block in self.page_blocks(parent, start):
+                    yield parent, block
+            else:
+                for record in self.stream.read_from(parent, start):
+                    chunk.append(record)
+                    if len(chunk) >= CHUNK_SIZE:
+                        yield parent, chunk
+                        chunk = []
         except NotFoundError as gone:
             vanished = Vanished(gone)
         yield parent, chunk
         if vanished:
             yield parent, vanished
         yield parent, None
+
+    def page_blocks(self, parent: Context, start: dt.datetime | None) -> t.Iterator[ChildBlock]:
+        """One parent's rows from ``start``, a block per page (none for a page of none)."""
+        stream = self.stream
+        window = (start, stream.upper_bound())
+        for page in stream.pages(parent, *window):
+            made = window_block(stream, page, window, parent)
+            assert made is not None  # typed pages are read on the tap's own record path only
+            block, moments = made
+            if block.count:
+                yield ChildBlock(block, parent, moments)
 
     def skip_vanished(self, parent: Context, error: NotFoundError) -> None:
         """A parent deleted since it was listed: this one is skipped, every other synced; its
@@ -211,7 +245,7 @@ class FanOut:
     def parent_of(self, record: dict[str, t.Any]) -> Context:
         return self._parents[record[self._key]]
 
-    def records(self) -> t.Iterator[dict[str, t.Any]]:
+    def records(self) -> t.Iterator[dict[str, t.Any] | ChildBlock]:
         for parent, chunk in self._chunks:
             key = str(parent[self._key])
             if chunk is None:
@@ -220,6 +254,9 @@ class FanOut:
                 self.stream.deletes.parent_done(key, self._rows.pop(key, 0))
             elif isinstance(chunk, Vanished):
                 self.children.skip_vanished(parent, chunk.error)
+            elif isinstance(chunk, ChildBlock):  # its rows have their parent's columns
+                self._rows[key] += chunk.count
+                yield chunk
             else:
                 self._rows[key] += len(chunk)
                 for record in chunk:

@@ -14,6 +14,7 @@ from tap_klaviyo.request_plan import Context
 from tap_klaviyo.resources import QUOTA_STREAMS, Resource
 from tap_klaviyo.run import RunContext
 from tap_klaviyo.streams.base import KlaviyoStream
+from tap_klaviyo.streams.children import ChildBlock
 from tap_klaviyo.streams.writing import EXTRA_ATTRIBUTES
 
 if t.TYPE_CHECKING:
@@ -227,7 +228,10 @@ class SeriesReportStream(ReportStream):
             return label[:10]
         return timestamps.parse(label).astimezone(self.zone).date().isoformat()
 
-    def on_record_for_state(self, record: dict[str, t.Any], context: Context | None) -> None:
+    def on_record_for_state(
+        self, record: dict[str, t.Any] | ChildBlock, context: Context | None
+    ) -> None:
+        assert isinstance(record, dict)  # report rows: no typed pages, no blocks
         # Today is not complete: the bookmark is the last whole day read.
         if record["date"] < self.today.isoformat():
             self.sdk_increment_state(record, context)

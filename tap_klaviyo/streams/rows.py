@@ -72,15 +72,16 @@ def in_window(
 ) -> tuple[list[Row], Counter[tuple[str, str]]]:
     """The rows whose replication-key value (``value_of``; None: the stream has none) is in
     [low, high) (whole seconds, as Klaviyo filters), and the counts of those left out
-    (``after``: why a row past ``high`` is). With a bound, ``moments`` (when given) receives
-    each kept row's value. Rows are dicts, or a typed page's structs (``streams.window_blocks``)."""
+    (``after``: why a row past ``high`` is). ``moments`` (when given) receives each kept
+    row's value, parsed. Rows are dicts, or a typed page's structs (``streams.window_blocks``)."""
     low, high = (timestamps.floor_second(b) if b and value_of else None for b in bounds)
+    parsed = low is not None or high is not None or moments is not None
     kept: list[Row] = []
     left_out = Counter[tuple[str, str]]()
     for record in rows:
         value = value_of(record) if value_of else None
         # A row without a value cannot be outside a window: kept, never dropped.
-        if value is not None and (low is not None or high is not None):
+        if value is not None and parsed:
             moment = timestamps.parse(value)
             if low is not None and moment < low:
                 left_out["record", BEFORE_WINDOW] += 1

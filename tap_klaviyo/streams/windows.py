@@ -214,7 +214,9 @@ class WindowedStream(KlaviyoStream):
             text += f" ({done:.0%} of the time range since {timestamps.to_text(start)})"
         return text
 
-    def on_record_for_state(self, record: dict[str, t.Any], context: Context | None) -> None:
+    def on_record_for_state(
+        self, record: dict[str, t.Any] | RecordBlock, context: Context | None
+    ) -> None:
         """Windows finish out of order: the bookmark follows the frontier, not each record."""
 
     def advance_bookmark(self, value: dt.datetime | None, context: Context | None) -> None:

@@ -5,7 +5,8 @@ Each was checked by planting the bug it names and seeing it fail (tests/MUTANTS.
 - no ACTIVATE_VERSION after a read that did not finish (a revoked key, a server error after
   the retries, a signal, a closed stdout), judged on the messages the target receives;
 - list members are bookmarked per list: a signal in the middle of the members and a resume
-  (no reconciliation due) lose nothing and read again only the lists not finished;
+  (no reconciliation due) lose nothing and read again only the lists not finished; a page
+  of members (one block) moves its list's bookmark where its rows one by one would;
 - the report quota's count in the final STATE of a run stopped by a signal equals the report
   requests Klaviyo received;
 - a short page that is not the last (``shortnext``) is followed, nothing lost;
@@ -32,10 +33,14 @@ import pytest
 from klaviyo_sandbox.data import Sizes
 from klaviyo_sandbox.faults import FaultPlan
 from klaviyo_sandbox.server import Sandbox, running_sandbox
+from tap_klaviyo import timestamps
 from tap_klaviyo.errors import OutputClosedError
+from tap_klaviyo.output import RecordBlock
+from tap_klaviyo.streams.base import KlaviyoStream
+from tap_klaviyo.streams.children import ChildBlock
 from tests.conftest import BOOKMARK_ONLY, SMALL, tap_config
 from tests.integration.test_kill_resume import blocked_writing_stdout, poll_until
-from tests.singer import TapRun, parse_messages, run_tap, select_only
+from tests.singer import TapRun, parse_messages, quiet_tap, run_tap, select_only
 from tests.truth import REPORT_STREAMS, data, emitted_keys, expected_keys
 
 STREAMS = {"campaigns", "events", "list_members", "lists", "profiles"}
@@ -255,6 +260,36 @@ def test_each_list_and_segment_keeps_its_own_member_bookmark_across_a_signal(
             if row[group_key] in finished and row["joined_group_at"] < last_joined[row[group_key]]
         ]
         assert len(again) <= len(finished), f"{len(again)} members of finished groups read again"
+
+
+def test_a_page_of_members_moves_its_groups_bookmark_where_its_rows_one_by_one_would(
+    sandbox: Sandbox,
+) -> None:
+    """A list's page of members is written as one block: its bookmark goes to the page's
+    latest ``joined_group_at`` that is not future-dated, never back, and is the list's own."""
+    stream = quiet_tap(tap_config(sandbox)).streams["list_members"]
+    assert isinstance(stream, KlaviyoStream)
+    started = stream.sync_started
+    ours, other = {"list_id": "L1"}, {"list_id": "L2"}
+
+    def page(parent: dict[str, str], *seconds: int) -> ChildBlock:
+        moments = [started + dt.timedelta(seconds=s) for s in seconds]
+        return ChildBlock(RecordBlock(b"", len(moments)), parent, moments)
+
+    def bookmark(parent: dict[str, str]) -> Any:
+        return stream.get_context_state(parent).get("replication_key_value")
+
+    def at(seconds: int) -> str:
+        return timestamps.to_text(started + dt.timedelta(seconds=seconds))
+
+    stream.on_record_for_state(page(ours, -30, 5, -10), None)  # 5 s: future-dated
+    assert bookmark(ours) == at(-10)
+    stream.on_record_for_state(page(ours, -20, 3600), None)  # below it, and future-dated
+    assert bookmark(ours) == at(-10)
+    stream.on_record_for_state(page(other, -40), None)
+    assert (bookmark(ours), bookmark(other)) == (at(-10), at(-40))
+    stream.on_record_for_state(page(ours, -5, -1, -3), None)
+    assert (bookmark(ours), bookmark(other)) == (at(-1), at(-40))
 
 
 # --- the report quota kept at each request ----------------------------------------------------

@@ -58,8 +58,15 @@ def test_rows_of_a_stream_without_a_replication_key_are_all_kept() -> None:
     moments: list[dt.datetime] = []
     kept, left_out = rows.in_window(page, None, (LOW, HIGH), AFTER, moments)
     assert (kept, left_out, moments) == (page, Counter(), [])
+
+
+def test_an_unbounded_read_keeps_every_row_and_gives_their_values() -> None:
+    # A child read from no bookmark and no start_date: its bookmark moves with these values.
+    page = dated("2000-01-01T00:00:00Z", None, "2099-01-01T00:00:00Z")
+    moments: list[dt.datetime] = []
     kept, left_out = rows.in_window(page, datetime_of, (None, None), AFTER, moments)
-    assert (kept, left_out, moments) == (page, Counter(), [])
+    assert (kept, left_out) == (page, Counter())
+    assert moments == [timestamps.parse(page[0]["datetime"]), timestamps.parse(page[2]["datetime"])]
 
 
 def test_a_row_past_the_end_date_is_said_to_be_so_and_past_a_window_to_be_the_nexts() -> None:
