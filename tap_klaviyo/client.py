@@ -1,7 +1,8 @@
 """The one HTTP path to Klaviyo: auth, revision, pagination, budget, retries, errors.
 
 Every request of every stream goes through ``KlaviyoClient.request``. The API key lives only
-in the session's ``Authorization`` header: never in a URL, a log line or an error message.
+in the session's auth (``ApiKeyAuth``), which puts it in each request's ``Authorization``
+header: never in a URL, a log line or an error message.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from urllib.parse import urljoin, urlsplit
 
 import orjson
 import requests
+import requests.auth
 import urllib3
 from requests.adapters import HTTPAdapter
 
@@ -80,6 +82,19 @@ class Attempts:
         return self.failures < self.max_retries and self.throttles < MAX_THROTTLED
 
 
+class ApiKeyAuth(requests.auth.AuthBase):
+    """Klaviyo's private-key auth, as the session's own: with none, requests would look for
+    a ``.netrc`` on every request, and a ``default`` entry there would replace the key (a 401
+    for a valid key). Proxies from the environment still apply."""
+
+    def __init__(self, api_key: str) -> None:
+        self._header = f"Klaviyo-API-Key {api_key}"
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers["Authorization"] = self._header
+        return request
+
+
 class KlaviyoClient:
     """A thread-safe Klaviyo API client for one account."""
 
@@ -110,9 +125,9 @@ class KlaviyoClient:
         adapter = HTTPAdapter(pool_connections=4, pool_maxsize=max_in_flight, max_retries=0)
         self._session.mount("https://", adapter)
         self._session.mount("http://", adapter)
+        self._session.auth = ApiKeyAuth(api_key)
         self._session.headers.update(
             {
-                "Authorization": f"Klaviyo-API-Key {api_key}",
                 "revision": revision,
                 "Accept": "application/vnd.api+json",
                 "User-Agent": user_agent,

@@ -461,6 +461,22 @@ def test_a_trusted_certificate_carries_the_key_over_tls(certificate: tuple[Path,
     assert_no_leak(run, SENTINEL)
 
 
+def test_a_netrc_default_entry_never_replaces_the_key(tmp_path: Path) -> None:
+    """requests applies a ``.netrc`` entry to a session without auth of its own, and a
+    ``default`` entry matches every host: it replaced the key (a 401 for a valid key)."""
+    netrc = tmp_path / "netrc"
+    netrc.write_text("default login someone password elsewhere\n")
+    with local_server(always(200, EMPTY)) as (url, seen):
+        run = _run_cli({"api_key": SENTINEL, "base_url": url}, "--test",
+                       env={"NETRC": str(netrc)})  # fmt: skip
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert seen
+    assert all(
+        headers.get("Authorization") == f"Klaviyo-API-Key {SENTINEL}" for *_, headers in seen
+    )
+    assert_no_leak(run, SENTINEL)
+
+
 # --- the key goes to the configured origin only ----------------------------------------------
 
 
