@@ -79,9 +79,9 @@ def test_a_row_past_the_end_date_is_said_to_be_so_and_past_a_window_to_be_the_ne
 
 
 def test_a_generic_page_s_rows_have_every_timestamp_in_the_rows_one_form() -> None:
-    """Rows shaped the generic way (every stream but the typed pages of events and profiles)
-    have their timestamps rewritten into one form: a warehouse column
-    of one stream never mixes ``Z`` and offsets, fractions and none."""
+    """Rows shaped the generic way (every page but the typed ones of events, profiles and
+    members) have their timestamps rewritten into one form: a warehouse column of one stream
+    never mixes ``Z`` and offsets, fractions and none."""
     schema = load_schema("campaigns")
     shaper = rows.Rows(RESOURCE_BY_NAME["campaigns"], schema, None, None)
     campaign = {
