@@ -71,12 +71,7 @@ def test_a_read_emits_each_record_once_and_bookmarks_the_highest_before_the_sync
     assert sum(left) < stream.page_size // 4, caplog.messages[-1]
     # Each request is counted for the stream (the run's cost lines), the first one's too.
     assert stream.client.stats.by_stream[name] == sandbox.requests()["total"] - before
-    ids = [record["id"] for record in records]
-    assert len(ids) == len(set(ids)), "a record came twice"
-    assert set(ids) == expected_keys(sandbox, name)
-    moments = [timestamps.parse(record[KEYS[name]]) for record in records]
-    past = max(moment for moment in moments if moment <= stream.sync_started)
-    assert stream.stream_state["replication_key_value"] == timestamps.to_text(past)
+    past = assert_each_record_once_and_the_bookmark(sandbox, stream, name, records)
     if start_date is None:  # no range known before the read: no share of it to tell
         assert stream.progress_detail() == f"time range written up to {timestamps.to_text(past)}"
 
@@ -93,12 +88,7 @@ def test_a_read_the_sdk_writes_itself_emits_each_record_once_and_the_same_bookma
     )
     assert stream.writer.plan is None, "the tap writes the lines: the test proves nothing"
     records = read_all(stream)
-    ids = [record["id"] for record in records]
-    assert len(ids) == len(set(ids)), "a record came twice"
-    assert set(ids) == expected_keys(sandbox, name)
-    moments = [timestamps.parse(record[KEYS[name]]) for record in records]
-    past = max(moment for moment in moments if moment <= stream.sync_started)
-    assert stream.stream_state["replication_key_value"] == timestamps.to_text(past)
+    assert_each_record_once_and_the_bookmark(sandbox, stream, name, records)
 
 
 def test_a_start_date_in_the_future_reads_only_what_is_dated_from_it(sandbox: Sandbox) -> None:
@@ -357,3 +347,17 @@ def test_an_account_without_events_reads_none_and_keeps_no_bookmark() -> None:
         assert stream.earliest_record(None) is None
         assert read_all(stream) == []
         assert stream.stream_state.get("replication_key_value") is None
+
+
+def assert_each_record_once_and_the_bookmark(
+    sandbox: Sandbox, stream: WindowedStream, name: str, records: list[dict[str, Any]]
+) -> dt.datetime:
+    """Every record of the account once, and the bookmark at the highest value before the
+    sync's start (returned)."""
+    ids = [record["id"] for record in records]
+    assert len(ids) == len(set(ids)), "a record came twice"
+    assert set(ids) == expected_keys(sandbox, name)
+    moments = [timestamps.parse(record[KEYS[name]]) for record in records]
+    past = max(moment for moment in moments if moment <= stream.sync_started)
+    assert stream.stream_state["replication_key_value"] == timestamps.to_text(past)
+    return past
